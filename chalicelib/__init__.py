@@ -1,0 +1,1 @@
+"""API key service: everything but the Chalice wiring in ``app.py``."""

@@ -1,0 +1,123 @@
+"""Operator CLI over the same service as the routes: ``python -m chalicelib.cli --help``.
+
+The operator acts for a community with every permission (there is no key to check); the
+audit trail records the actor as ``operator``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Optional, Sequence
+
+from chalicelib import wiring
+from chalicelib.domain import ServiceError
+from chalicelib.service import Caller
+
+
+def _print(payload: Any) -> None:
+    print(json.dumps(payload, indent=2, ensure_ascii=False))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from chalicelib.settings import get_settings
+    from chalicelib.store import create_tables, models_for
+
+    models = models_for(get_settings())
+    create_tables(models)
+    _print({"tables": [model.Meta.table_name for model in models.all]})
+    return 0
+
+
+def cmd_create_key(args: argparse.Namespace) -> int:
+    service = wiring.service()
+    body: dict[str, Any] = {"name": args.name, "description": args.description or "", "roles": args.role}
+    if args.expires_in_days is not None:
+        body["expires_in_days"] = args.expires_in_days
+    if args.expires_at is not None:
+        body["expires_at"] = args.expires_at
+    if args.vault is not None:
+        body["vault"] = {"target": args.vault, **({"path": args.vault_path} if args.vault_path else {})}
+    created = service.create(Caller.operator(args.community), args.community, body)
+    _print({**created.key.view(service.clock()), "secret": created.secret})
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    service = wiring.service()
+    body = {"reason": args.reason} if args.reason else None
+    key = service.revoke(Caller.operator(args.community), args.community, args.id, body)
+    _print(key.view(service.clock()))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    service = wiring.service()
+    params = {"status": args.status, "limit": str(args.limit)}
+    if args.search:
+        params["search"] = args.search
+    items: list[Any] = []
+    while True:
+        page = service.list(Caller.operator(args.community), args.community, params)
+        items.extend(page["items"])
+        if not page["next_cursor"] or not args.all:
+            break
+        params["cursor"] = page["next_cursor"]
+    _print({"items": items, "next_cursor": None if args.all else page["next_cursor"]})
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    _print({"failed": wiring.service().sweep(args.older_than)})
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("init", help="create the DynamoDB tables").set_defaults(run=cmd_init)
+
+    create = commands.add_parser("create-key", help="create a key and print its secret once")
+    create.add_argument("--community", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", action="append", required=True, help="repeat for several roles")
+    create.add_argument("--description", default="")
+    create.add_argument("--expires-in-days", type=int, choices=(30, 180, 365))
+    create.add_argument("--expires-at", help="ISO 8601 date-time")
+    create.add_argument("--vault", help="a configured vault target")
+    create.add_argument("--vault-path")
+    create.set_defaults(run=cmd_create_key)
+
+    revoke = commands.add_parser("revoke", help="revoke a key; it can never be used again")
+    revoke.add_argument("--community", required=True)
+    revoke.add_argument("--id", required=True)
+    revoke.add_argument("--reason")
+    revoke.set_defaults(run=cmd_revoke)
+
+    listing = commands.add_parser("list", help="list a community's keys, newest first")
+    listing.add_argument("--community", required=True)
+    listing.add_argument("--status", default="all", choices=("active", "revoked", "expired", "all"))
+    listing.add_argument("--search", default="")
+    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--all", action="store_true", help="follow cursors to the end")
+    listing.set_defaults(run=cmd_list)
+
+    sweep = commands.add_parser("sweep", help="fail keys stuck pending and delete their vaulted secrets")
+    sweep.add_argument("--older-than", type=float, default=900.0, help="seconds (default 900)")
+    sweep.set_defaults(run=cmd_sweep)
+    return root
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ServiceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

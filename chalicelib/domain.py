@@ -1,0 +1,186 @@
+"""The service's records and errors, and the storage interface it is handed. No AWS here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Optional, Protocol, Sequence
+
+PENDING = "pending"  # secret not yet delivered: never listed as active, never authorized
+ACTIVE = "active"
+REVOKED = "revoked"  # final
+FAILED = "failed"  # a pending key the sweeper gave up on: never listed, never authorized
+EXPIRED = "expired"  # derived from expires_at, never stored
+
+LISTED_STATUSES = (ACTIVE, REVOKED)
+
+
+class ServiceError(Exception):
+    """Base of the errors the routes turn into HTTP answers."""
+
+
+class ValidationError(ServiceError):
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+class NotFound(ServiceError):
+    pass
+
+
+class Forbidden(ServiceError):
+    pass
+
+
+class Conflict(ServiceError):
+    pass
+
+
+class StoreError(ServiceError):
+    """The table could not be read or written; nothing was half-written."""
+
+
+class VaultFailure(ServiceError):
+    def __init__(self, target: str, message: str) -> None:
+        super().__init__(f"vault target {target!r}: {message}")
+        self.target = target
+
+
+class VersionConflict(Exception):
+    """The item changed since it was read (optimistic locking)."""
+
+
+class AlreadyExists(Exception):
+    """A conditional create found its item there (key id or idempotency key)."""
+
+
+def iso(moment: Optional[datetime]) -> Optional[str]:
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class KeyRecord:
+    key_id: str
+    community: str
+    name: str
+    description: str
+    roles: list[str]
+    status: str
+    key_hash: str
+    pepper_id: str
+    hint: str
+    created_at: datetime
+    created_by: str
+    expires_at: Optional[datetime] = None
+    revoked_at: Optional[datetime] = None
+    revoked_by: Optional[str] = None
+    revoke_reason: Optional[str] = None
+    last_used_at: Optional[datetime] = None
+    updated_at: Optional[datetime] = None
+    vault: Optional[dict[str, Any]] = None
+    rotated_from: Optional[str] = None
+    rotated_to: Optional[str] = None
+    grace_until: Optional[datetime] = None
+    version: Optional[int] = None
+
+    def status_at(self, now: datetime) -> str:
+        if self.status == ACTIVE and self.expires_at is not None and self.expires_at <= now:
+            return EXPIRED
+        return self.status
+
+    def view(self, now: datetime) -> dict[str, Any]:
+        """What callers see: never the hash, never the pepper id."""
+        view: dict[str, Any] = {
+            "id": self.key_id,
+            "community": self.community,
+            "name": self.name,
+            "description": self.description,
+            "roles": list(self.roles),
+            "status": self.status_at(now),
+            "created_at": iso(self.created_at),
+            "created_by": self.created_by,
+            "revoked_at": iso(self.revoked_at),
+            "revoked_by": self.revoked_by,
+            "expires_at": iso(self.expires_at),
+            "last_used_at": iso(self.last_used_at),
+            "hint": self.hint,
+        }
+        if self.vault:
+            view["vault"] = {k: v for k, v in self.vault.items() if k != "token"}
+        if self.rotated_from or self.rotated_to:
+            view["rotated_from"] = self.rotated_from
+            view["rotated_to"] = self.rotated_to
+            view["grace_until"] = iso(self.grace_until)
+        return view
+
+
+@dataclass
+class Event:
+    community: str
+    key_id: str
+    action: str
+    actor: str
+    at: datetime
+    details: dict[str, Any] = field(default_factory=dict)
+    event_id: str = ""
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "id": self.event_id,
+            "key_id": self.key_id,
+            "action": self.action,
+            "actor": self.actor,
+            "at": iso(self.at),
+            "details": self.details,
+        }
+
+
+@dataclass
+class IdempotencyRecord:
+    scope: str
+    key_id: str
+    fingerprint: str
+    created_at: datetime
+
+
+@dataclass
+class Page:
+    items: list[KeyRecord]
+    last: Optional[KeyRecord]  # the item to resume after, when more may follow
+
+
+class Store(Protocol):
+    def insert(self, key: KeyRecord, event: Event, idempotency: Optional[IdempotencyRecord]) -> None:
+        """Key, audit event and idempotency record in one transaction. AlreadyExists if taken."""
+
+    def get(self, key_id: str) -> Optional[KeyRecord]:
+        """One strongly consistent read by table key."""
+
+    def get_idempotency(self, scope: str) -> Optional[IdempotencyRecord]: ...
+
+    def update(self, key: KeyRecord, changes: dict[str, Any], event: Event) -> KeyRecord:
+        """Apply ``changes`` if ``key.version`` is still current and the key is not revoked,
+        together with ``event``. VersionConflict otherwise. Returns the new record."""
+
+    def list_keys(
+        self,
+        community: str,
+        status: str,
+        search: str,
+        limit: int,
+        after: Optional[tuple[str, datetime]],
+        now: datetime,
+    ) -> Page:
+        """Newest first; ``after`` is the (key id, created_at) to resume after."""
+
+    def touch_last_used(self, key_id: str, now: datetime, interval_seconds: float) -> None:
+        """Set last_used_at if the key is active and it is older than the interval."""
+
+    def list_events(
+        self, community: str, key_id: Optional[str], limit: int, after: Optional[str]
+    ) -> tuple[list[Event], Optional[str]]: ...
+
+    def list_stuck_pending(self, older_than: datetime) -> Sequence[KeyRecord]: ...

@@ -1,0 +1,78 @@
+"""What every blueprint shares: the caller from the authorizer context, bodies, errors."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from typing import Any, Iterator, Optional
+
+from chalice import (
+    BadRequestError,
+    ChaliceViewError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+)
+from chalice.app import Request
+
+from chalicelib.domain import Conflict, Forbidden, NotFound, StoreError, ValidationError, VaultFailure
+from chalicelib.service import Caller
+
+log = logging.getLogger("apikeys")
+
+
+class BadGatewayError(ChaliceViewError):
+    STATUS_CODE = 502
+
+
+class ServiceUnavailableError(ChaliceViewError):
+    STATUS_CODE = 503
+
+
+def caller_of(request: Request) -> Caller:
+    """The caller the authorizer verified, rebuilt from its string-only context."""
+    context = request.context.get("authorizer") or {}
+    return Caller(
+        key_id=context["key_id"],
+        community=context["community"],
+        roles=tuple(filter(None, context.get("roles", "").split(","))),
+        permissions=frozenset(filter(None, context.get("permissions", "").split(","))),
+    )
+
+
+def json_body(request: Request, *, required: bool = True) -> Any:
+    raw = request.raw_body
+    if not raw:
+        if required:
+            raise BadRequestError("body: a JSON object is required")
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequestError("body: not valid JSON") from None
+
+
+def header(request: Request, name: str) -> Optional[str]:
+    value = request.headers.get(name.lower())
+    return None if value is None else str(value)
+
+
+@contextlib.contextmanager
+def service_errors() -> Iterator[None]:
+    """Turn the service's errors into Chalice's ``{"Code", "Message"}`` answers."""
+    try:
+        yield
+    except ValidationError as error:
+        raise BadRequestError(str(error)) from error
+    except NotFound as error:
+        raise NotFoundError(str(error)) from error
+    except Forbidden as error:
+        raise ForbiddenError(str(error)) from error
+    except Conflict as error:
+        raise ConflictError(str(error)) from error
+    except VaultFailure as error:
+        raise BadGatewayError(str(error)) from error
+    except StoreError as error:
+        log.warning("store error: %s", error)
+        raise ServiceUnavailableError("the key store is unavailable; nothing was changed") from error

@@ -1,0 +1,68 @@
+"""The management routes of a community's API keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib import wiring
+from chalicelib.routes.auth import api_key
+from chalicelib.routes.common import caller_of, header, json_body, service_errors
+
+bp = Blueprint(__name__)
+
+BASE = "/communities/{community}/apikeys"
+
+
+@bp.route(BASE, methods=["GET"], authorizer=api_key)
+def list_keys(community: str) -> dict[str, Any]:
+    request = bp.current_request
+    with service_errors():
+        return wiring.service().list(caller_of(request), community, request.query_params)  # type: ignore[no-any-return]
+
+
+@bp.route(BASE, methods=["POST"], authorizer=api_key)
+def create_key(community: str) -> Response:
+    request = bp.current_request
+    with service_errors():
+        created = wiring.service().create(
+            caller_of(request), community, json_body(request), header(request, "Idempotency-Key")
+        )
+        now = wiring.service().clock()
+    body: dict[str, Any] = {"api_key": created.key.view(now)}
+    headers = {"Cache-Control": "no-store"}
+    if created.replayed:
+        body["replayed"] = True
+        headers["Idempotent-Replayed"] = "true"
+    elif created.secret is not None:
+        body["secret"] = created.secret
+    return Response(body=body, status_code=201, headers=headers)
+
+
+@bp.route(BASE + "/{key_id}", methods=["GET"], authorizer=api_key)
+def get_key(community: str, key_id: str) -> dict[str, Any]:
+    with service_errors():
+        service = wiring.service()
+        key = service.get(caller_of(bp.current_request), community, key_id)
+        return key.view(service.clock())  # type: ignore[no-any-return]
+
+
+@bp.route(BASE + "/{key_id}", methods=["PATCH"], authorizer=api_key)
+def edit_key(community: str, key_id: str) -> dict[str, Any]:
+    request = bp.current_request
+    with service_errors():
+        service = wiring.service()
+        key = service.edit(caller_of(request), community, key_id, json_body(request))
+        return key.view(service.clock())  # type: ignore[no-any-return]
+
+
+@bp.route(BASE + "/{key_id}/revoke", methods=["POST"], authorizer=api_key)
+def revoke_key(community: str, key_id: str) -> dict[str, Any]:
+    request = bp.current_request
+    with service_errors():
+        service = wiring.service()
+        key = service.revoke(caller_of(request), community, key_id, json_body(request, required=False))
+    # This container stops accepting the key at once, whatever its cache TTL.
+    wiring.verifier().forget(key_id)
+    return key.view(service.clock())  # type: ignore[no-any-return]

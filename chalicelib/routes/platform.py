@@ -1,0 +1,29 @@
+"""Routes any valid key may call: the role catalog, the vault choices, who am I."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib import wiring
+from chalicelib.routes.auth import api_key
+from chalicelib.routes.common import caller_of
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/roles", methods=["GET"], authorizer=api_key)
+def roles() -> dict[str, Any]:
+    return {"items": wiring.service().roles(caller_of(bp.current_request))}
+
+
+@bp.route("/vaults", methods=["GET"], authorizer=api_key)
+def vaults() -> dict[str, Any]:
+    registry = wiring.vaults()
+    return {"items": registry.choices() if registry is not None else []}
+
+
+@bp.route("/whoami", methods=["GET"], authorizer=api_key)
+def whoami() -> dict[str, Any]:
+    return caller_of(bp.current_request).view()

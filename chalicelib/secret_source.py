@@ -1,0 +1,21 @@
+"""Read one deployment secret (the peppers) from Secrets Manager or SSM, once per container."""
+
+from __future__ import annotations
+
+import functools
+
+
+@functools.lru_cache(maxsize=8)
+def read(source: str) -> str:
+    """``secretsmanager:<id or ARN>`` or ``ssm:<parameter name>``."""
+    import boto3
+
+    kind, _, name = source.partition(":")
+    if kind == "secretsmanager":
+        return str(boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"])
+    if kind == "ssm":
+        response = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)
+        return str(response["Parameter"]["Value"])
+    from chalicelib.settings import SettingsError
+
+    raise SettingsError("APIKEYS_PEPPERS_SOURCE reads secretsmanager:<id> or ssm:<name>")

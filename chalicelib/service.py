@@ -1,0 +1,425 @@
+"""The key lifecycle: create, list, get, edit, revoke. Knows nothing of HTTP or AWS.
+
+It is handed a ``Store`` (``store.DynamoStore`` in production, a fake in unit tests), the
+vault targets, the settings it needs and a clock, and raises ``domain`` errors that the
+routes and the CLI turn into answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping, Optional, Protocol
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from chalicelib import keys, validation
+from chalicelib.domain import (
+    ACTIVE,
+    FAILED,
+    PENDING,
+    REVOKED,
+    AlreadyExists,
+    Conflict,
+    Event,
+    Forbidden,
+    IdempotencyRecord,
+    KeyRecord,
+    NotFound,
+    ServiceError,
+    Store,
+    StoreError,
+    ValidationError,
+    VaultFailure,
+    VersionConflict,
+)
+from chalicelib.roles import BUILTIN_ROLES, MANAGE_KEYS, Role, missing_permissions, permissions_of
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+EDIT_RETRIES = 5
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: a verified key, or the operator at the CLI."""
+
+    key_id: str
+    community: str
+    roles: tuple[str, ...]
+    permissions: frozenset[str]
+
+    @property
+    def actor(self) -> str:
+        return f"key:{self.key_id}" if self.key_id != "operator" else "operator"
+
+    @classmethod
+    def operator(cls, community: str) -> Caller:
+        everything = frozenset(p for role in BUILTIN_ROLES.values() for p in role.permissions)
+        return cls("operator", community, (), everything)
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "id": self.key_id,
+            "community": self.community,
+            "roles": list(self.roles),
+            "permissions": sorted(self.permissions),
+        }
+
+
+class Vaults(Protocol):
+    """Where one-time secrets can be written; implemented in ``chalicelib.vaults``."""
+
+    def choices(self) -> list[dict[str, str]]: ...
+
+    def resolve(self, target: str, path: Optional[str], community: str, key_id: str) -> dict[str, Any]:
+        """Check the target and the path (ValidationError naming ``vault.*``); the planned location."""
+
+    def put(self, location: Mapping[str, Any], secret: str, token: str) -> dict[str, Any]:
+        """Write the secret; VaultFailure if the vault refused. The final location."""
+
+    def on_revoke(self, location: Mapping[str, Any]) -> None: ...
+
+    def discard(self, location: Mapping[str, Any]) -> None:
+        """Delete whatever may have been written at ``location``; absent is fine."""
+
+
+class NoVaults:
+    def choices(self) -> list[dict[str, str]]:
+        return []
+
+    def resolve(self, target: str, path: Optional[str], community: str, key_id: str) -> dict[str, Any]:
+        raise ValidationError("vault.target", f"unknown vault target {target!r}")
+
+    def put(self, location: Mapping[str, Any], secret: str, token: str) -> dict[str, Any]:
+        raise VaultFailure(str(location.get("target")), "no vault is configured")
+
+    def on_revoke(self, location: Mapping[str, Any]) -> None:
+        return None
+
+    def discard(self, location: Mapping[str, Any]) -> None:
+        return None
+
+
+@dataclass
+class Created:
+    key: KeyRecord
+    secret: Optional[str]
+    replayed: bool = False
+
+
+class KeyService:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        key_prefix: str,
+        peppers: tuple[keys.Pepper, ...],
+        max_expiry_days: int = 365,
+        vaults: Optional[Vaults] = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.store = store
+        self.key_prefix = key_prefix
+        self.peppers = peppers
+        self.max_expiry_days = max_expiry_days
+        self.vaults: Vaults = vaults or NoVaults()
+        self.clock = clock
+        # Cursors are signed so that they cannot be edited to read elsewhere; every pepper
+        # verifies, the newest signs (itsdangerous signs with the last key of the list).
+        cursor_keys = [hmac.new(p.value, b"list-cursor", hashlib.sha256).digest() for p in reversed(peppers)]
+        self._cursors = URLSafeSerializer(cursor_keys, salt="apikeys.list")
+
+    # -- catalog ------------------------------------------------------------------------------
+
+    def catalog(self, community: str) -> Mapping[str, Role]:
+        return BUILTIN_ROLES
+
+    def roles(self, caller: Caller) -> list[dict[str, object]]:
+        return [role.to_view() for role in self.catalog(caller.community).values()]
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def get(self, caller: Caller, community: str, key_id: str) -> KeyRecord:
+        self._may_manage(caller, community)
+        return self._load(community, key_id)
+
+    def list(self, caller: Caller, community: str, params: Optional[Mapping[str, str]]) -> dict[str, Any]:
+        self._may_manage(caller, community)
+        request = validation.list_request(params)
+        after = self._read_cursor(request.cursor, community, request.status, request.search)
+        now = self.clock()
+        page = self.store.list_keys(community, request.status, request.search, request.limit, after, now)
+        next_cursor = None
+        if page.last is not None:
+            next_cursor = self._cursors.dumps(
+                {
+                    "c": community,
+                    "s": request.status,
+                    "q": request.search,
+                    "k": page.last.key_id,
+                    "t": page.last.created_at.isoformat(),
+                }
+            )
+        return {"items": [key.view(now) for key in page.items], "next_cursor": next_cursor}
+
+    # -- create ---------------------------------------------------------------------------------
+
+    def create(
+        self, caller: Caller, community: str, body: Any, idempotency_key: Optional[str] = None
+    ) -> Created:
+        self._may_manage(caller, community)
+        now = self.clock()
+        request = validation.create_request(
+            body, known_roles=self.catalog(community), now=now, max_days=self.max_expiry_days
+        )
+        idempotency_key = validation.idempotency_key(idempotency_key)
+        self._may_grant(caller, community, request.roles)
+        scope = fingerprint = None
+        if idempotency_key is not None:
+            scope = f"{community}#{caller.key_id}#{idempotency_key}"
+            fingerprint = _fingerprint(body)
+            replay = self._replay(scope, fingerprint, community, request)
+            if replay is not None:
+                return replay
+        for _ in range(3):
+            secret = keys.generate(self.key_prefix)
+            location = None
+            if request.vault_target is not None:
+                location = self.vaults.resolve(request.vault_target, request.vault_path, community, secret.key_id)
+            key = self._new_record(caller, community, request, secret, now, location)
+            event = Event(community, key.key_id, "create", caller.actor, now, _audit_fields(key))
+            idem = IdempotencyRecord(scope, key.key_id, fingerprint, now) if scope and fingerprint else None
+            try:
+                self.store.insert(key, event, idem)
+            except AlreadyExists:
+                if scope is not None and fingerprint is not None:
+                    replay = self._replay(scope, fingerprint, community, request)
+                    if replay is not None:
+                        return replay
+                continue  # a key id collision: draw again
+            if key.status == PENDING:
+                return self._deliver(caller, key, secret.plaintext, request.reveal)
+            return Created(key, secret.plaintext)
+        raise StoreError("could not allocate a key id")
+
+    def _new_record(
+        self,
+        caller: Caller,
+        community: str,
+        request: validation.CreateRequest,
+        secret: keys.ParsedKey,
+        now: datetime,
+        location: Optional[dict[str, Any]],
+    ) -> KeyRecord:
+        pepper = self.peppers[0]
+        return KeyRecord(
+            key_id=secret.key_id,
+            community=community,
+            name=request.name,
+            description=request.description,
+            roles=list(request.roles),
+            # A key whose secret goes to a vault stays pending until the vault has it.
+            status=PENDING if location is not None else ACTIVE,
+            key_hash=keys.hash_key(secret.plaintext, pepper),
+            pepper_id=pepper.id,
+            hint=keys.hint(secret.plaintext, self.key_prefix),
+            created_at=now,
+            created_by=caller.actor,
+            expires_at=request.expires_at,
+            vault=location,
+        )
+
+    def _deliver(self, caller: Caller, key: KeyRecord, plaintext: str, reveal: bool) -> Created:
+        """Pending → secret in the vault → active. A vault failure leaves the key failed."""
+        assert key.vault is not None
+        token = _vault_token(key)
+        try:
+            location = self.vaults.put(key.vault, plaintext, token)
+        except VaultFailure:
+            self._fail(caller, key)
+            raise
+        now = self.clock()
+        changes = {"status": ACTIVE, "vault": location, "updated_at": now}
+        event = Event(key.community, key.key_id, "activate", caller.actor, now, {"vault": _public(location)})
+        # If this write fails the key stays pending (never authorized); the sweeper discards it.
+        active = self.store.update(key, changes, event)
+        return Created(active, plaintext if reveal else None)
+
+    def _fail(self, caller: Caller, key: KeyRecord) -> None:
+        try:
+            self.vaults.discard(key.vault or {})
+            now = self.clock()
+            event = Event(key.community, key.key_id, "fail", caller.actor, now, {"reason": "vault write failed"})
+            self.store.update(key, {"status": FAILED, "updated_at": now}, event)
+        except (ServiceError, VersionConflict):
+            log.warning("could not mark key %s failed; the sweeper will", key.key_id)
+
+    def _replay(
+        self, scope: str, fingerprint: str, community: str, request: validation.CreateRequest
+    ) -> Optional[Created]:
+        record = self.store.get_idempotency(scope)
+        if record is None:
+            return None
+        if not hmac.compare_digest(record.fingerprint, fingerprint):
+            raise Conflict("Idempotency-Key was already used with a different body")
+        key = self.store.get(record.key_id)
+        if key is None or key.community != community:
+            raise Conflict("Idempotency-Key refers to a key that no longer exists")
+        if key.status == PENDING and key.vault is not None:
+            return self._complete_pending(key, request.reveal)
+        return Created(key, None, replayed=True)
+
+    def _complete_pending(self, key: KeyRecord, reveal: bool) -> Created:
+        """A retry of a create that stopped half-way: the same key, a fresh secret."""
+        secret = keys.generate(self.key_prefix, key_id=key.key_id)
+        pepper = self.peppers[0]
+        now = self.clock()
+        changes = {"key_hash": keys.hash_key(secret.plaintext, pepper), "pepper_id": pepper.id, "updated_at": now}
+        event = Event(key.community, key.key_id, "resume", "operator", now, {})
+        try:
+            key = self.store.update(key, changes, event)
+        except VersionConflict as error:
+            raise Conflict("this create is being completed by another request") from error
+        caller = Caller(key.created_by.removeprefix("key:"), key.community, (), frozenset())
+        return self._deliver(caller, key, secret.plaintext, reveal)
+
+    # -- edit and revoke ------------------------------------------------------------------------
+
+    def edit(self, caller: Caller, community: str, key_id: str, body: Any) -> KeyRecord:
+        self._may_manage(caller, community)
+        changes = validation.edit_request(body, known_roles=self.catalog(community))
+        for _ in range(EDIT_RETRIES):
+            key = self._load(community, key_id)
+            if key.status == REVOKED:
+                raise Conflict("a revoked key cannot be edited")
+            if key.status != ACTIVE:
+                raise Conflict(f"a {key.status} key cannot be edited")
+            if "roles" in changes:
+                added = [role for role in changes["roles"] if role not in key.roles]
+                self._may_grant(caller, community, added)
+            now = self.clock()
+            before = {name: getattr(key, name) for name in changes}
+            after = dict(changes)
+            if before == after:
+                return key
+            event = Event(community, key_id, "edit", caller.actor, now, {"before": before, "after": after})
+            try:
+                return self.store.update(key, {**changes, "updated_at": now}, event)
+            except VersionConflict:
+                continue  # changed meanwhile: apply the edit to the new version
+        raise Conflict("the key is being changed by other requests; try again")
+
+    def revoke(self, caller: Caller, community: str, key_id: str, body: Any = None) -> KeyRecord:
+        self._may_manage(caller, community)
+        reason = validation.revoke_request(body)
+        for _ in range(EDIT_RETRIES):
+            key = self._load(community, key_id)
+            if key.status == REVOKED:
+                return key
+            if key.status not in (ACTIVE,):
+                raise Conflict(f"a {key.status} key cannot be revoked")
+            now = self.clock()
+            changes = {"status": REVOKED, "revoked_at": now, "revoked_by": caller.actor, "revoke_reason": reason}
+            event = Event(community, key_id, "revoke", caller.actor, now, {"reason": reason})
+            try:
+                revoked = self.store.update(key, {**changes, "updated_at": now}, event)
+            except VersionConflict:
+                continue
+            if key.vault:
+                self._forget_vaulted_secret(key)
+            return revoked
+        raise Conflict("the key is being changed by other requests; try again")
+
+    def _forget_vaulted_secret(self, key: KeyRecord) -> None:
+        try:
+            self.vaults.on_revoke(key.vault or {})
+        except ServiceError:
+            # The key is revoked whatever the vault says; the vaulted copy no longer opens anything.
+            log.warning("revoked key %s but its vaulted copy could not be cleaned", key.key_id)
+
+    # -- sweeping -------------------------------------------------------------------------------
+
+    def sweep(self, older_than_seconds: float) -> list[str]:
+        """Pending keys older than the bound become failed and lose their vaulted secret."""
+        from datetime import timedelta
+
+        now = self.clock()
+        swept = []
+        for key in self.store.list_stuck_pending(now - timedelta(seconds=older_than_seconds)):
+            self.vaults.discard(key.vault or {})
+            event = Event(key.community, key.key_id, "fail", "sweeper", now, {"reason": "pending past timeout"})
+            try:
+                self.store.update(key, {"status": FAILED, "updated_at": now}, event)
+            except VersionConflict:
+                continue
+            swept.append(key.key_id)
+        return swept
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _may_manage(self, caller: Caller, community: str) -> None:
+        # Another community's keys are not there at all for this caller: 404, never 403.
+        if caller.community != community:
+            raise NotFound("no such API key")
+        if MANAGE_KEYS not in caller.permissions:
+            raise Forbidden(f"this key lacks the {MANAGE_KEYS} permission")
+
+    def _may_grant(self, caller: Caller, community: str, role_names: Any) -> None:
+        missing = missing_permissions(caller.permissions, role_names, self.catalog(community))
+        if missing:
+            raise Forbidden(f"roles: granting them needs permissions this key lacks: {', '.join(sorted(missing))}")
+
+    def _load(self, community: str, key_id: str) -> KeyRecord:
+        key = self.store.get(key_id) if keys.is_key_id(key_id) else None
+        if key is None or key.community != community:
+            raise NotFound("no such API key")
+        return key
+
+    def _read_cursor(
+        self, cursor: Optional[str], community: str, status: str, search: str
+    ) -> Optional[tuple[str, datetime]]:
+        if cursor is None:
+            return None
+        try:
+            data = self._cursors.loads(cursor)
+            if (data["c"], data["s"], data["q"]) != (community, status, search):
+                raise ValueError("cursor for another listing")
+            return str(data["k"]), datetime.fromisoformat(data["t"])
+        except (BadSignature, KeyError, TypeError, ValueError) as error:
+            raise ValidationError("cursor", "is not a cursor of this listing") from error
+
+    def permissions(self, community: str, role_names: Any) -> frozenset[str]:
+        return permissions_of(role_names, self.catalog(community))
+
+
+def _fingerprint(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _vault_token(key: KeyRecord) -> str:
+    """Idempotency token for the vault write: same key and secret → same token."""
+    return hashlib.sha256(f"{key.key_id}:{key.key_hash}".encode()).hexdigest()[:64]
+
+
+def _public(location: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in location.items() if k != "token"}
+
+
+def _audit_fields(key: KeyRecord) -> dict[str, Any]:
+    return {
+        "name": key.name,
+        "description": key.description,
+        "roles": list(key.roles),
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+        "status": key.status,
+    }

@@ -1,0 +1,113 @@
+"""One frozen settings object, built from the environment on first use, never at import."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from chalicelib.keys import PREFIX_PATTERN, Pepper
+
+
+class SettingsError(Exception):
+    """The deployment's configuration is missing or wrong."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    keys_table: str = "apikeys-keys"
+    events_table: str = "apikeys-events"
+    idempotency_table: str = "apikeys-idempotency"
+    key_prefix: str = "apk"
+    peppers: tuple[Pepper, ...] = ()
+    max_expiry_days: int = 365
+    auth_cache_ttl_seconds: float = 0.0
+    last_used_interval_seconds: float = 60.0
+    ddb_connect_timeout_seconds: float = 1.0
+    ddb_read_timeout_seconds: float = 2.0
+    ddb_max_retry_attempts: int = 2
+    idempotency_ttl_seconds: int = 24 * 3600
+    vault_targets: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+    log_level: str = "INFO"
+    route_map: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def pepper(self) -> Pepper:
+        """The pepper new keys are hashed with: the first of the list."""
+        return self.peppers[0]
+
+
+def parse_peppers(text: str) -> tuple[Pepper, ...]:
+    """``id:base64,id:base64``, newest first. Each value must decode to 32 bytes or more."""
+    peppers = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        pepper_id, sep, encoded = item.partition(":")
+        if not sep or not pepper_id:
+            raise SettingsError("APIKEYS_PEPPERS: each entry reads id:base64value")
+        try:
+            value = base64.b64decode(encoded, validate=True)
+        except ValueError as error:
+            raise SettingsError(f"APIKEYS_PEPPERS: pepper {pepper_id!r} is not base64") from error
+        if len(value) < 32:
+            raise SettingsError(f"APIKEYS_PEPPERS: pepper {pepper_id!r} is shorter than 32 bytes")
+        peppers.append(Pepper(pepper_id, value))
+    if not peppers:
+        raise SettingsError("APIKEYS_PEPPERS is empty")
+    return tuple(peppers)
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    try:
+        return float(env.get(name, default))
+    except ValueError as error:
+        raise SettingsError(f"{name} is not a number") from error
+
+
+def from_environ(env: Mapping[str, str]) -> Settings:
+    prefix = env.get("APIKEYS_KEY_PREFIX", "apk")
+    if not PREFIX_PATTERN.fullmatch(prefix):
+        raise SettingsError("APIKEYS_KEY_PREFIX: 2-10 lowercase letters and digits, starting with a letter")
+    try:
+        vault_targets = tuple(json.loads(env.get("APIKEYS_VAULT_TARGETS", "[]")))
+        route_map = tuple((str(k), str(v)) for k, v in json.loads(env.get("APIKEYS_ROUTE_MAP", "{}")).items())
+    except (ValueError, AttributeError, TypeError) as error:
+        raise SettingsError("APIKEYS_VAULT_TARGETS / APIKEYS_ROUTE_MAP must be JSON") from error
+    return Settings(
+        keys_table=env.get("APIKEYS_KEYS_TABLE", "apikeys-keys"),
+        events_table=env.get("APIKEYS_EVENTS_TABLE", "apikeys-events"),
+        idempotency_table=env.get("APIKEYS_IDEMPOTENCY_TABLE", "apikeys-idempotency"),
+        key_prefix=prefix,
+        peppers=parse_peppers(_pepper_text(env)),
+        max_expiry_days=int(_number(env, "APIKEYS_MAX_EXPIRY_DAYS", 365)),
+        auth_cache_ttl_seconds=_number(env, "APIKEYS_AUTH_CACHE_TTL", 0),
+        last_used_interval_seconds=_number(env, "APIKEYS_LAST_USED_INTERVAL", 60),
+        ddb_connect_timeout_seconds=_number(env, "APIKEYS_DDB_CONNECT_TIMEOUT", 1),
+        ddb_read_timeout_seconds=_number(env, "APIKEYS_DDB_READ_TIMEOUT", 2),
+        ddb_max_retry_attempts=int(_number(env, "APIKEYS_DDB_MAX_RETRIES", 2)),
+        vault_targets=vault_targets,
+        log_level=env.get("APIKEYS_LOG_LEVEL", "INFO"),
+        route_map=route_map,
+    )
+
+
+def _pepper_text(env: Mapping[str, str]) -> str:
+    """Peppers from the environment, or from Secrets Manager / SSM named by APIKEYS_PEPPERS_SOURCE."""
+    source = env.get("APIKEYS_PEPPERS_SOURCE", "")
+    if not source:
+        return env.get("APIKEYS_PEPPERS", "")
+    from chalicelib import secret_source  # boto3 only when a deployment asks for it
+
+    return secret_source.read(source)
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return from_environ(os.environ)
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests, and a container told to reload)."""
+    get_settings.cache_clear()

@@ -1,0 +1,443 @@
+"""PynamoDB models and the store the service is handed.
+
+Models are built by ``build_models`` from settings, so table names, timeouts and retries exist
+before each class is defined and nothing reaches AWS at import time. The endpoint, region and
+credentials come the standard way (``AWS_ENDPOINT_URL``, ``AWS_DEFAULT_REGION``, ...).
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Optional, Sequence
+
+from pynamodb.attributes import (
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.domain import (
+    ACTIVE,
+    EXPIRED,
+    LISTED_STATUSES,
+    PENDING,
+    REVOKED,
+    AlreadyExists,
+    Event,
+    IdempotencyRecord,
+    KeyRecord,
+    Page,
+    StoreError,
+    VersionConflict,
+)
+from chalicelib.settings import Settings
+
+PENDING_BUCKET = "pending"
+
+
+@dataclass(frozen=True)
+class Models:
+    ApiKey: Any
+    KeyEvent: Any
+    Idempotency: Any
+    connection: Connection
+
+    @property
+    def all(self) -> tuple[Any, ...]:
+        return (self.ApiKey, self.KeyEvent, self.Idempotency)
+
+
+def models_for(settings: Settings) -> Models:
+    return build_models(
+        settings.keys_table,
+        settings.events_table,
+        settings.idempotency_table,
+        settings.ddb_connect_timeout_seconds,
+        settings.ddb_read_timeout_seconds,
+        settings.ddb_max_retry_attempts,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def build_models(
+    keys_table: str,
+    events_table: str,
+    idempotency_table: str,
+    connect_timeout: float,
+    read_timeout: float,
+    max_retries: int,
+) -> Models:
+    class BaseMeta:
+        billing_mode = "PAY_PER_REQUEST"
+        connect_timeout_seconds = connect_timeout
+        read_timeout_seconds = read_timeout
+        max_retry_attempts = max_retries
+
+    class CommunityIndex(GlobalSecondaryIndex["ApiKey"]):
+        """Every listed key of a community, newest first. Sparse: pending keys are absent."""
+
+        class Meta:
+            index_name = "community-created"
+            projection = AllProjection()
+
+        listed_in = UnicodeAttribute(hash_key=True)
+        created_sort = UnicodeAttribute(range_key=True)
+
+    class CommunityStatusIndex(GlobalSecondaryIndex["ApiKey"]):
+        """The same, one partition per ``community#status``, so a status filter reads only its keys."""
+
+        class Meta:
+            index_name = "community-status-created"
+            projection = AllProjection()
+
+        listed_status = UnicodeAttribute(hash_key=True)
+        created_sort = UnicodeAttribute(range_key=True)
+
+    class PendingIndex(GlobalSecondaryIndex["ApiKey"]):
+        """Sparse: only keys whose secret is not delivered yet, for the sweeper."""
+
+        class Meta:
+            index_name = "pending-created"
+            projection = KeysOnlyProjection()
+
+        pending_bucket = UnicodeAttribute(hash_key=True)
+        created_sort = UnicodeAttribute(range_key=True)
+
+    class ApiKey(Model):
+        class Meta(BaseMeta):
+            table_name = keys_table
+
+        key_id = UnicodeAttribute(hash_key=True)
+        community = UnicodeAttribute()
+        name = UnicodeAttribute()
+        description = UnicodeAttribute(default="")
+        roles = ListAttribute(of=UnicodeAttribute)
+        status = UnicodeAttribute()
+        key_hash = UnicodeAttribute()
+        pepper_id = UnicodeAttribute()
+        hint = UnicodeAttribute()
+        created_at = UTCDateTimeAttribute()
+        created_by = UnicodeAttribute()
+        created_sort = UnicodeAttribute()
+        expires_at = UTCDateTimeAttribute(null=True)
+        revoked_at = UTCDateTimeAttribute(null=True)
+        revoked_by = UnicodeAttribute(null=True)
+        revoke_reason = UnicodeAttribute(null=True)
+        last_used_at = UTCDateTimeAttribute(null=True)
+        updated_at = UTCDateTimeAttribute(null=True)
+        vault = JSONAttribute(null=True)
+        rotated_from = UnicodeAttribute(null=True)
+        rotated_to = UnicodeAttribute(null=True)
+        grace_until = UTCDateTimeAttribute(null=True)
+        search_text = UnicodeAttribute()
+        listed_in = UnicodeAttribute(null=True)
+        listed_status = UnicodeAttribute(null=True)
+        pending_bucket = UnicodeAttribute(null=True)
+        version = VersionAttribute()
+
+        community_index = CommunityIndex()
+        community_status_index = CommunityStatusIndex()
+        pending_index = PendingIndex()
+
+    class KeyIndex(GlobalSecondaryIndex["KeyEvent"]):
+        class Meta:
+            index_name = "key-events"
+            projection = AllProjection()
+
+        key_id = UnicodeAttribute(hash_key=True)
+        event_id = UnicodeAttribute(range_key=True)
+
+    class KeyEvent(Model):
+        """The audit trail: one item per change, written in the change's transaction."""
+
+        class Meta(BaseMeta):
+            table_name = events_table
+
+        community = UnicodeAttribute(hash_key=True)
+        event_id = UnicodeAttribute(range_key=True)
+        key_id = UnicodeAttribute()
+        action = UnicodeAttribute()
+        actor = UnicodeAttribute()
+        at = UTCDateTimeAttribute()
+        details = JSONAttribute(default=dict)
+
+        key_index = KeyIndex()
+
+    class Idempotency(Model):
+        class Meta(BaseMeta):
+            table_name = idempotency_table
+
+        scope = UnicodeAttribute(hash_key=True)
+        key_id = UnicodeAttribute()
+        fingerprint = UnicodeAttribute()
+        created_at = UTCDateTimeAttribute()
+        expires = TTLAttribute()
+
+    connection = Connection(
+        connect_timeout_seconds=connect_timeout,
+        read_timeout_seconds=read_timeout,
+        max_retry_attempts=max_retries,
+    )
+    return Models(ApiKey, KeyEvent, Idempotency, connection)
+
+
+def create_tables(models: Models) -> None:
+    for model in models.all:
+        if not model.exists():
+            model.create_table(wait=True)
+    # Idempotency records expire by themselves; a table that cannot take TTL still works.
+    models.Idempotency.update_ttl(ignore_update_ttl_errors=True)
+
+
+def _sort_key(created_at: datetime, key_id: str) -> str:
+    return f"{created_at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{key_id}"
+
+
+def _search_text(key: KeyRecord) -> str:
+    return "\n".join((key.name, key.description, key.key_id)).casefold()
+
+
+_RECORD_FIELDS = (
+    "key_id", "community", "name", "description", "status", "key_hash", "pepper_id", "hint",
+    "created_at", "created_by", "expires_at", "revoked_at", "revoked_by", "revoke_reason",
+    "last_used_at", "updated_at", "vault", "rotated_from", "rotated_to", "grace_until", "version",
+)  # fmt: skip
+
+
+def _to_record(item: Any) -> KeyRecord:
+    values = {name: getattr(item, name) for name in _RECORD_FIELDS}
+    return KeyRecord(roles=list(item.roles or []), **values)
+
+
+def _derived(key: KeyRecord) -> dict[str, Any]:
+    """The attributes the indexes and search read, computed from the record."""
+    listed = key.status in LISTED_STATUSES
+    return {
+        "created_sort": _sort_key(key.created_at, key.key_id),
+        "search_text": _search_text(key),
+        "listed_in": key.community if listed else None,
+        "listed_status": f"{key.community}#{key.status}" if listed else None,
+        "pending_bucket": PENDING_BUCKET if key.status == PENDING else None,
+    }
+
+
+class DynamoStore:
+    """The ``domain.Store`` over DynamoDB, through PynamoDB."""
+
+    def __init__(self, models: Models) -> None:
+        self.models = models
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def insert(self, key: KeyRecord, event: Event, idempotency: Optional[IdempotencyRecord]) -> None:
+        ApiKey, Idem = self.models.ApiKey, self.models.Idempotency
+        item = ApiKey(key.key_id, roles=key.roles, **self._attributes(key), **_derived(key))
+        try:
+            with self._transaction() as tx:
+                tx.save(item, condition=ApiKey.key_id.does_not_exist())
+                tx.save(self._event_item(event))
+                if idempotency is not None:
+                    idem_item = Idem(
+                        idempotency.scope,
+                        key_id=idempotency.key_id,
+                        fingerprint=idempotency.fingerprint,
+                        created_at=idempotency.created_at,
+                        expires=timedelta(days=1),
+                    )
+                    tx.save(idem_item, condition=Idem.scope.does_not_exist())
+        except TransactWriteError as error:
+            if _condition_failed(error):
+                raise AlreadyExists() from error
+            raise StoreError("the keys table refused the write") from error
+        except PynamoDBException as error:
+            raise StoreError("the keys table could not be reached") from error
+        key.version = 1
+
+    def update(self, key: KeyRecord, changes: dict[str, Any], event: Event) -> KeyRecord:
+        ApiKey = self.models.ApiKey
+        updated = KeyRecord(**{**key.__dict__, **changes})
+        derived = _derived(updated)
+        actions = []
+        for name, value in {**changes, **derived}.items():
+            attribute = getattr(ApiKey, name)
+            actions.append(attribute.remove() if value is None else attribute.set(value))
+        item = ApiKey(key.key_id)
+        item.version = key.version
+        try:
+            with self._transaction() as tx:
+                # The version guard makes this an optimistic edit; the status guard makes
+                # revocation final whatever a caller sends.
+                tx.update(item, actions=actions, condition=ApiKey.status != REVOKED)
+                tx.save(self._event_item(event))
+        except TransactWriteError as error:
+            if _condition_failed(error):
+                raise VersionConflict() from error
+            raise StoreError("the keys table refused the write") from error
+        except PynamoDBException as error:
+            raise StoreError("the keys table could not be reached") from error
+        updated.version = (key.version or 0) + 1
+        return updated
+
+    def touch_last_used(self, key_id: str, now: datetime, interval_seconds: float) -> None:
+        ApiKey = self.models.ApiKey
+        stale = now - timedelta(seconds=interval_seconds)
+        # Not through Model.update: that would bump the version and make edits conflict
+        # with every authorized request.
+        ApiKey._get_connection().update_item(
+            key_id,
+            actions=[ApiKey.last_used_at.set(now)],
+            condition=(ApiKey.status == ACTIVE)
+            & (ApiKey.last_used_at.does_not_exist() | (ApiKey.last_used_at < stale)),
+        )
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def get(self, key_id: str) -> Optional[KeyRecord]:
+        try:
+            return _to_record(self.models.ApiKey.get(key_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+        except PynamoDBException as error:
+            raise StoreError("the keys table could not be read") from error
+
+    def get_idempotency(self, scope: str) -> Optional[IdempotencyRecord]:
+        try:
+            item = self.models.Idempotency.get(scope, consistent_read=True)
+        except DoesNotExist:
+            return None
+        except PynamoDBException as error:
+            raise StoreError("the idempotency table could not be read") from error
+        return IdempotencyRecord(item.scope, item.key_id, item.fingerprint, item.created_at)
+
+    def list_keys(
+        self,
+        community: str,
+        status: str,
+        search: str,
+        limit: int,
+        after: Optional[tuple[str, datetime]],
+        now: datetime,
+    ) -> Page:
+        ApiKey = self.models.ApiKey
+        if status == "all":
+            index, partition, hash_name = ApiKey.community_index, community, "listed_in"
+        else:
+            stored_status = ACTIVE if status == EXPIRED else status
+            index, partition, hash_name = ApiKey.community_status_index, f"{community}#{stored_status}", "listed_status"
+        condition = None
+        if search:
+            condition = ApiKey.search_text.contains(search.casefold())
+        if status == ACTIVE:
+            not_expired = ApiKey.expires_at.does_not_exist() | (ApiKey.expires_at > now)
+            condition = not_expired if condition is None else condition & not_expired
+        elif status == EXPIRED:
+            expired = ApiKey.expires_at.exists() & (ApiKey.expires_at <= now)
+            condition = expired if condition is None else condition & expired
+        start = None
+        if after is not None:
+            after_id, after_created = after
+            start = {
+                "key_id": {"S": after_id},
+                "created_sort": {"S": _sort_key(after_created, after_id)},
+                hash_name: {"S": partition},
+            }
+        try:
+            results = index.query(
+                partition,
+                filter_condition=condition,
+                scan_index_forward=False,
+                limit=limit + 1,
+                page_size=min(max(limit + 1, 25), 100),
+                last_evaluated_key=start,
+            )
+            items = [_to_record(item) for item in results]
+        except PynamoDBException as error:
+            raise StoreError("the keys table could not be read") from error
+        if len(items) > limit:
+            return Page(items[:limit], items[limit - 1])
+        return Page(items, None)
+
+    def list_events(
+        self, community: str, key_id: Optional[str], limit: int, after: Optional[str]
+    ) -> tuple[list[Event], Optional[str]]:
+        KeyEvent = self.models.KeyEvent
+        try:
+            if key_id is None:
+                start = {"community": {"S": community}, "event_id": {"S": after}} if after else None
+                results = KeyEvent.query(
+                    community, scan_index_forward=False, limit=limit + 1, last_evaluated_key=start
+                )
+            else:
+                start = (
+                    {"community": {"S": community}, "event_id": {"S": after}, "key_id": {"S": key_id}}
+                    if after
+                    else None
+                )
+                results = KeyEvent.key_index.query(
+                    key_id,
+                    filter_condition=KeyEvent.community == community,
+                    scan_index_forward=False,
+                    limit=limit + 1,
+                    last_evaluated_key=start,
+                )
+            events = [
+                Event(i.community, i.key_id, i.action, i.actor, i.at, dict(i.details or {}), i.event_id)
+                for i in results
+            ]
+        except PynamoDBException as error:
+            raise StoreError("the events table could not be read") from error
+        if len(events) > limit:
+            return events[:limit], events[limit - 1].event_id
+        return events, None
+
+    def list_stuck_pending(self, older_than: datetime) -> Sequence[KeyRecord]:
+        ApiKey = self.models.ApiKey
+        bound = _sort_key(older_than, "")
+        try:
+            ids = [item.key_id for item in ApiKey.pending_index.query(PENDING_BUCKET, ApiKey.created_sort < bound)]
+        except PynamoDBException as error:
+            raise StoreError("the keys table could not be read") from error
+        records = (self.get(key_id) for key_id in ids)
+        return [record for record in records if record is not None and record.status == PENDING]
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _transaction(self) -> Any:
+        from pynamodb.transactions import TransactWrite
+
+        return TransactWrite(connection=self.models.connection)
+
+    @staticmethod
+    def _attributes(key: KeyRecord) -> dict[str, Any]:
+        return {name: getattr(key, name) for name in _RECORD_FIELDS if name not in ("key_id", "version")}
+
+    def _event_item(self, event: Event) -> Any:
+        if not event.event_id:
+            event.event_id = f"{event.at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{event.key_id}#{secrets.token_hex(4)}"
+        return self.models.KeyEvent(
+            event.community,
+            event.event_id,
+            key_id=event.key_id,
+            action=event.action,
+            actor=event.actor,
+            at=event.at,
+            details=event.details,
+        )
+
+
+def _condition_failed(error: TransactWriteError) -> bool:
+    reasons = getattr(error, "cancellation_reasons", None) or []
+    return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons)
+
+

@@ -1,0 +1,208 @@
+"""Parse and check request input. Every failure names its field; nothing here writes.
+
+Written by hand rather than with a schema library: the rules are few, the messages must name
+the field in our words, and the authorizer's Lambda should not import a validator it never uses.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping, Optional
+
+from chalicelib.domain import ValidationError
+
+NAME_MAX = 100
+DESCRIPTION_MAX = 1000
+SEARCH_MAX = 100
+LIMIT_DEFAULT = 20
+LIMIT_MAX = 100
+EXPIRY_PRESETS_DAYS = (30, 180, 365)
+IDEMPOTENCY_KEY_MAX = 255
+LIST_STATUSES = ("active", "revoked", "expired", "all")
+
+CREATE_FIELDS = frozenset({"name", "description", "roles", "expires_at", "expires_in_days", "vault", "reveal"})
+EDIT_FIELDS = frozenset({"name", "description", "roles"})
+REVOKE_FIELDS = frozenset({"reason"})
+LIST_PARAMS = frozenset({"search", "status", "limit", "cursor"})
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    name: str
+    description: str
+    roles: tuple[str, ...]
+    expires_at: Optional[datetime]
+    vault_target: Optional[str]
+    vault_path: Optional[str]
+    reveal: bool
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    search: str
+    status: str
+    limit: int
+    cursor: Optional[str]
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(char) in ("Cc", "Cf", "Cs") for char in text)
+
+
+def require_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ValidationError("body", "must be a JSON object")
+    return body
+
+
+def reject_unknown(body: Mapping[str, Any], allowed: frozenset[str], where: str = "body") -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ValidationError(unknown[0], f"unknown field in {where}; allowed: {', '.join(sorted(allowed))}")
+
+
+def text(body: Mapping[str, Any], field: str, *, max_length: int, required: bool) -> str:
+    value = body.get(field, None if required else "")
+    if value is None and not required:
+        value = ""
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be a string")
+    if _has_control(value):
+        raise ValidationError(field, "must not contain control characters")
+    if len(value) > max_length:
+        raise ValidationError(field, f"must be at most {max_length} characters")
+    if required and not value.strip():
+        raise ValidationError(field, "must not be empty")
+    return value.strip() if required else value
+
+
+def roles(body: Mapping[str, Any], known: Mapping[str, Any]) -> tuple[str, ...]:
+    value = body.get("roles")
+    if not isinstance(value, list) or not all(isinstance(role, str) for role in value):
+        raise ValidationError("roles", "must be a list of role names")
+    if not value:
+        raise ValidationError("roles", "must name at least one role")
+    if len(set(value)) != len(value):
+        raise ValidationError("roles", "must not repeat a role")
+    unknown = [role for role in value if role not in known]
+    if unknown:
+        raise ValidationError("roles", f"unknown role {unknown[0]!r}")
+    return tuple(value)
+
+
+def expiry(body: Mapping[str, Any], now: datetime, max_days: int) -> Optional[datetime]:
+    has_at = body.get("expires_at") is not None
+    has_days = body.get("expires_in_days") is not None
+    if has_at and has_days:
+        raise ValidationError("expires_at", "give expires_at or expires_in_days, not both")
+    if has_days:
+        days = body["expires_in_days"]
+        if isinstance(days, bool) or days not in EXPIRY_PRESETS_DAYS or days > max_days:
+            allowed = ", ".join(str(d) for d in EXPIRY_PRESETS_DAYS if d <= max_days)
+            raise ValidationError("expires_in_days", f"must be one of {allowed}")
+        return now + timedelta(days=days)
+    if not has_at:
+        return None
+    raw = body["expires_at"]
+    if not isinstance(raw, str):
+        raise ValidationError("expires_at", "must be an ISO 8601 date-time string")
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError as error:
+        raise ValidationError("expires_at", "must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z") from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(timezone.utc)
+    if moment <= now:
+        raise ValidationError("expires_at", "must be in the future")
+    if moment > now + timedelta(days=max_days):
+        raise ValidationError("expires_at", f"must be at most {max_days} days from now")
+    return moment
+
+
+def vault_choice(body: Mapping[str, Any]) -> tuple[Optional[str], Optional[str]]:
+    value = body.get("vault")
+    if value is None:
+        return None, None
+    if not isinstance(value, dict):
+        raise ValidationError("vault", "must be an object with target and optional path")
+    reject_unknown(value, frozenset({"target", "path"}), where="vault")
+    target = value.get("target")
+    if not isinstance(target, str) or not target:
+        raise ValidationError("vault.target", "must name a vault target")
+    path = value.get("path")
+    if path is not None and (not isinstance(path, str) or not path):
+        raise ValidationError("vault.path", "must be a non-empty string")
+    return target, path
+
+
+def create_request(body: Any, *, known_roles: Mapping[str, Any], now: datetime, max_days: int) -> CreateRequest:
+    body = require_object(body)
+    reject_unknown(body, CREATE_FIELDS)
+    reveal = body.get("reveal", True)
+    if not isinstance(reveal, bool):
+        raise ValidationError("reveal", "must be true or false")
+    target, path = vault_choice(body)
+    if not reveal and target is None:
+        raise ValidationError("reveal", "false needs a vault: the secret would be lost")
+    return CreateRequest(
+        name=text(body, "name", max_length=NAME_MAX, required=True),
+        description=text(body, "description", max_length=DESCRIPTION_MAX, required=False),
+        roles=roles(body, known_roles),
+        expires_at=expiry(body, now, max_days),
+        vault_target=target,
+        vault_path=path,
+        reveal=reveal,
+    )
+
+
+def edit_request(body: Any, *, known_roles: Mapping[str, Any]) -> dict[str, Any]:
+    body = require_object(body)
+    reject_unknown(body, EDIT_FIELDS)
+    if not body:
+        raise ValidationError("body", "name, description or roles must be given")
+    changes: dict[str, Any] = {}
+    if "name" in body:
+        changes["name"] = text(body, "name", max_length=NAME_MAX, required=True)
+    if "description" in body:
+        changes["description"] = text(body, "description", max_length=DESCRIPTION_MAX, required=False)
+    if "roles" in body:
+        changes["roles"] = list(roles(body, known_roles))
+    return changes
+
+
+def revoke_request(body: Any) -> Optional[str]:
+    if body is None:
+        return None
+    body = require_object(body)
+    reject_unknown(body, REVOKE_FIELDS)
+    if body.get("reason") is None:
+        return None
+    return text(body, "reason", max_length=DESCRIPTION_MAX, required=True)
+
+
+def list_request(params: Optional[Mapping[str, str]]) -> ListRequest:
+    params = params or {}
+    reject_unknown(params, LIST_PARAMS, where="query string")
+    search = text(params, "search", max_length=SEARCH_MAX, required=False).strip()
+    status = params.get("status", "all")
+    if status not in LIST_STATUSES:
+        raise ValidationError("status", f"must be one of {', '.join(LIST_STATUSES)}")
+    raw_limit = params.get("limit", str(LIMIT_DEFAULT))
+    if not raw_limit.isascii() or not raw_limit.isdigit():
+        raise ValidationError("limit", f"must be a whole number from 1 to {LIMIT_MAX}")
+    limit = int(raw_limit)
+    if not 1 <= limit <= LIMIT_MAX:
+        raise ValidationError("limit", f"must be a whole number from 1 to {LIMIT_MAX}")
+    cursor = params.get("cursor") or None
+    return ListRequest(search=search, status=status, limit=limit, cursor=cursor)
+
+
+def idempotency_key(value: Optional[str]) -> Optional[str]:
+    if value is None:
+        return None
+    if not value or len(value) > IDEMPOTENCY_KEY_MAX or not value.isascii() or not value.isprintable():
+        raise ValidationError("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters")
+    return value
