@@ -64,6 +64,8 @@ def reject_unknown(body: Mapping[str, Any], allowed: frozenset[str], where: str 
 
 
 def text(body: Mapping[str, Any], field: str, *, max_length: int, required: bool) -> str:
+    if required and field not in body:
+        raise ValidationError(field, "is required")
     value = body.get(field, None if required else "")
     if value is None and not required:
         value = ""

@@ -55,11 +55,12 @@ def main() -> int:
     os.environ.update(local_environment(f"http://127.0.0.1:{args.moto_port}"))
     chalice = None
     try:
-        from chalicelib import cli
-
-        cli.main(["init"])
         from chalicelib import wiring
         from chalicelib.service import Caller
+        from chalicelib.settings import get_settings
+        from chalicelib.store import create_tables, models_for
+
+        create_tables(models_for(get_settings()))
 
         created = wiring.service().create(
             Caller.operator(args.community),
