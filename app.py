@@ -4,7 +4,7 @@ import os
 
 from chalice import Chalice
 
-from chalicelib.routes import auth, keys, platform
+from chalicelib.routes import auth, console, docs, events, gateway, keys, leaks, platform, roles, rotation, sweeper
 
 app = Chalice(app_name="apikeys")
 # Tracebacks in answers only on a developer's machine, never in a deployed stage.
@@ -13,3 +13,11 @@ app.debug = os.environ.get("APIKEYS_DEBUG") == "1"
 app.register_blueprint(auth.bp)
 app.register_blueprint(platform.bp)
 app.register_blueprint(keys.bp)
+app.register_blueprint(docs.bp)
+app.register_blueprint(console.bp)
+app.register_blueprint(gateway.bp)
+app.register_blueprint(rotation.bp)
+app.register_blueprint(roles.bp)
+app.register_blueprint(events.bp)
+app.register_blueprint(leaks.bp)
+app.register_blueprint(sweeper.bp)

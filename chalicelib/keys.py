@@ -92,6 +92,7 @@ def parse(plaintext: str, prefix: str) -> ParsedKey:
     expected_length = len(prefix) + 1 + BODY_LENGTH + CHECKSUM_LENGTH
     if (
         not isinstance(plaintext, str)
+        or not plaintext.isascii()  # compare_digest refuses non-ASCII text with a TypeError
         or len(plaintext) != expected_length
         or not plaintext.startswith(prefix)
         or plaintext[len(prefix)] != "_"

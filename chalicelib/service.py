@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 EDIT_RETRIES = 5
+# A pending key touched more recently than this may still have its vault write in flight (the
+# Lambda timeout bounds a request), so a retry waits rather than racing it to the same path.
+RESUME_AFTER_SECONDS = 60.0
 
 
 def utcnow() -> datetime:
@@ -118,6 +121,8 @@ class Created:
 
 
 class KeyService:
+    resume_after_seconds = RESUME_AFTER_SECONDS
+
     def __init__(
         self,
         store: Store,
@@ -127,6 +132,7 @@ class KeyService:
         max_expiry_days: int = 365,
         vaults: Optional[Vaults] = None,
         clock: Clock = utcnow,
+        catalog: Optional[Callable[[str], Mapping[str, Role]]] = None,
     ) -> None:
         self.store = store
         self.key_prefix = key_prefix
@@ -134,6 +140,7 @@ class KeyService:
         self.max_expiry_days = max_expiry_days
         self.vaults: Vaults = vaults or NoVaults()
         self.clock = clock
+        self._catalog = catalog
         # Cursors are signed so that they cannot be edited to read elsewhere; every pepper
         # verifies, the newest signs (itsdangerous signs with the last key of the list).
         cursor_keys = [hmac.new(p.value, b"list-cursor", hashlib.sha256).digest() for p in reversed(peppers)]
@@ -142,7 +149,8 @@ class KeyService:
     # -- catalog ------------------------------------------------------------------------------
 
     def catalog(self, community: str) -> Mapping[str, Role]:
-        return BUILTIN_ROLES
+        """The built-in roles, plus the community's custom roles when a source of them is wired in."""
+        return self._catalog(community) if self._catalog is not None else BUILTIN_ROLES
 
     def roles(self, caller: Caller) -> list[dict[str, object]]:
         return [role.to_view() for role in self.catalog(caller.community).values()]
@@ -188,7 +196,7 @@ class KeyService:
         if idempotency_key is not None:
             scope = f"{community}#{caller.key_id}#{idempotency_key}"
             fingerprint = _fingerprint(body)
-            replay = self._replay(scope, fingerprint, community, request)
+            replay = self._replay(caller, scope, fingerprint, community, request)
             if replay is not None:
                 return replay
         for _ in range(3):
@@ -203,7 +211,7 @@ class KeyService:
                 self.store.insert(key, event, idem)
             except AlreadyExists:
                 if scope is not None and fingerprint is not None:
-                    replay = self._replay(scope, fingerprint, community, request)
+                    replay = self._replay(caller, scope, fingerprint, community, request)
                     if replay is not None:
                         return replay
                 continue  # a key id collision: draw again
@@ -252,8 +260,23 @@ class KeyService:
         changes = {"status": ACTIVE, "vault": location, "updated_at": now}
         event = Event(key.community, key.key_id, "activate", caller.actor, now, {"vault": _public(location)})
         # If this write fails the key stays pending (never authorized); the sweeper discards it.
-        active = self.store.update(key, changes, event)
+        try:
+            active = self.store.update(key, changes, event)
+        except VersionConflict as error:
+            self._lost_race(key)
+            raise Conflict("the key changed while its secret was stored; retry with the same Idempotency-Key") from error
         return Created(active, plaintext if reveal else None)
+
+    def _lost_race(self, key: KeyRecord) -> None:
+        """The key changed between our vault write and its activation (the sweeper failed it).
+        The secret just written opens nothing: take it back unless another request now owns
+        the key's path (a different hash means a retry wrote, or will write, its own secret)."""
+        current = self.store.get(key.key_id)
+        if current is not None and current.key_hash == key.key_hash and current.status != ACTIVE:
+            try:
+                self.vaults.discard(key.vault or {})
+            except ServiceError:
+                log.warning("could not discard the vaulted secret of key %s; the sweeper will", key.key_id)
 
     def _fail(self, caller: Caller, key: KeyRecord) -> None:
         try:
@@ -265,7 +288,7 @@ class KeyService:
             log.warning("could not mark key %s failed; the sweeper will", key.key_id)
 
     def _replay(
-        self, scope: str, fingerprint: str, community: str, request: validation.CreateRequest
+        self, caller: Caller, scope: str, fingerprint: str, community: str, request: validation.CreateRequest
     ) -> Optional[Created]:
         record = self.store.get_idempotency(scope)
         if record is None:
@@ -275,22 +298,34 @@ class KeyService:
         key = self.store.get(record.key_id)
         if key is None or key.community != community:
             raise Conflict("Idempotency-Key refers to a key that no longer exists")
-        if key.status == PENDING and key.vault is not None:
-            return self._complete_pending(key, request.reveal)
+        if key.status in (PENDING, FAILED) and key.vault is not None:
+            return self._complete_pending(caller, key, request.reveal)
         return Created(key, None, replayed=True)
 
-    def _complete_pending(self, key: KeyRecord, reveal: bool) -> Created:
-        """A retry of a create that stopped half-way: the same key, a fresh secret."""
+    def _complete_pending(self, caller: Caller, key: KeyRecord, reveal: bool) -> Created:
+        """A retry of a create that stopped half-way (pending) or whose vault write failed
+        (failed): the same key, a fresh secret, delivered again. The first secret was never
+        shown to anyone who kept it, so replacing it loses nothing."""
+        now = self.clock()
+        touched = key.updated_at or key.created_at
+        if key.status == PENDING and (now - touched).total_seconds() < self.resume_after_seconds:
+            raise Conflict(
+                f"this create may still be in progress; retry with the same Idempotency-Key "
+                f"after {int(self.resume_after_seconds)} seconds"
+            )
         secret = keys.generate(self.key_prefix, key_id=key.key_id)
         pepper = self.peppers[0]
-        now = self.clock()
-        changes = {"key_hash": keys.hash_key(secret.plaintext, pepper), "pepper_id": pepper.id, "updated_at": now}
-        event = Event(key.community, key.key_id, "resume", "operator", now, {})
+        changes = {
+            "status": PENDING,
+            "key_hash": keys.hash_key(secret.plaintext, pepper),
+            "pepper_id": pepper.id,
+            "updated_at": now,
+        }
+        event = Event(key.community, key.key_id, "resume", caller.actor, now, {"from": key.status})
         try:
             key = self.store.update(key, changes, event)
         except VersionConflict as error:
             raise Conflict("this create is being completed by another request") from error
-        caller = Caller(key.created_by.removeprefix("key:"), key.community, (), frozenset())
         return self._deliver(caller, key, secret.plaintext, reveal)
 
     # -- edit and revoke ------------------------------------------------------------------------
@@ -354,9 +389,16 @@ class KeyService:
         from datetime import timedelta
 
         now = self.clock()
+        bound = now - timedelta(seconds=older_than_seconds)
         swept = []
-        for key in self.store.list_stuck_pending(now - timedelta(seconds=older_than_seconds)):
-            self.vaults.discard(key.vault or {})
+        for key in self.store.list_stuck_pending(bound):
+            if (key.updated_at or key.created_at) > bound:
+                continue  # created long ago but resumed by a retry just now
+            try:
+                self.vaults.discard(key.vault or {})
+            except ServiceError:
+                log.warning("sweeper: could not discard the vaulted secret of key %s; next run retries", key.key_id)
+                continue
             event = Event(key.community, key.key_id, "fail", "sweeper", now, {"reason": "pending past timeout"})
             try:
                 self.store.update(key, {"status": FAILED, "updated_at": now}, event)

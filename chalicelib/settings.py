@@ -21,6 +21,9 @@ class Settings:
     keys_table: str = "apikeys-keys"
     events_table: str = "apikeys-events"
     idempotency_table: str = "apikeys-idempotency"
+    roles_table: str = "apikeys-roles"
+    roles_cache_ttl_seconds: float = 0.0
+    leak_public_keys: tuple[tuple[str, str], ...] = ()
     key_prefix: str = "apk"
     peppers: tuple[Pepper, ...] = ()
     max_expiry_days: int = 365
@@ -33,6 +36,7 @@ class Settings:
     vault_targets: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
     log_level: str = "INFO"
     route_map: tuple[tuple[str, str], ...] = ()
+    http_api_response: str = "simple"
 
     @property
     def pepper(self) -> Pepper:
@@ -75,10 +79,14 @@ def from_environ(env: Mapping[str, str]) -> Settings:
         route_map = tuple((str(k), str(v)) for k, v in json.loads(env.get("APIKEYS_ROUTE_MAP", "{}")).items())
     except (ValueError, AttributeError, TypeError) as error:
         raise SettingsError("APIKEYS_VAULT_TARGETS / APIKEYS_ROUTE_MAP must be JSON") from error
+    leak_public_keys = _leak_public_keys(env.get("APIKEYS_LEAK_PUBLIC_KEYS", "{}"))
     return Settings(
         keys_table=env.get("APIKEYS_KEYS_TABLE", "apikeys-keys"),
         events_table=env.get("APIKEYS_EVENTS_TABLE", "apikeys-events"),
         idempotency_table=env.get("APIKEYS_IDEMPOTENCY_TABLE", "apikeys-idempotency"),
+        roles_table=env.get("APIKEYS_ROLES_TABLE", "apikeys-roles"),
+        roles_cache_ttl_seconds=_number(env, "APIKEYS_ROLES_CACHE_TTL", 0),
+        leak_public_keys=leak_public_keys,
         key_prefix=prefix,
         peppers=parse_peppers(_pepper_text(env)),
         max_expiry_days=int(_number(env, "APIKEYS_MAX_EXPIRY_DAYS", 365)),
@@ -90,7 +98,26 @@ def from_environ(env: Mapping[str, str]) -> Settings:
         vault_targets=vault_targets,
         log_level=env.get("APIKEYS_LOG_LEVEL", "INFO"),
         route_map=route_map,
+        http_api_response=_choice(env, "APIKEYS_HTTP_API_RESPONSE", ("simple", "policy")),
     )
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, choices[0])
+    if value not in choices:
+        raise SettingsError(f"{name} is one of {', '.join(choices)}")
+    return value
+
+
+def _leak_public_keys(text: str) -> tuple[tuple[str, str], ...]:
+    """``{"key identifier": "PEM", ...}``: the keys GitHub signs leak reports with."""
+    try:
+        keys = json.loads(text or "{}")
+    except ValueError as error:
+        raise SettingsError("APIKEYS_LEAK_PUBLIC_KEYS must be a JSON object") from error
+    if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
+        raise SettingsError("APIKEYS_LEAK_PUBLIC_KEYS must map key identifiers to PEM strings")
+    return tuple((str(k), v) for k, v in keys.items())
 
 
 def _pepper_text(env: Mapping[str, str]) -> str:

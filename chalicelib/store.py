@@ -44,6 +44,7 @@ from chalicelib.domain import (
 from chalicelib.settings import Settings
 
 PENDING_BUCKET = "pending"
+GRACE_BUCKET = "grace"
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,12 @@ class Models:
     KeyEvent: Any
     Idempotency: Any
     connection: Connection
+    CustomRole: Any = None
 
     @property
     def all(self) -> tuple[Any, ...]:
-        return (self.ApiKey, self.KeyEvent, self.Idempotency)
+        optional = (self.CustomRole,) if self.CustomRole is not None else ()
+        return (self.ApiKey, self.KeyEvent, self.Idempotency, *optional)
 
 
 def models_for(settings: Settings) -> Models:
@@ -66,6 +69,7 @@ def models_for(settings: Settings) -> Models:
         settings.ddb_connect_timeout_seconds,
         settings.ddb_read_timeout_seconds,
         settings.ddb_max_retry_attempts,
+        settings.roles_table,
     )
 
 
@@ -77,6 +81,7 @@ def build_models(
     connect_timeout: float,
     read_timeout: float,
     max_retries: int,
+    roles_table: str = "apikeys-roles",
 ) -> Models:
     class BaseMeta:
         billing_mode = "PAY_PER_REQUEST"
@@ -114,6 +119,16 @@ def build_models(
         pending_bucket = UnicodeAttribute(hash_key=True)
         created_sort = UnicodeAttribute(range_key=True)
 
+    class GraceIndex(GlobalSecondaryIndex["ApiKey"]):
+        """Sparse: only active keys rotated with a grace period, soonest deadline first."""
+
+        class Meta:
+            index_name = "grace-until"
+            projection = KeysOnlyProjection()
+
+        grace_bucket = UnicodeAttribute(hash_key=True)
+        grace_until = UTCDateTimeAttribute(range_key=True)
+
     class ApiKey(Model):
         class Meta(BaseMeta):
             table_name = keys_table
@@ -144,11 +159,13 @@ def build_models(
         listed_in = UnicodeAttribute(null=True)
         listed_status = UnicodeAttribute(null=True)
         pending_bucket = UnicodeAttribute(null=True)
+        grace_bucket = UnicodeAttribute(null=True)
         version = VersionAttribute()
 
         community_index = CommunityIndex()
         community_status_index = CommunityStatusIndex()
         pending_index = PendingIndex()
+        grace_index = GraceIndex()
 
     class KeyIndex(GlobalSecondaryIndex["KeyEvent"]):
         class Meta:
@@ -184,12 +201,28 @@ def build_models(
         created_at = UTCDateTimeAttribute()
         expires = TTLAttribute()
 
+    class CustomRole(Model):
+        """A community's own role, built from ``roles.PERMISSIONS``; one partition per community."""
+
+        class Meta(BaseMeta):
+            table_name = roles_table
+
+        community = UnicodeAttribute(hash_key=True)
+        name = UnicodeAttribute(range_key=True)
+        description = UnicodeAttribute(default="")
+        permissions = ListAttribute(of=UnicodeAttribute)
+        created_at = UTCDateTimeAttribute()
+        created_by = UnicodeAttribute()
+        updated_at = UTCDateTimeAttribute(null=True)
+        updated_by = UnicodeAttribute(null=True)
+        version = VersionAttribute()
+
     connection = Connection(
         connect_timeout_seconds=connect_timeout,
         read_timeout_seconds=read_timeout,
         max_retry_attempts=max_retries,
     )
-    return Models(ApiKey, KeyEvent, Idempotency, connection)
+    return Models(ApiKey, KeyEvent, Idempotency, connection, CustomRole)
 
 
 def create_tables(models: Models) -> None:
@@ -229,6 +262,7 @@ def _derived(key: KeyRecord) -> dict[str, Any]:
         "listed_in": key.community if listed else None,
         "listed_status": f"{key.community}#{key.status}" if listed else None,
         "pending_bucket": PENDING_BUCKET if key.status == PENDING else None,
+        "grace_bucket": GRACE_BUCKET if key.status == ACTIVE and key.grace_until is not None else None,
     }
 
 
@@ -266,14 +300,7 @@ class DynamoStore:
 
     def update(self, key: KeyRecord, changes: dict[str, Any], event: Event) -> KeyRecord:
         ApiKey = self.models.ApiKey
-        updated = KeyRecord(**{**key.__dict__, **changes})
-        derived = _derived(updated)
-        actions = []
-        for name, value in {**changes, **derived}.items():
-            attribute = getattr(ApiKey, name)
-            actions.append(attribute.remove() if value is None else attribute.set(value))
-        item = ApiKey(key.key_id)
-        item.version = key.version
+        updated, item, actions = self._update_actions(key, changes)
         try:
             with self._transaction() as tx:
                 # The version guard makes this an optimistic edit; the status guard makes
@@ -289,16 +316,71 @@ class DynamoStore:
         updated.version = (key.version or 0) + 1
         return updated
 
+    def rotate(
+        self, old: KeyRecord, old_changes: dict[str, Any], old_event: Event, new: KeyRecord, new_event: Event
+    ) -> KeyRecord:
+        """Insert ``new`` and apply ``old_changes`` to ``old`` (version-guarded, not revoked), with
+        both audit events, in one transaction. AlreadyExists if the new id is taken,
+        VersionConflict if the old key changed meanwhile. Returns the old key's new record."""
+        ApiKey = self.models.ApiKey
+        new_item = ApiKey(new.key_id, roles=new.roles, **self._attributes(new), **_derived(new))
+        updated, old_item, actions = self._update_actions(old, old_changes)
+        try:
+            with self._transaction() as tx:
+                tx.save(new_item, condition=ApiKey.key_id.does_not_exist())
+                tx.save(self._event_item(new_event))
+                tx.update(old_item, actions=actions, condition=ApiKey.status != REVOKED)
+                tx.save(self._event_item(old_event))
+        except TransactWriteError as error:
+            reasons = getattr(error, "cancellation_reasons", None) or []
+            if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+                raise AlreadyExists() from error
+            if _condition_failed(error):
+                raise VersionConflict() from error
+            raise StoreError("the keys table refused the write") from error
+        except PynamoDBException as error:
+            raise StoreError("the keys table could not be reached") from error
+        new.version = 1
+        updated.version = (old.version or 0) + 1
+        return updated
+
+    def list_grace_ended(self, now: datetime) -> Sequence[KeyRecord]:
+        """Active keys whose rotation grace period ended by ``now``."""
+        ApiKey = self.models.ApiKey
+        try:
+            ids = [item.key_id for item in ApiKey.grace_index.query(GRACE_BUCKET, ApiKey.grace_until <= now)]
+        except PynamoDBException as error:
+            raise StoreError("the keys table could not be read") from error
+        records = (self.get(key_id) for key_id in ids)
+        return [r for r in records if r is not None and r.status == ACTIVE and r.grace_until and r.grace_until <= now]
+
     def touch_last_used(self, key_id: str, now: datetime, interval_seconds: float) -> None:
         ApiKey = self.models.ApiKey
         stale = now - timedelta(seconds=interval_seconds)
         # Not through Model.update: that would bump the version and make edits conflict
-        # with every authorized request.
-        ApiKey._get_connection().update_item(
+        # with every authorized request. One attempt: bookkeeping never holds a decision up.
+        self.touch_connection.update_item(
             key_id,
             actions=[ApiKey.last_used_at.set(now)],
             condition=(ApiKey.status == ACTIVE)
             & (ApiKey.last_used_at.does_not_exist() | (ApiKey.last_used_at < stale)),
+        )
+
+    @functools.cached_property
+    def touch_connection(self) -> Any:
+        """The keys table with the model's timeouts but no retry, for ``touch_last_used``."""
+        from pynamodb.connection import TableConnection
+
+        ApiKey = self.models.ApiKey
+        meta = ApiKey.Meta
+        return TableConnection(
+            meta.table_name,
+            region=meta.region,
+            host=meta.host,
+            connect_timeout_seconds=meta.connect_timeout_seconds,
+            read_timeout_seconds=meta.read_timeout_seconds,
+            max_retry_attempts=0,
+            meta_table=ApiKey._get_connection().get_meta_table(),
         )
 
     # -- reads ------------------------------------------------------------------------------
@@ -417,6 +499,18 @@ class DynamoStore:
         from pynamodb.transactions import TransactWrite
 
         return TransactWrite(connection=self.models.connection)
+
+    def _update_actions(self, key: KeyRecord, changes: dict[str, Any]) -> tuple[KeyRecord, Any, list[Any]]:
+        """The record after ``changes``, the version-carrying item and the update actions."""
+        ApiKey = self.models.ApiKey
+        updated = KeyRecord(**{**key.__dict__, **changes})
+        actions = []
+        for name, value in {**changes, **_derived(updated)}.items():
+            attribute = getattr(ApiKey, name)
+            actions.append(attribute.remove() if value is None else attribute.set(value))
+        item = ApiKey(key.key_id)
+        item.version = key.version
+        return updated, item, actions
 
     @staticmethod
     def _attributes(key: KeyRecord) -> dict[str, Any]:

@@ -31,24 +31,29 @@ def vaults() -> Any:
 
 @functools.lru_cache(maxsize=1)
 def service() -> Any:
+    from chalicelib import logs
     from chalicelib.service import KeyService
 
     settings = get_settings()
+    logs.configure(settings.log_level)
     return KeyService(
         store(),
         key_prefix=settings.key_prefix,
         peppers=settings.peppers,
         max_expiry_days=settings.max_expiry_days,
         vaults=vaults(),
+        catalog=custom_roles().catalog,
     )
 
 
 @functools.lru_cache(maxsize=1)
 def verifier() -> Any:
-    from chalicelib.authorizer import Verifier
+    from chalicelib import logs
+    from chalicelib.authorizer import DEFAULT_ROUTE_MAP, RouteMap, Verifier
     from chalicelib.service import utcnow
 
     settings = get_settings()
+    logs.configure(settings.log_level)
     key_store = store()
     return Verifier(
         key_store.get,
@@ -59,14 +64,44 @@ def verifier() -> Any:
         touch=lambda key_id, now: key_store.touch_last_used(key_id, now, settings.last_used_interval_seconds),
         last_used_interval_seconds=settings.last_used_interval_seconds,
         cache_ttl_seconds=settings.auth_cache_ttl_seconds,
+        route_map=RouteMap.from_pairs(settings.route_map or DEFAULT_ROUTE_MAP),
     )
+
+
+@functools.lru_cache(maxsize=1)
+def custom_roles() -> Any:
+    from chalicelib.custom_roles import CustomRoles
+    from chalicelib.role_store import DynamoRoleStore
+
+    return CustomRoles(DynamoRoleStore(store()), cache_ttl_seconds=get_settings().roles_cache_ttl_seconds)
+
+
+@functools.lru_cache(maxsize=1)
+def rotation() -> Any:
+    from chalicelib.rotation import Rotation
+
+    return Rotation(service(), store())
+
+
+@functools.lru_cache(maxsize=1)
+def audit() -> Any:
+    from chalicelib.audit import AuditTrail
+
+    return AuditTrail(service())
+
+
+@functools.lru_cache(maxsize=1)
+def leaks() -> Any:
+    from chalicelib.leaks import LeakReports
+
+    return LeakReports(service(), on_revoke=verifier().forget)
 
 
 def reset() -> None:
     """Forget everything built, so the next request reads settings and makes clients anew."""
     from chalicelib.store import build_models
 
-    for getter in (store, vaults, service, verifier):
+    for getter in (store, vaults, service, verifier, custom_roles, rotation, audit, leaks):
         getter.cache_clear()
     build_models.cache_clear()
     reset_settings()

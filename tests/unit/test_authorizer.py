@@ -1,0 +1,363 @@
+"""The verification core with an in-memory table: refusals, cache, last used, route map, logs."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chalicelib import keys, logs
+from chalicelib.authorizer import (
+    DEFAULT_ROUTE_MAP,
+    RouteMap,
+    RouteMapError,
+    Unauthorized,
+    Verifier,
+)
+from chalicelib.domain import ACTIVE, PENDING, REVOKED, KeyRecord
+from chalicelib.roles import BUILTIN_ROLES
+
+PEPPER = keys.Pepper("p1", b"k" * 32)
+NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+ARN_BASE = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod"
+
+
+class Table:
+    """The keys table as the verifier sees it: a lookup that counts its calls."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, KeyRecord] = {}
+        self.lookups = 0
+        self.touches: list[str] = []
+        self.touch_error: Exception | None = None
+
+    def add(self, roles: tuple[str, ...] = ("ic_viewer",), **changes: Any) -> str:
+        parsed = keys.generate("apk")
+        record = KeyRecord(
+            key_id=parsed.key_id, community="demo", name="k", description="", roles=list(roles), status=ACTIVE,
+            key_hash=keys.hash_key(parsed.plaintext, PEPPER), pepper_id=PEPPER.id, hint="", created_at=NOW,
+            created_by="operator",
+        )  # fmt: skip
+        self.items[parsed.key_id] = replace(record, **changes)
+        return parsed.plaintext
+
+    def lookup(self, key_id: str) -> KeyRecord | None:
+        self.lookups += 1
+        return self.items.get(key_id)
+
+    def touch(self, key_id: str, now: datetime) -> None:
+        self.touches.append(key_id)
+        if self.touch_error is not None:
+            raise self.touch_error
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+        self.moment = 1000.0
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+        self.moment += seconds
+
+
+@pytest.fixture
+def table() -> Table:
+    return Table()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def verifier(table: Table, clock: Clock, **options: Any) -> Verifier:
+    return Verifier(
+        table.lookup, key_prefix="apk", peppers=(PEPPER,), catalog=lambda community: BUILTIN_ROLES,
+        clock=lambda: clock.now, touch=table.touch, monotonic=lambda: clock.moment, **options,
+    )  # fmt: skip
+
+
+def refusal(call: Any) -> Unauthorized:
+    with pytest.raises(Unauthorized) as caught:
+        call()
+    assert str(caught.value) == "Unauthorized"
+    return caught.value
+
+
+# -- refusals ------------------------------------------------------------------------------------
+
+
+def test_a_good_key_gives_its_caller(table, clock):
+    secret = table.add(roles=("ic_editor",))
+    caller = verifier(table, clock).verify(f"Bearer {secret}")
+    assert caller.community == "demo"
+    assert caller.permissions == {"intelligence:read", "intelligence:write"}
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", None, "Bearer ", "apk_short", "xyz_" + "A" * 46, "apk_" + "!" * 46, "Basic dXNlcjpwYXNz"],
+)
+def test_missing_and_malformed_keys_make_no_lookup(table, clock, token):
+    assert refusal(lambda: verifier(table, clock).verify(token)).reason in ("missing", "malformed")
+    assert table.lookups == 0
+
+
+def test_a_bad_checksum_makes_no_lookup(table, clock):
+    secret = table.add()
+    flipped = secret[:-1] + ("A" if secret[-1] != "A" else "B")
+    assert refusal(lambda: verifier(table, clock).verify(flipped)).reason == "malformed"
+    assert table.lookups == 0
+
+
+def test_every_bad_key_gets_the_same_refusal(table, clock):
+    check = verifier(table, clock)
+    unknown = keys.generate("apk").plaintext
+    revoked = table.add(status=REVOKED)
+    pending = table.add(status=PENDING)
+    expired = table.add(expires_at=NOW - timedelta(seconds=1))
+    wrong_secret = keys.generate("apk", key_id=keys.parse(table.add(), "apk").key_id).plaintext
+    reasons = {}
+    for name, token in [
+        ("unknown", unknown), ("revoked", revoked), ("pending", pending), ("expired", expired),
+        ("hash mismatch", wrong_secret),
+    ]:  # fmt: skip
+        refused = refusal(lambda token=token: check.verify(token))
+        reasons[name] = refused.reason
+        assert refused.args == ("Unauthorized",)
+    assert reasons == {
+        "unknown": "unknown", "revoked": "revoked", "pending": "pending", "expired": "expired",
+        "hash mismatch": "hash mismatch",
+    }  # fmt: skip
+
+
+def test_an_internal_error_fails_closed(table, clock, capsys):
+    secret = table.add()
+
+    def broken(key_id: str) -> None:
+        raise RuntimeError("the table is on fire")
+
+    check = verifier(table, clock)
+    check.lookup = broken
+    logs.configure("INFO")
+    refused = refusal(lambda: check.authorize(secret, face="app"))
+    assert refused.reason == "error:RuntimeError"
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["outcome"] == "unauthorized" and line["reason"] == "error:RuntimeError"
+
+
+# -- cache and revocation ------------------------------------------------------------------------
+
+
+def test_cache_ttl_zero_reads_every_time(table, clock):
+    secret = table.add()
+    check = verifier(table, clock, cache_ttl_seconds=0)
+    check.verify(secret)
+    check.verify(secret)
+    assert table.lookups == 2
+
+
+def test_cache_serves_within_ttl_and_forget_drops_it(table, clock):
+    secret = table.add()
+    key_id = keys.parse(secret, "apk").key_id
+    check = verifier(table, clock, cache_ttl_seconds=30)
+    check.verify(secret)
+    check.verify(secret)
+    assert table.lookups == 1
+    table.items[key_id] = replace(table.items[key_id], status=REVOKED)
+    check.forget(key_id)
+    assert refusal(lambda: check.verify(secret)).reason == "revoked"
+
+
+def test_a_revoked_key_is_refused_once_the_cache_ttl_has_passed(table, clock):
+    secret = table.add()
+    key_id = keys.parse(secret, "apk").key_id
+    check = verifier(table, clock, cache_ttl_seconds=30)
+    check.verify(secret)
+    table.items[key_id] = replace(table.items[key_id], status=REVOKED)  # revoked elsewhere
+    clock.advance(31)
+    assert refusal(lambda: check.verify(secret)).reason == "revoked"
+
+
+def test_expiry_is_checked_on_every_call_even_when_cached(table, clock):
+    secret = table.add(expires_at=NOW + timedelta(seconds=10))
+    check = verifier(table, clock, cache_ttl_seconds=300)
+    check.verify(secret)
+    clock.advance(11)
+    assert refusal(lambda: check.verify(secret)).reason == "expired"
+
+
+# -- last used -----------------------------------------------------------------------------------
+
+
+def test_last_used_is_written_at_most_once_per_interval(table, clock):
+    secret = table.add()
+    check = verifier(table, clock, last_used_interval_seconds=60)
+    for _ in range(5):
+        check.verify(secret)
+        clock.advance(10)
+    assert len(table.touches) == 1
+    clock.advance(20)
+    check.verify(secret)
+    assert len(table.touches) == 2
+
+
+def test_last_used_recent_in_the_record_is_not_rewritten(table, clock):
+    secret = table.add(last_used_at=NOW - timedelta(seconds=5))
+    verifier(table, clock).verify(secret)
+    assert table.touches == []
+
+
+def test_a_failed_last_used_write_never_denies(table, clock):
+    secret = table.add()
+    table.touch_error = RuntimeError("throttled")
+    assert verifier(table, clock).verify(secret).community == "demo"
+    assert len(table.touches) == 1
+
+
+def test_a_refused_key_is_never_touched(table, clock):
+    check = verifier(table, clock)
+    for token in (table.add(status=REVOKED), table.add(expires_at=NOW), table.add(status=PENDING)):
+        refusal(lambda token=token: check.verify(token))
+    assert table.touches == []
+
+
+# -- route map and policy ------------------------------------------------------------------------
+
+
+def iam_allows(policy: dict[str, Any], arn: str) -> bool:
+    """IAM's evaluation for execute-api: explicit Deny wins, else some Allow must match."""
+
+    def matches(pattern: str) -> bool:
+        regex = ".*".join(re.escape(part).replace(r"\?", ".") for part in pattern.split("*"))
+        return re.fullmatch(regex, arn, re.DOTALL) is not None
+
+    effects = {s["Effect"] for s in policy["Statement"] if any(matches(r) for r in s["Resource"])}
+    return "Allow" in effects and "Deny" not in effects
+
+
+def test_route_rules_match_like_iam():
+    routes = RouteMap.from_pairs([("GET /intelligence/*", "intelligence:read")])
+    read = frozenset({"intelligence:read"})
+    for path in ("/intelligence", "/intelligence/", "/intelligence/reports/42"):
+        assert routes.allows(read, "GET", path) == (True, "ok")
+    assert routes.allows(read, "GET", "/intelligencex") == (False, "unmapped route")
+    assert routes.allows(read, "POST", "/intelligence/x") == (False, "unmapped route")
+    assert routes.allows(frozenset(), "GET", "/intelligence/x") == (False, "lacks intelligence:read")
+
+
+def test_a_route_needs_every_matching_rule():
+    routes = RouteMap.from_pairs(
+        [("GET /intelligence/*", "intelligence:read"), ("* /intelligence/admin/*", "apikeys:manage")]
+    )
+    read = frozenset({"intelligence:read"})
+    assert routes.allows(read, "GET", "/intelligence/admin/x") == (False, "lacks apikeys:manage")
+    policy = routes.policy(read, ARN_BASE)
+    assert not iam_allows(policy, f"{ARN_BASE}/GET/intelligence/admin/x")
+    assert iam_allows(policy, f"{ARN_BASE}/GET/intelligence/reports")
+
+
+@pytest.mark.parametrize(
+    ("spec", "permission"),
+    [("FETCH /x", "intelligence:read"), ("GET x", "intelligence:read"), ("GET /a b", "intelligence:read"),
+     ("GET /x?y", "intelligence:read"), ("GET /x/{id}", "intelligence:read"), ("GET /x", "made:up")],
+)  # fmt: skip
+def test_a_wrong_route_map_entry_is_refused(spec, permission):
+    with pytest.raises(RouteMapError):
+        RouteMap.from_pairs([(spec, permission)])
+
+
+def test_the_default_map_covers_the_catalog_areas():
+    routes = RouteMap.from_pairs(DEFAULT_ROUTE_MAP)
+    viewer = frozenset(BUILTIN_ROLES["ic_viewer"].permissions)
+    assert routes.allows(viewer, "GET", "/intelligence/reports")[0]
+    assert not routes.allows(viewer, "POST", "/intelligence/reports")[0]
+    granted = {rule.permission for rule in routes.rules}
+    assert {"intelligence:read", "intelligence:write", "playbooks:read", "playbooks:run",
+            "operations:read", "operations:write"} <= granted  # fmt: skip
+
+
+def test_policy_size_is_bounded_by_the_map_not_by_grants():
+    routes = RouteMap.from_pairs(DEFAULT_ROUTE_MAP)
+    everything = frozenset(BUILTIN_ROLES["community_admin"].permissions)
+    for permissions in (frozenset(), frozenset({"intelligence:read"}), everything):
+        policy = routes.policy(permissions, ARN_BASE)
+        assert len(policy["Statement"]) <= 2
+        assert sum(len(s["Resource"]) for s in policy["Statement"]) <= 2 * 7 * len(routes.rules)
+
+
+def test_a_key_with_no_mapped_permission_gets_a_policy_that_denies_all():
+    policy = RouteMap.from_pairs(DEFAULT_ROUTE_MAP).policy(frozenset(), ARN_BASE)
+    assert policy["Statement"] and not iam_allows(policy, f"{ARN_BASE}/GET/intelligence/x")
+
+
+_methods = st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])
+_paths = st.lists(st.sampled_from(["intelligence", "playbooks", "operations", "apikeys", "admin", "x", ""]),
+                  min_size=0, max_size=4).map(lambda parts: "/" + "/".join(parts))  # fmt: skip
+_rules = st.lists(
+    st.tuples(
+        st.sampled_from(["GET", "POST", "*", "DELETE"]),
+        st.sampled_from(["/intelligence/*", "/intelligence/admin/*", "/playbooks/*", "/*", "/x", "/operations/*/x"]),
+        st.sampled_from(sorted(BUILTIN_ROLES["community_admin"].permissions)),
+    ),
+    min_size=1, max_size=8,
+).map(lambda rows: [(f"{m} {p}", perm) for m, p, perm in rows])  # fmt: skip
+_grants = st.frozensets(st.sampled_from(sorted(BUILTIN_ROLES["community_admin"].permissions)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(rules=_rules, granted=_grants, calls=st.lists(st.tuples(_methods, _paths), min_size=1, max_size=10))
+def test_the_cached_policy_answers_every_route_as_the_decision_does(rules, granted, calls):
+    """What API Gateway caches for one route is right for every other route of the same key."""
+    routes = RouteMap.from_pairs(rules)
+    policy = routes.policy(granted, ARN_BASE)
+    for method, path in calls:
+        arn = f"{ARN_BASE}/{method}/{path[1:]}"
+        assert iam_allows(policy, arn) == routes.allows(granted, method, path)[0], (method, path, policy)
+
+
+# -- decisions and logs --------------------------------------------------------------------------
+
+
+def test_one_json_line_per_decision_never_the_key(table, clock, capsys):
+    logs.configure("INFO")
+    secret = table.add(roles=("ic_viewer",))
+    check = verifier(table, clock)
+    check.authorize(secret, face="gateway", method="GET", path="/intelligence/x")
+    check.authorize(secret, face="gateway", method="POST", path="/intelligence/x")
+    with pytest.raises(Unauthorized):
+        check.authorize("apk_" + "Z" * 46, face="gateway", method="GET", path="/intelligence/x")
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [(line["outcome"], line["reason"]) for line in lines] == [
+        ("allow", "ok"), ("deny", "lacks intelligence:write"), ("unauthorized", "malformed"),
+    ]  # fmt: skip
+    key_id = keys.parse(secret, "apk").key_id
+    assert [line["key_id"] for line in lines] == [key_id, key_id, "unknown"]
+    assert all(isinstance(line["latency_ms"], float) and line["community"] in ("demo", "") for line in lines)
+    text = json.dumps(lines)
+    assert secret[len("apk_") + 16 :] not in text and table.items[key_id].key_hash not in text
+
+
+def test_log_level_above_info_silences_decisions(table, clock, capsys):
+    logs.configure("WARNING")
+    try:
+        verifier(table, clock).authorize(table.add(), face="app")
+        assert capsys.readouterr().out == ""
+    finally:
+        logs.configure("INFO")
+
+
+def test_decision_context_is_strings_only(table, clock):
+    secret = table.add(roles=("ic_viewer", "playbooks_operator"))
+    context = verifier(table, clock).authorize(secret, face="app").context()
+    assert context == {
+        "key_id": keys.parse(secret, "apk").key_id, "community": "demo", "roles": "ic_viewer,playbooks_operator",
+        "permissions": "intelligence:read,playbooks:read,playbooks:run",
+    }  # fmt: skip
