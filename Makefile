@@ -23,7 +23,7 @@ test: $(VENV)/.installed
 # moto's DynamoDB; only tests that reach DynamoDB through the `moto_aws` fixture are selected.
 test-ddb-local: $(VENV)/.installed
 	bash scripts/ddb-local.sh >/dev/null
-	DDB_BACKEND=dynamodb-local $(PY) -m pytest tests/functional -m "not browser"
+	DDB_BACKEND=dynamodb-local $(PY) -m pytest tests/functional tests/deploy -m "not browser"
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy

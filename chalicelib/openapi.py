@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from chalicelib import validation
 from chalicelib.roles import BUILTIN_ROLES
@@ -36,7 +37,10 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": _json(_ref("Error"))}
 
 
-_UNAUTHORIZED = {"description": "No key, or a malformed, unknown, revoked or expired one", "content": _json(_ref("Unauthorized"))}
+_UNAUTHORIZED = {
+    "description": "No key, or a malformed, unknown, revoked or expired one",
+    "content": _json(_ref("Unauthorized")),
+}
 _SECURED_ERRORS = {
     "401": _UNAUTHORIZED,
     "403": _error("The key lacks apikeys:manage, or would grant roles it does not hold"),
@@ -49,7 +53,12 @@ def _components() -> dict[str, Any]:
     from chalicelib import openapi_beyond
 
     role_names = sorted(BUILTIN_ROLES)
-    text_name = {"type": "string", "minLength": 1, "maxLength": validation.NAME_MAX, "pattern": r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$"}  # noqa: E501
+    text_name = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": validation.NAME_MAX,
+        "pattern": r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$",
+    }  # noqa: E501
     text_description = {"type": "string", "maxLength": validation.DESCRIPTION_MAX, "pattern": _PLAIN_TEXT}
     roles = {
         "type": "array",
@@ -66,7 +75,8 @@ def _components() -> dict[str, Any]:
                 "description": "Authorization: Bearer apk_… (the key's full text)",
             }
         },
-        "schemas": openapi_beyond.schemas() | {
+        "schemas": openapi_beyond.schemas()
+        | {
             "Error": {
                 "type": "object",
                 "required": ["Code", "Message"],
@@ -159,7 +169,11 @@ def _components() -> dict[str, Any]:
                 "type": "object",
                 "additionalProperties": False,
                 "properties": {
-                    "reason": {"type": ["string", "null"], "maxLength": validation.DESCRIPTION_MAX, "pattern": _PLAIN_TEXT}
+                    "reason": {
+                        "type": ["string", "null"],
+                        "maxLength": validation.DESCRIPTION_MAX,
+                        "pattern": _PLAIN_TEXT,
+                    }
                 },
             },
             "Caller": {
@@ -189,19 +203,25 @@ def _components() -> dict[str, Any]:
     }
 
 
-_COMMUNITY_PARAM = {"name": "community", "in": "path", "required": True, "schema": {"type": "string", "pattern": _COMMUNITY}}
+_COMMUNITY_PARAM = {
+    "name": "community",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": _COMMUNITY},
+}
 _KEY_PARAM = {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": _KEY_ID}}
+_FROM_CREATED = {"community": "$request.path.community", "key_id": "$response.body#/api_key/id"}
 _KEY_LINKS = {
-    "GetKey": {"operationId": "get_key", "parameters": {"community": "$request.path.community", "key_id": "$response.body#/api_key/id"}},
-    "EditKey": {"operationId": "edit_key", "parameters": {"community": "$request.path.community", "key_id": "$response.body#/api_key/id"}},
-    "RevokeKey": {"operationId": "revoke_key", "parameters": {"community": "$request.path.community", "key_id": "$response.body#/api_key/id"}},
-}  # fmt: skip
+    "GetKey": {"operationId": "get_key", "parameters": _FROM_CREATED},
+    "EditKey": {"operationId": "edit_key", "parameters": _FROM_CREATED},
+    "RevokeKey": {"operationId": "revoke_key", "parameters": _FROM_CREATED},
+}
 
 
 def operations() -> dict[tuple[str, str], dict[str, Any]]:
     base = "/communities/{community}/apikeys"
     one = base + "/{key_id}"
-    secured = [{"apiKey": []}]
+    secured: list[dict[str, list[str]]] = [{"apiKey": []}]
     from chalicelib import openapi_beyond  # rotation, roles, events, leaks: described beside their code
 
     return openapi_beyond.operations() | {
@@ -209,7 +229,9 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
             "operationId": "console",
             "summary": "The web console",
             "security": [],
-            "responses": {"200": {"description": "The console page", "content": {"text/html": {"schema": {"type": "string"}}}}},
+            "responses": {
+                "200": {"description": "The console page", "content": {"text/html": {"schema": {"type": "string"}}}}
+            },
         },
         ("/console/{name}", "GET"): {
             "operationId": "console_asset",
@@ -222,7 +244,10 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
             "responses": {
                 "200": {
                     "description": "The asset",
-                    "content": {"text/javascript": {"schema": {"type": "string"}}, "text/css": {"schema": {"type": "string"}}},  # noqa: E501
+                    "content": {
+                        "text/javascript": {"schema": {"type": "string"}},
+                        "text/css": {"schema": {"type": "string"}},
+                    },  # noqa: E501
                 },
                 "404": _error("No such asset"),
             },
@@ -238,7 +263,12 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
             "summary": "The role catalog",
             "security": secured,
             "responses": {
-                "200": {"description": "Roles", "content": _json({"type": "object", "properties": {"items": {"type": "array", "items": _ref("Role")}}})},  # noqa: E501
+                "200": {
+                    "description": "Roles",
+                    "content": _json(
+                        {"type": "object", "properties": {"items": {"type": "array", "items": _ref("Role")}}}
+                    ),
+                },  # noqa: E501
                 "401": _UNAUTHORIZED,
             },
         },
@@ -246,7 +276,10 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
             "operationId": "vaults",
             "summary": "The vault targets a caller may choose; never credentials",
             "security": secured,
-            "responses": {"200": {"description": "Vault targets", "content": _json(_ref("VaultChoices"))}, "401": _UNAUTHORIZED},  # noqa: E501
+            "responses": {
+                "200": {"description": "Vault targets", "content": _json(_ref("VaultChoices"))},
+                "401": _UNAUTHORIZED,
+            },  # noqa: E501
         },
         ("/whoami", "GET"): {
             "operationId": "whoami",
@@ -260,12 +293,29 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
             "security": secured,
             "parameters": [
                 _COMMUNITY_PARAM,
-                {"name": "search", "in": "query", "schema": {"type": "string", "maxLength": validation.SEARCH_MAX, "pattern": _PLAIN_TEXT}},  # noqa: E501
+                {
+                    "name": "search",
+                    "in": "query",
+                    "schema": {"type": "string", "maxLength": validation.SEARCH_MAX, "pattern": _PLAIN_TEXT},
+                },  # noqa: E501
                 {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(validation.LIST_STATUSES)}},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": validation.LIMIT_MAX}},  # noqa: E501
-                {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page"},  # noqa: E501
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": validation.LIMIT_MAX},
+                },  # noqa: E501
+                {
+                    "name": "cursor",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "next_cursor of the previous page",
+                },  # noqa: E501
             ],
-            "responses": {"200": {"description": "A page of keys", "content": _json(_ref("KeyList"))}, "400": _error("A parameter is wrong; the message names it"), **_SECURED_ERRORS},  # noqa: E501
+            "responses": {
+                "200": {"description": "A page of keys", "content": _json(_ref("KeyList"))},
+                "400": _error("A parameter is wrong; the message names it"),
+                **_SECURED_ERRORS,
+            },  # noqa: E501
         },
         (base, "POST"): {
             "operationId": "create_key",
@@ -273,11 +323,24 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
             "security": secured,
             "parameters": [
                 _COMMUNITY_PARAM,
-                {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "minLength": 1, "maxLength": validation.IDEMPOTENCY_KEY_MAX, "pattern": "^[\\x20-\\x7e]+$"}},  # noqa: E501
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": validation.IDEMPOTENCY_KEY_MAX,
+                        "pattern": "^[\\x20-\\x7e]+$",
+                    },
+                },  # noqa: E501
             ],
             "requestBody": {"required": True, "content": _json(_ref("CreateKey"))},
             "responses": {
-                "201": {"description": "The new key and its secret", "content": _json(_ref("Created")), "links": _KEY_LINKS},
+                "201": {
+                    "description": "The new key and its secret",
+                    "content": _json(_ref("Created")),
+                    "links": _KEY_LINKS,
+                },
                 "400": _error("A field is wrong; the message names it, nothing was written"),
                 "409": _error("Idempotency-Key reused with another body"),
                 "502": _error("The chosen vault refused the secret; the key is not active"),
@@ -318,8 +381,6 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
             },
         },
     }
-
-
 
 
 @functools.lru_cache(maxsize=4)

@@ -498,7 +498,9 @@ class DynamoStore:
     def _transaction(self) -> Any:
         from pynamodb.transactions import TransactWrite
 
-        return TransactWrite(connection=self.models.connection)
+        # One token per logical write: botocore's retries resend it, so a transaction whose answer
+        # was lost (timeout, 500) is not applied twice by DynamoDB (a duplicate key, a lost secret).
+        return TransactWrite(connection=self.models.connection, client_request_token=secrets.token_hex(16))
 
     def _update_actions(self, key: KeyRecord, changes: dict[str, Any]) -> tuple[KeyRecord, Any, list[Any]]:
         """The record after ``changes``, the version-carrying item and the update actions."""

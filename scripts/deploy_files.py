@@ -21,8 +21,9 @@ import base64
 import json
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / ".chalice"
@@ -177,7 +178,8 @@ def terraform_tables(config: dict[str, Any], stage: str) -> dict[str, Any]:
         resource["server_side_encryption"] = [{"enabled": True}]
         if table["ttl"]:
             resource["ttl"] = [{"attribute_name": table["ttl"], "enabled": True}]
-        resource["deletion_protection_enabled"] = stage in PROTECTED_STAGES
+        if stage in PROTECTED_STAGES:  # needs the AWS provider 4.56 or newer (Chalice asks for < 5)
+            resource["deletion_protection_enabled"] = True
         resource["tags"] = {"app": config["app_name"], "stage": stage}
         tables[_snake(model.__name__)] = resource
     return {"resource": {"aws_dynamodb_table": tables}}
@@ -274,7 +276,12 @@ def api_policy(config: dict[str, Any], stage: str) -> dict[str, Any]:
     vault_targets = [dict(t) for t in settings.vault_targets]
     statements = _log_statements(config, stage)
     statements.append(
-        {"Sid": "StageTables", "Effect": "Allow", "Action": API_TABLE_ACTIONS, "Resource": [_table_arn(t) for t in tables]}
+        {
+            "Sid": "StageTables",
+            "Effect": "Allow",
+            "Action": API_TABLE_ACTIONS,
+            "Resource": [_table_arn(t) for t in tables],
+        }
     )
     statements.append(
         {
@@ -360,7 +367,9 @@ def authorizer_policy(config: dict[str, Any], stage: str) -> dict[str, Any]:
     statements += _secret_statements(sources)
     if sources:
         services = sorted({s.partition(":")[0] for s in sources})
-        statements.append(_kms_statement("PepperKey", ["kms:Decrypt"], [f"alias/{config['app_name']}-{stage}"], services))
+        statements.append(
+            _kms_statement("PepperKey", ["kms:Decrypt"], [f"alias/{config['app_name']}-{stage}"], services)
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 

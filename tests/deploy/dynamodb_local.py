@@ -13,8 +13,9 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 MOTO = "moto"
@@ -47,9 +48,19 @@ def serve() -> Iterator[str]:
     log = open(ROOT / ".local" / "ddb" / f"server-{port}.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [
-            "java", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-            "-cp", class_path, "LoopbackDynamoDB",
-            "-inMemory", "-sharedDb", "-disableTelemetry", "-port", str(port),
+            "java",
+            f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+            "-Xmx512m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            "-cp",
+            class_path,
+            "LoopbackDynamoDB",
+            "-inMemory",
+            "-sharedDb",
+            "-disableTelemetry",
+            "-port",
+            str(port),
         ],  # fmt: skip
         cwd=jar.parent,
         stdout=log,
@@ -95,7 +106,7 @@ def _warm_up(endpoint: str) -> None:
     name = f"warm-{uuid.uuid4().hex[:8]}"
     client.create_table(
         TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}, {"AttributeName": "g", "AttributeType": "S"}],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("k", "g")],
         KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
                                  "Projection": {"ProjectionType": "ALL"}}],

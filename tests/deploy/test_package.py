@@ -11,10 +11,11 @@ import re
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -99,7 +100,11 @@ def _model_tables(stage: str) -> dict[str, dict[str, Any]]:
             keys[model._range_keyname] = "RANGE"
         indexes = {}
         for index in model._indexes.values():
-            index_keys = {a.attr_name: ("HASH" if a.is_hash_key else "RANGE") for a in index.Meta.attributes.values() if a.is_hash_key or a.is_range_key}
+            index_keys = {
+                a.attr_name: ("HASH" if a.is_hash_key else "RANGE")
+                for a in index.Meta.attributes.values()
+                if a.is_hash_key or a.is_range_key
+            }
             indexes[index.Meta.index_name] = (index_keys, index.Meta.projection.projection_type)
         attribute_types = {
             name: model.get_attributes()[name].attr_type
@@ -126,7 +131,10 @@ def _cfn_tables(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
         tables[p["TableName"]] = {
             "keys": {k["AttributeName"]: k["KeyType"] for k in p["KeySchema"]},
             "indexes": {
-                ix["IndexName"]: ({k["AttributeName"]: k["KeyType"] for k in ix["KeySchema"]}, ix["Projection"]["ProjectionType"])
+                ix["IndexName"]: (
+                    {k["AttributeName"]: k["KeyType"] for k in ix["KeySchema"]},
+                    ix["Projection"]["ProjectionType"],
+                )
                 for ix in p.get("GlobalSecondaryIndexes", [])
             },
             "types": {a["AttributeName"]: a["AttributeType"] for a in p["AttributeDefinitions"]},

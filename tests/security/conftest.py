@@ -9,9 +9,10 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -44,7 +45,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(
         f"bad inputs tried: {TALLY['bad inputs']}, faults injected: {TALLY['faults']}, "
         f"concurrency cases: {TALLY['concurrency cases']} ({TALLY['concurrent calls']} concurrent calls), "
-        f"access checks: {TALLY['access checks']}, generated keys checked: {TALLY['generated keys']}"
+        f"access checks: {TALLY['access checks']}, generated keys checked: {TALLY['generated keys']}, "
+        f"stateful API cases: {TALLY['stateful cases']}"
     )
     terminalreporter.write_line(
         f"tests: {_OUTCOMES['passed']} passed, {_OUTCOMES['failed']} failed, {_OUTCOMES['skipped']} skipped"
@@ -54,13 +56,43 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 # -- moto in server mode ---------------------------------------------------------------------
 
 
+def serialized_moto_server(port: int) -> Any:
+    """moto's server mode with one request at a time inside moto.
+
+    moto 5.2.5's DynamoDB backend has no locking: ``transact_write_items`` deep-copies each
+    table it touches as a rollback snapshot while other request threads mutate it (seen as
+    ``RuntimeError: dictionary changed size during iteration`` -> HTTP 500), and a cancelled
+    transaction restores that snapshot, silently undoing writes other threads made meanwhile.
+    DynamoDB itself applies each request and transaction atomically; serializing requests inside
+    moto gives that model back while the clients still race over real HTTP with real threads.
+    """
+    import threading
+
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    class SerializedMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            dispatcher = DomainDispatcherApplication(create_backend_app)
+            lock = threading.Lock()
+
+            def app(environ: Any, start_response: Any) -> Any:
+                with lock:
+                    return list(dispatcher(environ, start_response))
+
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return SerializedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+
+
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:
     """moto's server mode on loopback, one per test module: real HTTP, real threads."""
-    from moto.server import ThreadedMotoServer
-
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = serialized_moto_server(port)
     server.start()
     try:
         yield f"http://127.0.0.1:{port}"
@@ -97,26 +129,31 @@ class LocalRun:
 
 
 def start_local_run(log_path: Path) -> tuple[subprocess.Popen[bytes], LocalRun]:
+    """Start ``scripts/local.py``; its output goes to files (a pipe nobody drains would fill up
+    and block the server's stdout writes, the authorizer's decision lines among them)."""
     port, moto_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "APIKEYS_"))}
     env["PYTHONFAULTHANDLER"] = "1"  # a hung run can be asked for its threads (SIGABRT)
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "local.py"), "--port", str(port), "--moto-port", str(moto_port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, start_new_session=True,
-    )  # fmt: skip
-    assert process.stdout is not None
+    out_path = log_path.with_suffix(".out")
+    with log_path.open("wb") as log, out_path.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "local.py"), "--port", str(port), "--moto-port", str(moto_port)],
+            cwd=ROOT, env=env, stdout=out, stderr=log, start_new_session=True,
+        )  # fmt: skip
     started: dict[str, Any] = {}
-    while not started:
-        line = process.stdout.readline()
-        if not line:
-            process.wait(timeout=10)
+    deadline = time.monotonic() + 90
+    while not started and time.monotonic() < deadline:
+        if process.poll() is not None:
             raise RuntimeError(f"local run did not start: {log_path.read_text(errors='replace')[-2000:]}")
-        if line.startswith(b"{") and b"admin_key" in line:
-            started = json.loads(line)
+        for line in out_path.read_bytes().splitlines():
+            if line.startswith(b"{") and b"admin_key" in line:
+                started = json.loads(line)
+        time.sleep(0.1)
+    if not started:
+        stop_local_run(process)
+        raise RuntimeError("local run printed no admin key")
     hygiene.remember(started["admin_key"])
     run = LocalRun(f"http://127.0.0.1:{port}", started["community"], started["admin_key"], started["admin_key_id"])
-    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             requests.get(run.url + "/openapi.json", timeout=2)
@@ -148,7 +185,7 @@ def local_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRun]:
         yield run
     finally:
         stop_local_run(process)
-        if process.stdout is not None:
-            hygiene.inspect("local run output", process.stdout.read().decode(errors="replace"))
-        for line in log_path.read_text(errors="replace").splitlines():
-            hygiene.inspect("local run log", line)
+        for path in (log_path, log_path.with_suffix(".out")):
+            for line in path.read_text(errors="replace").splitlines():
+                if "admin_key" not in line:  # the one line meant to show the first key
+                    hygiene.inspect("local run log", line)

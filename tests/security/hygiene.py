@@ -14,12 +14,13 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 SECRET_PART = 24  # the random part of a key; its presence anywhere is a leak
 HASH_HALF = 32
-_RUN = re.compile(r"[0-9A-Za-z]{%d,}" % min(SECRET_PART, HASH_HALF))
+_RUN = re.compile(rf"[0-9A-Za-z]{{{min(SECRET_PART, HASH_HALF)},}}")
 
 
 @dataclass

@@ -4,8 +4,9 @@ conditions and transactions must hold the guarantees under races, not the Python
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -112,7 +113,9 @@ def test_20_concurrent_creates_with_one_idempotency_key(served_aws: None) -> Non
     operator = Caller.operator("same")
     service = wiring.service()
     body = {"name": "once", "roles": ["ic_viewer"]}
-    results = race([lambda: service.create(operator, "same", dict(body), "the-same-key") for _ in range(20)], workers=20)
+    results = race(
+        [lambda: service.create(operator, "same", dict(body), "the-same-key") for _ in range(20)], workers=20
+    )
     failures = [r for r in results if isinstance(r, Exception)]
     assert not failures, failures[:3]
     assert len({r.key.key_id for r in results}) == 1

@@ -9,7 +9,7 @@ time pass and authenticates in any order.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -97,7 +97,7 @@ def test_a_changed_key_never_matches_the_stored_hash(plaintext: str, data: Any) 
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime(2030, 1, 1, tzinfo=timezone.utc)
+        self.now = datetime(2030, 1, 1, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -105,7 +105,9 @@ class Clock:
 
 ADMIN = Caller("adminadminadmin1", "demo", ("community_admin",), frozenset(PERMISSIONS))
 NAMES = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=20)
-ROLE_SETS = st.lists(st.sampled_from(["ic_viewer", "ic_editor", "soc_analyst", "apikeys_admin"]), min_size=1, max_size=3, unique=True)  # noqa: E501
+ROLE_SETS = st.lists(
+    st.sampled_from(["ic_viewer", "ic_editor", "soc_analyst", "apikeys_admin"]), min_size=1, max_size=3, unique=True
+)  # noqa: E501
 
 
 class Lifecycle(RuleBasedStateMachine):
@@ -218,4 +220,3 @@ TestLifecycle = Lifecycle.TestCase
 TestLifecycle.settings = settings(
     max_examples=60, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-
