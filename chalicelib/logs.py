@@ -38,6 +38,10 @@ def configure(level: str) -> None:
     if not isinstance(numeric, int):
         numeric = logging.INFO
     logging.getLogger("apikeys").setLevel(numeric)
+    # Their DEBUG lines carry whole requests and answers, key hashes included: never below WARNING,
+    # whatever level this service or the runtime's root logger is set to.
+    for chatty in ("botocore", "boto3", "urllib3", "pynamodb", "hvac"):
+        logging.getLogger(chatty).setLevel(max(numeric, logging.WARNING))
     _decisions.setLevel(numeric)
     if not any(isinstance(handler, _StdoutHandler) for handler in _decisions.handlers):
         _decisions.addHandler(_StdoutHandler())

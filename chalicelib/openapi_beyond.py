@@ -126,7 +126,7 @@ def schemas() -> dict[str, Any]:
 def operations() -> dict[tuple[str, str], dict[str, Any]]:
     one = "/communities/{community}/apikeys/{key_id}"
     roles = "/communities/{community}/roles"
-    secured = [{"apiKey": []}]
+    secured: list[dict[str, list[str]]] = [{"apiKey": []}]
     roles_list = _json({"type": "object", "properties": {"items": {"type": "array", "items": _ref("Role")}}})
     return {
         (one + "/rotate", "POST"): {

@@ -7,6 +7,8 @@ routes and the CLI turn into answers.
 
 from __future__ import annotations
 
+import builtins
+
 import hashlib
 import hmac
 import json
@@ -384,7 +386,7 @@ class KeyService:
 
     # -- sweeping -------------------------------------------------------------------------------
 
-    def sweep(self, older_than_seconds: float) -> list[str]:
+    def sweep(self, older_than_seconds: float) -> "builtins.list[str]":
         """Pending keys older than the bound become failed and lose their vaulted secret."""
         from datetime import timedelta
 

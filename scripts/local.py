@@ -100,13 +100,9 @@ def main() -> int:
     parser.add_argument("--community", default="demo")
     args = parser.parse_args()
 
-    import logging
+    from embedded_moto import serialized_moto_server
 
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log drowns the output
-
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.moto_port, verbose=False)
+    moto = serialized_moto_server(args.moto_port)
     moto.start()
     os.environ.update(local_environment(f"http://127.0.0.1:{args.moto_port}"))
     bao = start_openbao()

@@ -120,13 +120,10 @@ def as_json(body: Any) -> str:
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """moto in server mode on loopback, for tests that cross a real socket; yields its URL."""
-    import logging
+    from scripts.embedded_moto import serialized_moto_server
 
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = serialized_moto_server(port)
     server.start()
     yield f"http://127.0.0.1:{port}"
     server.stop()

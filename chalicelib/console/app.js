@@ -34,6 +34,12 @@
     listRequest: 0,
     editing: null,
     createAttempt: null,
+    panel: "keys",
+    permissions: null, // the permission catalog, from /openapi.json
+    communityRoles: [],
+    editingRole: null,
+    events: { cursors: [null], page: 0, nextCursor: null, limit: 25, request: 0 },
+    keyEvents: { keyId: null, cursor: null, request: 0 },
   };
 
   const $ = (id) => document.getElementById(id);
@@ -110,12 +116,14 @@
   }
 
   async function api(method, path, options) {
-    const { body, query, key, headers: extra } = options || {};
+    const { body, query, key, headers: extra, anonymous } = options || {};
     const url = new URL(path.replace(/^\//, ""), ROOT);
     for (const [name, value] of Object.entries(query || {})) {
       if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, String(value));
     }
-    const headers = { Accept: "application/json", Authorization: "Bearer " + (key || state.key), ...(extra || {}) };
+    const headers = { Accept: "application/json", ...(extra || {}) };
+    // Public documents (the OpenAPI description) are fetched without the key.
+    if (!anonymous) headers.Authorization = "Bearer " + (key || state.key);
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let response;
     try {
@@ -135,13 +143,16 @@
     if (!response.ok) {
       let message = (data && (data.Message || data.message)) || "The service answered " + response.status + ".";
       if (response.status === 401) message = "The key was not accepted: it is unknown, revoked or expired.";
-      throw new ApiError(response.status, (data && data.Code) || "", message);
+      const error = new ApiError(response.status, (data && data.Code) || "", message);
+      error.data = data;
+      throw error;
     }
     return data;
   }
 
   const enc = encodeURIComponent;
-  const keysPath = () => "/communities/" + enc(state.community) + "/apikeys";
+  const communityPath = () => "/communities/" + enc(state.community);
+  const keysPath = () => communityPath() + "/apikeys";
 
   // -- form errors beside their field --------------------------------------------------------
 
@@ -204,8 +215,10 @@
     sessionStorage.removeItem(KEY_ITEM);
     sessionStorage.removeItem(COMMUNITY_ITEM);
     for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
-    Object.assign(state, { key: null, whoami: null, community: null, items: [], editing: null });
+    Object.assign(state, { key: null, whoami: null, community: null, items: [], editing: null, communityRoles: [], editingRole: null });
     $("keys-body").replaceChildren();
+    $("roles-body").replaceChildren();
+    $("events-body").replaceChildren();
     showSignIn(message);
   }
 
@@ -219,7 +232,7 @@
     $("session-key-id").textContent = state.whoami.id;
     resetPaging();
     loadCatalog();
-    loadList();
+    showPanel(panelFromHash());
   }
 
   async function loadCatalog() {
@@ -322,7 +335,7 @@
       el("td", { className: "cell-created" }, timeEl(key.created_at, false)),
       el("td", { className: "cell-roles" }, ...(key.roles || []).map((name) =>
         el("span", { className: "chip", title: roleDescriptions[name] || null }, name))),
-      el("td", { className: "cell-status" }, status),
+      el("td", { className: "cell-status" }, status, ...rotationLinks(key)),
       el("td", { className: "cell-action" }, action),
     );
   }
@@ -496,8 +509,7 @@
       } else if (result.replayed) {
         toast("This key was already created by an earlier attempt; its secret cannot be shown again.");
       } else {
-        const where = result.api_key.vault ? " into " + result.api_key.vault.target : "";
-        toast("Key created; its secret was saved" + where + ".");
+        showVaulted(result.api_key, null);
       }
     } catch (error) {
       if (error.status === 401) return signOut(error.message);
@@ -514,13 +526,15 @@
 
   // -- the secret, once -----------------------------------------------------------------------
 
-  function showSecret(key, secret) {
+  function showSecret(key, secret, previous) {
+    $("secret-title").textContent = previous ? "Your rotated API key" : "Your new API key";
     $("secret-key-name").textContent = key.name;
+    $("secret-verb").textContent = previous ? "rotated: this is the new key" : "created";
+    showRotationNote($("secret-rotation-note"), previous);
     $("secret-value").textContent = secret;
     $("secret-copy-status").textContent = "";
-    const note = $("secret-vault-note");
-    note.hidden = !key.vault;
-    note.textContent = key.vault ? "A copy was also saved into the vault " + key.vault.target + "." : "";
+    $("secret-vault-note").hidden = !key.vault;
+    renderLocation($("secret-vault-location"), key.vault);
     $("secret-dialog").showModal();
     $("secret-copy").focus();
   }
@@ -569,11 +583,16 @@
       ...detail("Expires", key.expires_at ? timeEl(key.expires_at, true) : "Never"),
       ...detail("Last used", key.last_used_at ? timeEl(key.last_used_at, true) : "Never"),
       ...detail("Vault", key.vault ? key.vault.target + (key.vault.path ? " · " + key.vault.path : "") : null),
+      ...detail("Rotated from", key.rotated_from ? el("code", {}, key.rotated_from) : null),
+      ...detail("Rotated to", key.rotated_to ? el("code", {}, key.rotated_to) : null),
+      ...detail(key.status === "active" ? "Works until" : "Grace until", key.rotated_to && key.grace_until ? timeEl(key.grace_until, true) : null),
       ...detail("Revoked", key.revoked_at ? timeEl(key.revoked_at, true) : null),
       ...detail("Revoked by", key.revoked_by),
     );
     $("edit-save").hidden = !editable;
     $("edit-revoke").hidden = key.status !== "active" && key.status !== "expired";
+    $("edit-rotate").hidden = !rotatable(key);
+    resetKeyEvents(key);
     $("edit-cancel").textContent = editable ? "Cancel" : "Close";
     $("edit-dialog").showModal();
     (editable ? $("edit-name") : $("edit-cancel")).focus();
@@ -633,6 +652,435 @@
     }
   }
 
+  // -- vault locations and rotation links -----------------------------------------------------
+
+  function renderLocation(list, vault) {
+    if (!vault) { list.replaceChildren(); return; }
+    list.replaceChildren(
+      ...detail("Vault", vault.target + (vault.kind ? " (" + vault.kind + ")" : "")),
+      ...detail("Mount", vault.mount),
+      ...detail("Path", vault.path ? el("code", { className: "vault-path" }, vault.path) : null),
+      ...detail("ARN", vault.arn ? el("code", {}, vault.arn) : null),
+      ...detail("Version", vault.version === undefined || vault.version === null ? null : String(vault.version)),
+    );
+  }
+
+  function showRotationNote(node, previous) {
+    node.hidden = !previous;
+    if (!previous) { node.replaceChildren(); return; }
+    if (previous.status === "revoked") {
+      node.replaceChildren("The old key ", el("code", {}, previous.id), " was revoked at once.");
+    } else {
+      node.replaceChildren("The old key ", el("code", {}, previous.id), " keeps working until ",
+        timeEl(previous.grace_until, true), "; then it is refused. Move its users to the new key before then.");
+    }
+  }
+
+  function showVaulted(key, previous) {
+    $("vaulted-key-name").textContent = key.name;
+    showRotationNote($("vaulted-rotation-note"), previous);
+    renderLocation($("vaulted-location"), key.vault);
+    $("vaulted-dialog").showModal();
+    $("vaulted-done").focus();
+  }
+
+  function rotationLinks(key) {
+    const links = [];
+    if (key.rotated_to) {
+      links.push(el("span", { className: "rotation-link" }, "rotated → ", el("code", {}, key.rotated_to)));
+      if (key.grace_until && key.status === "active") {
+        links.push(el("span", { className: "rotation-link" }, "grace until ", timeEl(key.grace_until, true)));
+      }
+    }
+    if (key.rotated_from) {
+      links.push(el("span", { className: "rotation-link" }, "rotated from ", el("code", {}, key.rotated_from)));
+    }
+    return links;
+  }
+
+  // -- rotate ---------------------------------------------------------------------------------
+
+  function rotatable(key) {
+    return key.status === "active" && !key.rotated_to;
+  }
+
+  function openRotate() {
+    const key = state.editing;
+    if (!key || !rotatable(key)) return;
+    const form = $("rotate-form");
+    form.reset();
+    clearErrors(form);
+    $("rotate-key-name").textContent = key.name;
+    $("rotate-reveal-row").hidden = !key.vault;
+    const help = $("rotate-expiry-help");
+    help.hidden = !key.expires_at;
+    help.replaceChildren(...(key.expires_at
+      ? ["Never past the key's own expiry: ", timeEl(key.expires_at, true), "."] : []));
+    $("rotate-confirm").disabled = false;
+    $("rotate-dialog").showModal();
+    form.querySelector('input[name="grace"]:checked').focus();
+  }
+
+  async function submitRotate(event) {
+    event.preventDefault();
+    const key = state.editing;
+    if (!key) return;
+    const form = $("rotate-form");
+    clearErrors(form);
+    const body = { grace: form.querySelector('input[name="grace"]:checked').value };
+    if (key.vault) body.reveal = $("rotate-reveal").checked;
+    $("rotate-confirm").disabled = true;
+    try {
+      const result = await api("POST", keysPath() + "/" + enc(key.id) + "/rotate", { body });
+      $("rotate-dialog").close();
+      $("edit-dialog").close();
+      loadList();
+      if (result.secret) showSecret(result.api_key, result.secret, result.previous);
+      else showVaulted(result.api_key, result.previous);
+    } catch (error) {
+      if (error.status === 401) return signOut(error.message);
+      showError(form, error);
+    } finally {
+      $("rotate-confirm").disabled = false;
+    }
+  }
+
+  // -- panels: API keys, roles, events ----------------------------------------------------------
+
+  const PANELS = ["keys", "roles", "events"];
+
+  function panelFromHash() {
+    const name = window.location.hash.replace(/^#/, "");
+    return PANELS.includes(name) ? name : "keys";
+  }
+
+  function showPanel(name) {
+    state.panel = name;
+    for (const panel of PANELS) {
+      $(panel + "-panel").hidden = panel !== name;
+      const tab = $("tab-" + panel);
+      if (panel === name) tab.setAttribute("aria-current", "page");
+      else tab.removeAttribute("aria-current");
+    }
+    if (name === "keys") loadList();
+    else if (name === "roles") loadRoles();
+    else if (name === "events") { resetEventPaging(); loadEvents(); }
+  }
+
+  function onHashChange() {
+    if (state.key && panelFromHash() !== state.panel) showPanel(panelFromHash());
+  }
+
+  // -- roles ----------------------------------------------------------------------------------
+
+  async function loadPermissions() {
+    if (state.permissions) return state.permissions;
+    const doc = await api("GET", "/openapi.json", { anonymous: true });
+    const schema = (((doc || {}).components || {}).schemas || {}).CreateRole;
+    const values = schema && schema.properties && schema.properties.permissions && schema.properties.permissions.items
+      ? schema.properties.permissions.items.enum : null;
+    if (!Array.isArray(values)) throw new ApiError(0, "", "the permission catalog is missing from the API description");
+    state.permissions = values.slice();
+    return state.permissions;
+  }
+
+  async function loadRoles() {
+    const ticket = (loadRoles.ticket = (loadRoles.ticket || 0) + 1);
+    const body = $("roles-body");
+    $("roles-table").setAttribute("aria-busy", "true");
+    $("roles-status").textContent = "Loading roles…";
+    body.replaceChildren(stateRow(5, "loading", "Loading roles…"));
+    let data;
+    try {
+      data = await api("GET", communityPath() + "/roles");
+    } catch (error) {
+      if (ticket !== loadRoles.ticket) return;
+      if (error.status === 401) return signOut(error.message);
+      $("roles-table").removeAttribute("aria-busy");
+      $("roles-status").textContent = "The roles could not be loaded.";
+      const retry = el("button", { type: "button", className: "button", onclick: () => loadRoles() }, "Retry");
+      body.replaceChildren(stateRow(5, "error", "The roles could not be loaded: " + error.message, retry));
+      return;
+    }
+    if (ticket !== loadRoles.ticket) return;
+    state.communityRoles = data.items || [];
+    $("roles-table").removeAttribute("aria-busy");
+    const custom = state.communityRoles.filter((role) => !role.builtin).length;
+    $("roles-status").textContent = state.communityRoles.length + " roles, " + custom + " of them custom.";
+    body.replaceChildren(...state.communityRoles.map(roleRow));
+  }
+
+  function stateRow(columns, kind, text, action) {
+    const cell = el("td", { colspan: columns, className: "state-cell state-" + kind }, el("p", { text }));
+    if (action) cell.append(action);
+    return el("tr", { className: "state-row" }, cell);
+  }
+
+  function roleRow(role) {
+    const action = role.builtin
+      ? el("span", { className: "muted" }, "Read-only")
+      : el("button", {
+        type: "button", className: "button small", "aria-label": "Edit role " + role.name,
+        onclick: () => openRole(role),
+      }, "Edit");
+    return el("tr", { className: "role-row" + (role.builtin ? " role-builtin" : " role-custom"), "data-role": role.name },
+      el("td", {}, el("span", { className: "role-name" }, role.name)),
+      el("td", { className: "cell-description" }, role.description || ""),
+      el("td", { className: "cell-permissions" }, ...(role.permissions || []).map((name) => el("span", { className: "chip" }, name))),
+      el("td", { className: "cell-type" }, el("span", { className: "badge " + (role.builtin ? "badge-builtin" : "badge-custom") },
+        role.builtin ? "Built-in" : "Custom")),
+      el("td", { className: "cell-action" }, action),
+    );
+  }
+
+  async function openRole(role) {
+    state.editingRole = role;
+    const form = $("role-form");
+    form.reset();
+    clearErrors(form);
+    let permissions;
+    try {
+      permissions = await loadPermissions();
+    } catch (error) {
+      toast("Could not load the permission catalog: " + error.message);
+      return;
+    }
+    $("role-title").textContent = role ? "Edit role" : "New role";
+    $("role-name").value = role ? role.name : "";
+    $("role-name").disabled = Boolean(role);
+    $("role-description").value = role ? role.description || "" : "";
+    const chosen = new Set(role ? role.permissions : []);
+    $("role-permissions").replaceChildren(...permissions.map((name) => {
+      const id = "role-permission-" + name.replace(/[^A-Za-z0-9_-]/g, "-");
+      return el("div", { className: "role-option" },
+        el("input", { type: "checkbox", id, name: "permissions", value: name, checked: chosen.has(name) }),
+        el("label", { for: id }, el("span", { className: "role-name" }, name)));
+    }));
+    $("role-delete").hidden = !role;
+    $("role-save").disabled = false;
+    $("role-dialog").showModal();
+    (role ? $("role-description") : $("role-name")).focus();
+  }
+
+  async function submitRole(event) {
+    event.preventDefault();
+    const form = $("role-form");
+    clearErrors(form);
+    const role = state.editingRole;
+    const permissions = Array.from(form.querySelectorAll('input[name="permissions"]:checked'), (box) => box.value);
+    const description = $("role-description").value;
+    $("role-save").disabled = true;
+    try {
+      const saved = role
+        ? await api("PATCH", communityPath() + "/roles/" + enc(role.name), { body: { description, permissions } })
+        : await api("POST", communityPath() + "/roles", { body: { name: $("role-name").value.trim(), description, permissions } });
+      $("role-dialog").close();
+      toast((role ? "Saved role " : "Created role ") + saved.name + ".");
+      loadRoles();
+      loadCatalog(); // the key dialogs offer the community's roles
+    } catch (error) {
+      if (error.status === 401) return signOut(error.message);
+      showError(form, error);
+    } finally {
+      $("role-save").disabled = false;
+    }
+  }
+
+  function askDeleteRole() {
+    const role = state.editingRole;
+    if (!role) return;
+    $("role-delete-name").textContent = role.name;
+    $("role-delete-error").hidden = true;
+    $("role-delete-message").textContent = "";
+    $("role-delete-keys").replaceChildren();
+    $("role-delete-confirm").disabled = false;
+    $("role-delete-dialog").showModal();
+    $("role-delete-cancel").focus();
+  }
+
+  async function confirmDeleteRole() {
+    const role = state.editingRole;
+    if (!role) return;
+    $("role-delete-confirm").disabled = true;
+    try {
+      await api("DELETE", communityPath() + "/roles/" + enc(role.name));
+      $("role-delete-dialog").close();
+      $("role-dialog").close();
+      toast("Deleted role " + role.name + ".");
+      loadRoles();
+      loadCatalog();
+    } catch (error) {
+      if (error.status === 401) return signOut(error.message);
+      const holders = (error.data && Array.isArray(error.data.keys)) ? error.data.keys : [];
+      $("role-delete-message").textContent = holders.length
+        ? "The role is still granted to these keys. Take it away from them (or revoke them) first:"
+        : capitalise(error.message);
+      $("role-delete-keys").replaceChildren(...holders.map((holder) =>
+        el("li", {}, el("span", { className: "holder-name" }, holder.name), " ", el("code", {}, holder.id))));
+      $("role-delete-error").hidden = false;
+      $("role-delete-cancel").focus();
+    }
+  }
+
+  // -- events ---------------------------------------------------------------------------------
+
+  const ACTION_LABELS = {
+    create: "Created", activate: "Activated", edit: "Edited", revoke: "Revoked", rotate: "Rotated",
+    fail: "Failed", resume: "Resumed", role_create: "Role created", role_edit: "Role edited",
+    role_delete: "Role deleted",
+  };
+  const ISO_MOMENT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+
+  function formatValue(value) {
+    if (value === null || value === undefined) return "none";
+    if (value === "") return "(empty)";
+    if (Array.isArray(value)) return value.length ? value.map(formatValue).join(", ") : "none";
+    if (typeof value === "object") return Object.entries(value).map(([k, v]) => k + " " + formatValue(v)).join(" · ");
+    if (typeof value === "string" && ISO_MOMENT.test(value)) return formatDate(value, true);
+    return String(value);
+  }
+
+  function eventDetails(event) {
+    const details = event.details || {};
+    if (details.before || details.after) {
+      const before = details.before || {};
+      const after = details.after || {};
+      const fields = Array.from(new Set([...Object.keys(before), ...Object.keys(after)]));
+      return el("ul", { className: "changes" }, ...fields.map((field) => el("li", { "data-field": field },
+        el("span", { className: "field-name" }, field + ": "),
+        field in before ? el("del", { title: "before" }, formatValue(before[field])) : el("span", { className: "muted" }, "unset"),
+        " → ",
+        field in after ? el("ins", { title: "after" }, formatValue(after[field])) : el("span", { className: "muted" }, "removed"),
+      )));
+    }
+    return el("ul", { className: "changes" }, ...Object.entries(details).map(([field, value]) =>
+      el("li", { "data-field": field }, el("span", { className: "field-name" }, field + ": "), formatValue(value))));
+  }
+
+  function subjectOf(event) {
+    if (event.key_id && event.key_id.startsWith("role:")) {
+      return el("span", {}, "role ", el("span", { className: "role-name" }, event.key_id.slice(5)));
+    }
+    return el("code", { className: "key-id" }, event.key_id);
+  }
+
+  function actionBadge(event) {
+    return el("span", { className: "badge badge-event badge-event-" + event.action }, ACTION_LABELS[event.action] || event.action);
+  }
+
+  function eventRow(event) {
+    return el("tr", { className: "event-row", "data-event-id": event.id, "data-action": event.action },
+      el("td", { className: "cell-created" }, timeEl(event.at, true)),
+      el("td", { className: "cell-event-action" }, actionBadge(event)),
+      el("td", { className: "cell-subject" }, subjectOf(event)),
+      el("td", { className: "cell-actor" }, event.actor),
+      el("td", { className: "cell-details" }, eventDetails(event)),
+    );
+  }
+
+  function resetEventPaging() {
+    Object.assign(state.events, { cursors: [null], page: 0, nextCursor: null });
+  }
+
+  async function loadEvents() {
+    const events = state.events;
+    const ticket = ++events.request;
+    const body = $("events-body");
+    $("events-table").setAttribute("aria-busy", "true");
+    $("events-status").textContent = "Loading events…";
+    body.replaceChildren(stateRow(5, "loading", "Loading events…"));
+    $("events-prev").disabled = true;
+    $("events-next").disabled = true;
+    let data;
+    try {
+      data = await api("GET", communityPath() + "/events", { query: { limit: events.limit, cursor: events.cursors[events.page] } });
+    } catch (error) {
+      if (ticket !== events.request) return;
+      if (error.status === 401) return signOut(error.message);
+      $("events-table").removeAttribute("aria-busy");
+      $("events-status").textContent = "The events could not be loaded.";
+      const retry = el("button", { type: "button", className: "button", onclick: () => loadEvents() }, "Retry");
+      body.replaceChildren(stateRow(5, "error", "The events could not be loaded: " + error.message, retry));
+      return;
+    }
+    if (ticket !== events.request) return;
+    const items = data.items || [];
+    events.nextCursor = data.next_cursor || null;
+    $("events-table").removeAttribute("aria-busy");
+    if (!items.length) {
+      const text = events.page > 0 ? "No older events." : "No events yet.";
+      body.replaceChildren(stateRow(5, "empty", text));
+      $("events-status").textContent = text;
+    } else {
+      body.replaceChildren(...items.map(eventRow));
+      const first = events.page * events.limit + 1;
+      $("events-status").textContent = "Showing events " + first + "–" + (first + items.length - 1) + ", newest first.";
+    }
+    $("events-page-label").textContent = "Page " + (events.page + 1);
+    $("events-prev").disabled = events.page === 0;
+    $("events-next").disabled = !events.nextCursor;
+  }
+
+  function olderEvents() {
+    const events = state.events;
+    if (!events.nextCursor) return;
+    events.cursors[events.page + 1] = events.nextCursor;
+    events.page += 1;
+    loadEvents();
+  }
+
+  function newerEvents() {
+    if (state.events.page === 0) return;
+    state.events.page -= 1;
+    loadEvents();
+  }
+
+  // A key's own events, in its dialog: loaded when the section is opened, older ones on demand.
+  const KEY_EVENTS_PAGE = 10;
+
+  function resetKeyEvents(key) {
+    state.keyEvents = { keyId: key.id, cursor: null, loaded: false, request: state.keyEvents.request + 1 };
+    $("edit-events").open = false;
+    $("edit-events-list").replaceChildren();
+    $("edit-events-status").textContent = "";
+    $("edit-events-more").hidden = true;
+  }
+
+  function onKeyEventsToggle() {
+    if ($("edit-events").open && !state.keyEvents.loaded && state.keyEvents.keyId) loadKeyEvents(false);
+  }
+
+  async function loadKeyEvents(more) {
+    const keyEvents = state.keyEvents;
+    const ticket = ++keyEvents.request;
+    keyEvents.loaded = true;
+    $("edit-events-status").textContent = "Loading events…";
+    $("edit-events-more").hidden = true;
+    let data;
+    try {
+      data = await api("GET", keysPath() + "/" + enc(keyEvents.keyId) + "/events", {
+        query: { limit: KEY_EVENTS_PAGE, cursor: more ? keyEvents.cursor : null },
+      });
+    } catch (error) {
+      if (ticket !== state.keyEvents.request) return;
+      if (error.status === 401) return signOut(error.message);
+      keyEvents.loaded = false;
+      $("edit-events-status").textContent = "The events could not be loaded: " + error.message;
+      return;
+    }
+    if (ticket !== state.keyEvents.request) return;
+    keyEvents.cursor = data.next_cursor || null;
+    const items = (data.items || []).map((event) => el("li", { className: "event-item", "data-action": event.action },
+      el("div", { className: "event-head" }, actionBadge(event), " ", timeEl(event.at, true), " by ",
+        el("span", { className: "event-actor" }, event.actor)),
+      eventDetails(event)));
+    const list = $("edit-events-list");
+    if (more) list.append(...items); else list.replaceChildren(...items);
+    const count = list.children.length;
+    $("edit-events-status").textContent = count ? count + " event" + (count === 1 ? "" : "s") + ", newest first." : "No events.";
+    $("edit-events-more").hidden = !keyEvents.cursor;
+  }
+
   // -- wiring ---------------------------------------------------------------------------------
 
   async function onSignInSubmit(event) {
@@ -683,9 +1131,32 @@
     $("edit-revoke").addEventListener("click", askRevoke);
     $("revoke-cancel").addEventListener("click", () => $("revoke-dialog").close());
     $("revoke-confirm").addEventListener("click", confirmRevoke);
+    $("edit-rotate").addEventListener("click", openRotate);
+    $("edit-events").addEventListener("toggle", onKeyEventsToggle);
+    $("edit-events-more").addEventListener("click", () => loadKeyEvents(true));
+    $("rotate-form").addEventListener("submit", submitRotate);
+    $("rotate-cancel").addEventListener("click", () => $("rotate-dialog").close());
+    $("vaulted-done").addEventListener("click", () => $("vaulted-dialog").close());
+    window.addEventListener("hashchange", onHashChange);
+    $("add-role").addEventListener("click", () => openRole(null));
+    $("role-form").addEventListener("submit", submitRole);
+    $("role-cancel").addEventListener("click", () => $("role-dialog").close());
+    $("role-dialog").addEventListener("close", () => { state.editingRole = null; });
+    $("role-delete").addEventListener("click", askDeleteRole);
+    $("role-delete-cancel").addEventListener("click", () => $("role-delete-dialog").close());
+    $("role-delete-confirm").addEventListener("click", confirmDeleteRole);
+    $("events-refresh").addEventListener("click", () => { resetEventPaging(); loadEvents(); });
+    $("events-next").addEventListener("click", olderEvents);
+    $("events-prev").addEventListener("click", newerEvents);
+    $("events-page-size").addEventListener("change", (event) => {
+      state.events.limit = Number(event.target.value);
+      resetEventPaging();
+      loadEvents();
+    });
 
     state.status = document.querySelector('#status-filter input[name="status"]:checked').value;
     state.limit = Number($("page-size").value);
+    state.events.limit = Number($("events-page-size").value);
     const saved = sessionStorage.getItem(KEY_ITEM);
     if (!saved) return showSignIn();
     signIn(saved, sessionStorage.getItem(COMMUNITY_ITEM) || "").catch((error) => {

@@ -31,7 +31,7 @@ def create_key(community: str) -> Response:
         )
         now = wiring.service().clock()
     body: dict[str, Any] = {"api_key": created.key.view(now)}
-    headers = {"Cache-Control": "no-store"}
+    headers: dict[str, str | list[str]] = {"Cache-Control": "no-store"}
     if created.replayed:
         body["replayed"] = True
         headers["Idempotent-Replayed"] = "true"

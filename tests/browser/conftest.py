@@ -43,6 +43,8 @@ class Server:
     community: str
     admin_key_id: str
     admin_key: str
+    moto_url: str = ""  # the local run's moto server: tests check what landed in its vaults
+    region: str = "us-east-1"
 
 
 class Api:
@@ -72,6 +74,25 @@ class Api:
     def revoke(self, key_id: str) -> dict[str, Any]:
         response = self.http.post(self.keys_url(f"/{key_id}/revoke"), timeout=30)
         assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def edit(self, key_id: str, **changes: Any) -> dict[str, Any]:
+        response = self.http.patch(self.keys_url(f"/{key_id}"), json=changes, timeout=30)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def roles_url(self, suffix: str = "") -> str:
+        return self.url(f"/communities/{self.server.community}/roles{suffix}")
+
+    def roles(self) -> dict[str, dict[str, Any]]:
+        response = self.http.get(self.roles_url(), timeout=30)
+        assert response.status_code == 200, response.text
+        return {role["name"]: role for role in response.json()["items"]}
+
+    def create_role(self, name: str, permissions: tuple[str, ...], description: str = "") -> dict[str, Any]:
+        body = {"name": name, "description": description, "permissions": list(permissions)}
+        response = self.http.post(self.roles_url(), json=body, timeout=30)
+        assert response.status_code == 201, response.text
         return dict(response.json())
 
     def whoami_status(self, secret: str) -> int:
@@ -113,7 +134,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         first = _first_json_line(log_path, process)
         base_url = f"http://127.0.0.1:{port}"
         _wait_until_serving(base_url, process, log_path)
-        yield Server(base_url, first["community"], first["admin_key_id"], first["admin_key"])
+        region = env.get("AWS_DEFAULT_REGION", "us-east-1")  # local.py's own default
+        moto_url = f"http://127.0.0.1:{moto_port}"
+        yield Server(base_url, first["community"], first["admin_key_id"], first["admin_key"], moto_url, region)
     finally:
         _stop(process)
 
@@ -202,6 +225,18 @@ class Console:
     def row(self, name: str) -> Any:
         return self.rows().filter(has=self.page.locator(".key-name", has_text=name))
 
+    def unlabelled_controls(self) -> list[str]:
+        """Visible form controls with no accessible name: none may exist."""
+        return list(
+            self.page.evaluate(
+                """() => Array.from(document.querySelectorAll('input, select, textarea, button, summary'))
+                  .filter((el) => !el.closest('[hidden]') && el.type !== 'hidden' && el.getClientRects().length)
+                  .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                                  && !el.getAttribute('aria-labelledby') && !el.textContent.trim())
+                  .map((el) => el.outerHTML.slice(0, 80))"""
+            )
+        )
+
     def shot(self, name: str, **options: Any) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), **options)
@@ -229,7 +264,12 @@ def console(browser: Any, server: Server) -> Iterator[Console]:
             else None
         ),
     )
-    page.on("dialog", lambda dialog: (problems.append(f"JS dialog: {dialog.message}"), dialog.dismiss()))
+
+    def refuse_js_dialog(dialog: Any) -> None:
+        problems.append(f"JS dialog: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", refuse_js_dialog)
     try:
         yield Console(page, server, problems)
     finally:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 
+from scripts.embedded_moto import serialized_moto_server
 from tests.conftest import free_port
 from tests.security import hygiene
 
@@ -54,38 +55,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 # -- moto in server mode ---------------------------------------------------------------------
-
-
-def serialized_moto_server(port: int) -> Any:
-    """moto's server mode with one request at a time inside moto.
-
-    moto 5.2.5's DynamoDB backend has no locking: ``transact_write_items`` deep-copies each
-    table it touches as a rollback snapshot while other request threads mutate it (seen as
-    ``RuntimeError: dictionary changed size during iteration`` -> HTTP 500), and a cancelled
-    transaction restores that snapshot, silently undoing writes other threads made meanwhile.
-    DynamoDB itself applies each request and transaction atomically; serializing requests inside
-    moto gives that model back while the clients still race over real HTTP with real threads.
-    """
-    import threading
-
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-    from werkzeug.serving import make_server
-
-    class SerializedMotoServer(ThreadedMotoServer):
-        def _server_entry(self) -> None:
-            dispatcher = DomainDispatcherApplication(create_backend_app)
-            lock = threading.Lock()
-
-            def app(environ: Any, start_response: Any) -> Any:
-                with lock:
-                    return list(dispatcher(environ, start_response))
-
-            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
-            self._server_ready_event.set()
-            self._server.serve_forever()
-
-    return SerializedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,15 @@ from tests.security.conftest import count
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(autouse=True)
+def patient_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test server handles one request at a time, so 32 racing threads queue inside it for
+    seconds on a loaded 2-core machine: that queue is the test rig, not DynamoDB latency, and the
+    production read timeout (2 s) would turn it into spurious StoreErrors."""
+    monkeypatch.setenv("APIKEYS_DDB_READ_TIMEOUT", "60")
+    monkeypatch.setenv("APIKEYS_DDB_MAX_RETRIES", "5")
+
+
 def race(calls: list[Callable[[], Any]], workers: int = 25) -> list[Any]:
     """Run every call at once (as far as threads go); each result or the exception it raised."""
     barrier = threading.Barrier(min(workers, len(calls)))
