@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Optional, Protocol, Sequence
+from typing import Any, Protocol
 
 PENDING = "pending"  # secret not yet delivered: never listed as active, never authorized
 ACTIVE = "active"
@@ -55,7 +56,7 @@ class AlreadyExists(Exception):
     """A conditional create found its item there (key id or idempotency key)."""
 
 
-def iso(moment: Optional[datetime]) -> Optional[str]:
+def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -74,17 +75,17 @@ class KeyRecord:
     hint: str
     created_at: datetime
     created_by: str
-    expires_at: Optional[datetime] = None
-    revoked_at: Optional[datetime] = None
-    revoked_by: Optional[str] = None
-    revoke_reason: Optional[str] = None
-    last_used_at: Optional[datetime] = None
-    updated_at: Optional[datetime] = None
-    vault: Optional[dict[str, Any]] = None
-    rotated_from: Optional[str] = None
-    rotated_to: Optional[str] = None
-    grace_until: Optional[datetime] = None
-    version: Optional[int] = None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+    revoke_reason: str | None = None
+    last_used_at: datetime | None = None
+    updated_at: datetime | None = None
+    vault: dict[str, Any] | None = None
+    rotated_from: str | None = None
+    rotated_to: str | None = None
+    grace_until: datetime | None = None
+    version: int | None = None
 
     def status_at(self, now: datetime) -> str:
         if self.status == ACTIVE and self.expires_at is not None and self.expires_at <= now:
@@ -149,17 +150,17 @@ class IdempotencyRecord:
 @dataclass
 class Page:
     items: list[KeyRecord]
-    last: Optional[KeyRecord]  # the item to resume after, when more may follow
+    last: KeyRecord | None  # the item to resume after, when more may follow
 
 
 class Store(Protocol):
-    def insert(self, key: KeyRecord, event: Event, idempotency: Optional[IdempotencyRecord]) -> None:
+    def insert(self, key: KeyRecord, event: Event, idempotency: IdempotencyRecord | None) -> None:
         """Key, audit event and idempotency record in one transaction. AlreadyExists if taken."""
 
-    def get(self, key_id: str) -> Optional[KeyRecord]:
+    def get(self, key_id: str) -> KeyRecord | None:
         """One strongly consistent read by table key."""
 
-    def get_idempotency(self, scope: str) -> Optional[IdempotencyRecord]: ...
+    def get_idempotency(self, scope: str) -> IdempotencyRecord | None: ...
 
     def update(self, key: KeyRecord, changes: dict[str, Any], event: Event) -> KeyRecord:
         """Apply ``changes`` if ``key.version`` is still current and the key is not revoked,
@@ -171,7 +172,7 @@ class Store(Protocol):
         status: str,
         search: str,
         limit: int,
-        after: Optional[tuple[str, datetime]],
+        after: tuple[str, datetime] | None,
         now: datetime,
     ) -> Page:
         """Newest first; ``after`` is the (key id, created_at) to resume after."""
@@ -180,7 +181,7 @@ class Store(Protocol):
         """Set last_used_at if the key is active and it is older than the interval."""
 
     def list_events(
-        self, community: str, key_id: Optional[str], limit: int, after: Optional[str]
-    ) -> tuple[list[Event], Optional[str]]: ...
+        self, community: str, key_id: str | None, limit: int, after: str | None
+    ) -> tuple[list[Event], str | None]: ...
 
     def list_stuck_pending(self, older_than: datetime) -> Sequence[KeyRecord]: ...

@@ -31,7 +31,7 @@ BODY_LENGTH = ID_LENGTH + SECRET_LENGTH
 HINT_LENGTH = 6
 PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9]{1,9}")
 _BASE62_SET = frozenset(BASE62)
-_KEY_ID_PATTERN = re.compile(r"[0-9A-Za-z]{%d}" % ID_LENGTH)
+_KEY_ID_PATTERN = re.compile(rf"[0-9A-Za-z]{{{ID_LENGTH}}}")
 
 
 class InvalidKey(Exception):
@@ -52,7 +52,7 @@ class ParsedKey:
 
 def key_pattern(prefix: str) -> str:
     """The regular expression secret scanners should use for keys of ``prefix``."""
-    return r"\b%s_[0-9A-Za-z]{%d}\b" % (re.escape(prefix), BODY_LENGTH + CHECKSUM_LENGTH)
+    return rf"\b{re.escape(prefix)}_[0-9A-Za-z]{{{BODY_LENGTH + CHECKSUM_LENGTH}}}\b"
 
 
 def _random_base62(length: int) -> str:

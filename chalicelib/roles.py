@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 MANAGE_KEYS = "apikeys:manage"
 
@@ -42,7 +42,9 @@ BUILTIN_ROLES: dict[str, Role] = {
         Role("apikeys_admin", "API keys administrator", (MANAGE_KEYS,)),
         Role("ic_viewer", "Intelligence Center Read-Only", ("intelligence:read",)),
         Role("ic_editor", "Intelligence Center Editor", ("intelligence:read", "intelligence:write")),
-        Role("cti_connector", "CTI interconnection with third-party tools", ("intelligence:read", "intelligence:write")),
+        Role(
+            "cti_connector", "CTI interconnection with third-party tools", ("intelligence:read", "intelligence:write")
+        ),
         Role("playbooks_operator", "Playbooks operator", ("playbooks:read", "playbooks:run")),
         Role("soc_analyst", "Operations analyst", ("operations:read", "operations:write", "intelligence:read")),
     )

@@ -8,14 +8,14 @@ routes and the CLI turn into answers.
 from __future__ import annotations
 
 import builtins
-
 import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Optional, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -51,7 +51,7 @@ RESUME_AFTER_SECONDS = 60.0
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class Vaults(Protocol):
 
     def choices(self) -> list[dict[str, str]]: ...
 
-    def resolve(self, target: str, path: Optional[str], community: str, key_id: str) -> dict[str, Any]:
+    def resolve(self, target: str, path: str | None, community: str, key_id: str) -> dict[str, Any]:
         """Check the target and the path (ValidationError naming ``vault.*``); the planned location."""
 
     def put(self, location: Mapping[str, Any], secret: str, token: str) -> dict[str, Any]:
@@ -102,7 +102,7 @@ class NoVaults:
     def choices(self) -> list[dict[str, str]]:
         return []
 
-    def resolve(self, target: str, path: Optional[str], community: str, key_id: str) -> dict[str, Any]:
+    def resolve(self, target: str, path: str | None, community: str, key_id: str) -> dict[str, Any]:
         raise ValidationError("vault.target", f"unknown vault target {target!r}")
 
     def put(self, location: Mapping[str, Any], secret: str, token: str) -> dict[str, Any]:
@@ -118,7 +118,7 @@ class NoVaults:
 @dataclass
 class Created:
     key: KeyRecord
-    secret: Optional[str]
+    secret: str | None
     replayed: bool = False
 
 
@@ -132,9 +132,9 @@ class KeyService:
         key_prefix: str,
         peppers: tuple[keys.Pepper, ...],
         max_expiry_days: int = 365,
-        vaults: Optional[Vaults] = None,
+        vaults: Vaults | None = None,
         clock: Clock = utcnow,
-        catalog: Optional[Callable[[str], Mapping[str, Role]]] = None,
+        catalog: Callable[[str], Mapping[str, Role]] | None = None,
     ) -> None:
         self.store = store
         self.key_prefix = key_prefix
@@ -163,7 +163,7 @@ class KeyService:
         self._may_manage(caller, community)
         return self._load(community, key_id)
 
-    def list(self, caller: Caller, community: str, params: Optional[Mapping[str, str]]) -> dict[str, Any]:
+    def list(self, caller: Caller, community: str, params: Mapping[str, str] | None) -> dict[str, Any]:
         self._may_manage(caller, community)
         request = validation.list_request(params)
         after = self._read_cursor(request.cursor, community, request.status, request.search)
@@ -184,9 +184,7 @@ class KeyService:
 
     # -- create ---------------------------------------------------------------------------------
 
-    def create(
-        self, caller: Caller, community: str, body: Any, idempotency_key: Optional[str] = None
-    ) -> Created:
+    def create(self, caller: Caller, community: str, body: Any, idempotency_key: str | None = None) -> Created:
         self._may_manage(caller, community)
         now = self.clock()
         request = validation.create_request(
@@ -229,7 +227,7 @@ class KeyService:
         request: validation.CreateRequest,
         secret: keys.ParsedKey,
         now: datetime,
-        location: Optional[dict[str, Any]],
+        location: dict[str, Any] | None,
     ) -> KeyRecord:
         pepper = self.peppers[0]
         return KeyRecord(
@@ -266,7 +264,9 @@ class KeyService:
             active = self.store.update(key, changes, event)
         except VersionConflict as error:
             self._lost_race(key)
-            raise Conflict("the key changed while its secret was stored; retry with the same Idempotency-Key") from error
+            raise Conflict(
+                "the key changed while its secret was stored; retry with the same Idempotency-Key"
+            ) from error
         return Created(active, plaintext if reveal else None)
 
     def _lost_race(self, key: KeyRecord) -> None:
@@ -291,7 +291,7 @@ class KeyService:
 
     def _replay(
         self, caller: Caller, scope: str, fingerprint: str, community: str, request: validation.CreateRequest
-    ) -> Optional[Created]:
+    ) -> Created | None:
         record = self.store.get_idempotency(scope)
         if record is None:
             return None
@@ -386,7 +386,7 @@ class KeyService:
 
     # -- sweeping -------------------------------------------------------------------------------
 
-    def sweep(self, older_than_seconds: float) -> "builtins.list[str]":
+    def sweep(self, older_than_seconds: float) -> builtins.list[str]:
         """Pending keys older than the bound become failed and lose their vaulted secret."""
         from datetime import timedelta
 
@@ -429,9 +429,7 @@ class KeyService:
             raise NotFound("no such API key")
         return key
 
-    def _read_cursor(
-        self, cursor: Optional[str], community: str, status: str, search: str
-    ) -> Optional[tuple[str, datetime]]:
+    def _read_cursor(self, cursor: str | None, community: str, status: str, search: str) -> tuple[str, datetime] | None:
         if cursor is None:
             return None
         try:

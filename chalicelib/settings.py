@@ -6,8 +6,9 @@ import base64
 import functools
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from chalicelib.keys import PREFIX_PATTERN, Pepper
 

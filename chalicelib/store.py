@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import functools
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from pynamodb.attributes import (
     JSONAttribute,
     ListAttribute,
-    NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
@@ -274,7 +274,7 @@ class DynamoStore:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def insert(self, key: KeyRecord, event: Event, idempotency: Optional[IdempotencyRecord]) -> None:
+    def insert(self, key: KeyRecord, event: Event, idempotency: IdempotencyRecord | None) -> None:
         ApiKey, Idem = self.models.ApiKey, self.models.Idempotency
         item = ApiKey(key.key_id, roles=key.roles, **self._attributes(key), **_derived(key))
         try:
@@ -385,7 +385,7 @@ class DynamoStore:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def get(self, key_id: str) -> Optional[KeyRecord]:
+    def get(self, key_id: str) -> KeyRecord | None:
         try:
             return _to_record(self.models.ApiKey.get(key_id, consistent_read=True))
         except DoesNotExist:
@@ -393,7 +393,7 @@ class DynamoStore:
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
 
-    def get_idempotency(self, scope: str) -> Optional[IdempotencyRecord]:
+    def get_idempotency(self, scope: str) -> IdempotencyRecord | None:
         try:
             item = self.models.Idempotency.get(scope, consistent_read=True)
         except DoesNotExist:
@@ -408,7 +408,7 @@ class DynamoStore:
         status: str,
         search: str,
         limit: int,
-        after: Optional[tuple[str, datetime]],
+        after: tuple[str, datetime] | None,
         now: datetime,
     ) -> Page:
         ApiKey = self.models.ApiKey
@@ -451,15 +451,13 @@ class DynamoStore:
         return Page(items, None)
 
     def list_events(
-        self, community: str, key_id: Optional[str], limit: int, after: Optional[str]
-    ) -> tuple[list[Event], Optional[str]]:
+        self, community: str, key_id: str | None, limit: int, after: str | None
+    ) -> tuple[list[Event], str | None]:
         KeyEvent = self.models.KeyEvent
         try:
             if key_id is None:
                 start = {"community": {"S": community}, "event_id": {"S": after}} if after else None
-                results = KeyEvent.query(
-                    community, scan_index_forward=False, limit=limit + 1, last_evaluated_key=start
-                )
+                results = KeyEvent.query(community, scan_index_forward=False, limit=limit + 1, last_evaluated_key=start)
             else:
                 start = (
                     {"community": {"S": community}, "event_id": {"S": after}, "key_id": {"S": key_id}}
@@ -535,5 +533,3 @@ class DynamoStore:
 def _condition_failed(error: TransactWriteError) -> bool:
     reasons = getattr(error, "cancellation_reasons", None) or []
     return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons)
-
-

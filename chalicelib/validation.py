@@ -7,9 +7,10 @@ the field in our words, and the authorizer's Lambda should not import a validato
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Optional
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from chalicelib.domain import ValidationError
 
@@ -33,9 +34,9 @@ class CreateRequest:
     name: str
     description: str
     roles: tuple[str, ...]
-    expires_at: Optional[datetime]
-    vault_target: Optional[str]
-    vault_path: Optional[str]
+    expires_at: datetime | None
+    vault_target: str | None
+    vault_path: str | None
     reveal: bool
 
 
@@ -44,7 +45,7 @@ class ListRequest:
     search: str
     status: str
     limit: int
-    cursor: Optional[str]
+    cursor: str | None
 
 
 def _has_control(text: str) -> bool:
@@ -94,7 +95,7 @@ def roles(body: Mapping[str, Any], known: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(value)
 
 
-def expiry(body: Mapping[str, Any], now: datetime, max_days: int) -> Optional[datetime]:
+def expiry(body: Mapping[str, Any], now: datetime, max_days: int) -> datetime | None:
     has_at = body.get("expires_at") is not None
     has_days = body.get("expires_in_days") is not None
     if has_at and has_days:
@@ -115,8 +116,8 @@ def expiry(body: Mapping[str, Any], now: datetime, max_days: int) -> Optional[da
     except ValueError as error:
         raise ValidationError("expires_at", "must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z") from error
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    moment = moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
     if moment <= now:
         raise ValidationError("expires_at", "must be in the future")
     if moment > now + timedelta(days=max_days):
@@ -124,7 +125,7 @@ def expiry(body: Mapping[str, Any], now: datetime, max_days: int) -> Optional[da
     return moment
 
 
-def vault_choice(body: Mapping[str, Any]) -> tuple[Optional[str], Optional[str]]:
+def vault_choice(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
     value = body.get("vault")
     if value is None:
         return None, None
@@ -175,7 +176,7 @@ def edit_request(body: Any, *, known_roles: Mapping[str, Any]) -> dict[str, Any]
     return changes
 
 
-def revoke_request(body: Any) -> Optional[str]:
+def revoke_request(body: Any) -> str | None:
     if body is None:
         return None
     body = require_object(body)
@@ -185,7 +186,7 @@ def revoke_request(body: Any) -> Optional[str]:
     return text(body, "reason", max_length=DESCRIPTION_MAX, required=True)
 
 
-def list_request(params: Optional[Mapping[str, str]]) -> ListRequest:
+def list_request(params: Mapping[str, str] | None) -> ListRequest:
     params = params or {}
     reject_unknown(params, LIST_PARAMS, where="query string")
     search = text(params, "search", max_length=SEARCH_MAX, required=False).strip()
@@ -202,7 +203,7 @@ def list_request(params: Optional[Mapping[str, str]]) -> ListRequest:
     return ListRequest(search=search, status=status, limit=limit, cursor=cursor)
 
 
-def idempotency_key(value: Optional[str]) -> Optional[str]:
+def idempotency_key(value: str | None) -> str | None:
     if value is None:
         return None
     if not value or len(value) > IDEMPOTENCY_KEY_MAX or not value.isascii() or not value.isprintable():

@@ -122,13 +122,23 @@ def main() -> int:
             args.community,
             {"name": "First admin", "description": "Made by the local run", "roles": ["community_admin"]},
         )
-        print(json.dumps({"community": args.community, "admin_key_id": created.key.key_id, "admin_key": created.secret}))
+        print(
+            json.dumps({"community": args.community, "admin_key_id": created.key.key_id, "admin_key": created.secret})
+        )
         print(f"Console and API: http://{args.host}:{args.port}/  (Ctrl-C stops everything)", flush=True)
         chalice = subprocess.Popen(
             [
                 str(Path(sys.executable).with_name("chalice")),
-                "--project-dir", str(ROOT),
-                "local", "--host", args.host, "--port", str(args.port), "--stage", "local", "--no-autoreload",
+                "--project-dir",
+                str(ROOT),
+                "local",
+                "--host",
+                args.host,
+                "--port",
+                str(args.port),
+                "--stage",
+                "local",
+                "--no-autoreload",
             ],  # fmt: skip
             env=os.environ.copy(),
         )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from chalicelib.domain import (
     ACTIVE,
@@ -29,7 +30,7 @@ class InMemoryStore:
         self.gets = 0
         self._lock = threading.Lock()
 
-    def insert(self, key: KeyRecord, event: Event, idempotency: Optional[IdempotencyRecord]) -> None:
+    def insert(self, key: KeyRecord, event: Event, idempotency: IdempotencyRecord | None) -> None:
         with self._lock:
             if key.key_id in self.keys or (idempotency and idempotency.scope in self.idempotency):
                 raise AlreadyExists()
@@ -39,12 +40,12 @@ class InMemoryStore:
             if idempotency:
                 self.idempotency[idempotency.scope] = idempotency
 
-    def get(self, key_id: str) -> Optional[KeyRecord]:
+    def get(self, key_id: str) -> KeyRecord | None:
         self.gets += 1
         key = self.keys.get(key_id)
         return copy.deepcopy(key) if key else None
 
-    def get_idempotency(self, scope: str) -> Optional[IdempotencyRecord]:
+    def get_idempotency(self, scope: str) -> IdempotencyRecord | None:
         return self.idempotency.get(scope)
 
     def update(self, key: KeyRecord, changes: dict[str, Any], event: Event) -> KeyRecord:
@@ -59,7 +60,7 @@ class InMemoryStore:
             return copy.deepcopy(updated)
 
     def list_keys(
-        self, community: str, status: str, search: str, limit: int, after: Optional[tuple[str, datetime]], now: datetime
+        self, community: str, status: str, search: str, limit: int, after: tuple[str, datetime] | None, now: datetime
     ) -> Page:
         def visible(key: KeyRecord) -> bool:
             if key.community != community or key.status not in LISTED_STATUSES:
@@ -86,8 +87,8 @@ class InMemoryStore:
             key.last_used_at = now
 
     def list_events(
-        self, community: str, key_id: Optional[str], limit: int, after: Optional[str]
-    ) -> tuple[list[Event], Optional[str]]:
+        self, community: str, key_id: str | None, limit: int, after: str | None
+    ) -> tuple[list[Event], str | None]:
         events = [e for e in reversed(self.events) if e.community == community and key_id in (None, e.key_id)]
         return events[:limit], None
 

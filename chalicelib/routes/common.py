@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 from chalice import (
     BadRequestError,
@@ -53,7 +54,7 @@ def json_body(request: Request, *, required: bool = True) -> Any:
         raise BadRequestError("body: not valid JSON") from None
 
 
-def header(request: Request, name: str) -> Optional[str]:
+def header(request: Request, name: str) -> str | None:
     value = request.headers.get(name.lower())
     return None if value is None else str(value)
 

@@ -1,6 +1,7 @@
 """Every management route through chalice.test.Client against moto, with its bad inputs."""
 
 import json
+from datetime import UTC
 
 import pytest
 
@@ -114,16 +115,16 @@ def test_idempotency_key_returns_the_first_key_and_never_a_second_secret(client,
 
 
 def test_expiry_preset_and_expired_keys_fail_auth(client, admin, monkeypatch):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     _, secret = admin
     created = post(client, BASE, secret, {"name": "short", "roles": ["ic_viewer"], "expires_in_days": 30}).json_body
     expires = datetime.fromisoformat(created["api_key"]["expires_at"])
-    assert timedelta(days=29) < expires - datetime.now(timezone.utc) <= timedelta(days=30)
+    assert timedelta(days=29) < expires - datetime.now(UTC) <= timedelta(days=30)
 
     from chalicelib import wiring
 
-    later = datetime.now(timezone.utc) + timedelta(days=31)
+    later = datetime.now(UTC) + timedelta(days=31)
     monkeypatch.setattr(wiring.service(), "clock", lambda: later)
     monkeypatch.setattr(wiring.verifier(), "clock", lambda: later)
     assert client.http.get("/whoami", headers=bearer(created["secret"])).status_code == 401

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ PEPPERS = (keys.Pepper("new", b"n" * 32), keys.Pepper("old", b"o" * 32))
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -134,7 +134,7 @@ def test_expiry_presets_custom_dates_and_bounds(service, clock):
     preset = create(service, expires_in_days=30).key
     assert preset.expires_at == clock.now + timedelta(days=30)
     custom = create(service, expires_at="2026-06-01T12:00:00Z").key
-    assert custom.expires_at == datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+    assert custom.expires_at == datetime(2026, 6, 1, 12, tzinfo=UTC)
     for bad in ("2025-12-31T00:00:00Z", "2028-01-01T00:00:00Z", "tomorrow", 5):
         with pytest.raises(ValidationError, match="expires_at"):
             create(service, expires_at=bad)
