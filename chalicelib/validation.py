@@ -81,18 +81,26 @@ def text(body: Mapping[str, Any], field: str, *, max_length: int, required: bool
     return value.strip() if required else value
 
 
-def roles(body: Mapping[str, Any], known: Mapping[str, Any]) -> tuple[str, ...]:
-    value = body.get("roles")
-    if not isinstance(value, list) or not all(isinstance(role, str) for role in value):
-        raise ValidationError("roles", "must be a list of role names")
+def names(
+    body: Mapping[str, Any], field: str, known: Mapping[str, Any], noun: str, *, list_known: bool = False
+) -> tuple[str, ...]:
+    """A non-empty list of distinct names, each one of ``known``."""
+    value = body.get(field)
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ValidationError(field, f"must be a list of {noun} names")
     if not value:
-        raise ValidationError("roles", "must name at least one role")
+        raise ValidationError(field, f"must name at least one {noun}")
     if len(set(value)) != len(value):
-        raise ValidationError("roles", "must not repeat a role")
-    unknown = [role for role in value if role not in known]
+        raise ValidationError(field, f"must not repeat a {noun}")
+    unknown = [name for name in value if name not in known]
     if unknown:
-        raise ValidationError("roles", f"unknown role {unknown[0]!r}")
+        suffix = f"; known: {', '.join(known)}" if list_known else ""
+        raise ValidationError(field, f"unknown {noun} {unknown[0]!r}{suffix}")
     return tuple(value)
+
+
+def roles(body: Mapping[str, Any], known: Mapping[str, Any]) -> tuple[str, ...]:
+    return names(body, "roles", known, "role")
 
 
 def expiry(body: Mapping[str, Any], now: datetime, max_days: int) -> datetime | None:

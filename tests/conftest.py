@@ -10,6 +10,27 @@ from typing import Any
 
 import pytest
 
+
+def _share_botocore_loader() -> None:
+    """Every test builds its clients anew (moto must be active before a client exists), and
+    PynamoDB makes a fresh botocore session per connection, each parsing DynamoDB's service
+    model again: ~150 ms a client. Sessions that share one loader parse it once per process."""
+    import botocore.loaders
+    import botocore.session
+    import pynamodb.connection.base
+
+    loader = botocore.loaders.create_loader()
+
+    def get_session() -> botocore.session.Session:
+        session = botocore.session.Session()
+        session.register_component("data_loader", loader)
+        return session
+
+    pynamodb.connection.base.get_session = get_session  # type: ignore[attr-defined]
+
+
+_share_botocore_loader()
+
 PEPPER = base64.b64encode(b"p" * 32).decode()
 OLD_PEPPER = base64.b64encode(b"o" * 32).decode()
 
@@ -133,6 +154,8 @@ def moto_server() -> Iterator[str]:
 def pytest_configure(config: pytest.Config) -> None:
     """Secret hygiene watches the whole session: every log line, error body and authorizer context."""
     from tests.security.hygiene import HygienePlugin
+    from tests.security.tally import TallyPlugin
 
     if not config.pluginmanager.has_plugin("apikeys-hygiene"):
         config.pluginmanager.register(HygienePlugin(), "apikeys-hygiene")
+        config.pluginmanager.register(TallyPlugin(), "apikeys-security-tally")

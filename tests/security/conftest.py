@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,39 +18,14 @@ import requests
 
 from scripts.embedded_moto import serialized_moto_server
 from tests.conftest import free_port
-from tests.security import hygiene
+from tests.security import hygiene, tally
 
 ROOT = Path(__file__).resolve().parents[2]
-
-TALLY: Counter[str] = Counter()
-_OUTCOMES: Counter[str] = Counter()
 
 
 def count(what: str, n: int = 1) -> None:
     """Add to the figures printed at the end: 'bad inputs', 'faults', 'concurrency cases'."""
-    TALLY[what] += n
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if "tests/security/" not in report.nodeid.replace("\\", "/"):
-        return
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        _OUTCOMES[report.outcome] += 1
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _OUTCOMES:
-        return
-    terminalreporter.section("security suite")
-    terminalreporter.write_line(
-        f"bad inputs tried: {TALLY['bad inputs']}, faults injected: {TALLY['faults']}, "
-        f"concurrency cases: {TALLY['concurrency cases']} ({TALLY['concurrent calls']} concurrent calls), "
-        f"access checks: {TALLY['access checks']}, generated keys checked: {TALLY['generated keys']}, "
-        f"stateful API cases: {TALLY['stateful cases']}"
-    )
-    terminalreporter.write_line(
-        f"tests: {_OUTCOMES['passed']} passed, {_OUTCOMES['failed']} failed, {_OUTCOMES['skipped']} skipped"
-    )
+    tally.count(what, n)
 
 
 # -- moto in server mode ---------------------------------------------------------------------

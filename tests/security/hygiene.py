@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests import worker_share
+
 SECRET_PART = 24  # the random part of a key; its presence anywhere is a leak
 HASH_HALF = 32
 _RUN = re.compile(rf"[0-9A-Za-z]{{{min(SECRET_PART, HASH_HALF)},}}")
@@ -94,6 +96,7 @@ class HygienePlugin:
         self._undo: list[Callable[[], None]] = []
 
     def pytest_configure(self, config: Any) -> None:
+        worker_share.prepare(config)
         from chalice import app as chalice_app
 
         from chalicelib import keys
@@ -149,13 +152,27 @@ class HygienePlugin:
 
     def pytest_sessionfinish(self, session: Any, exitstatus: int) -> None:
         self.found = LEDGER.leaks()
+        self.secrets, self.hashes = len(LEDGER.secret_parts), len(LEDGER.hash_halves) // 2
+        self.inspected = dict(LEDGER.inspected)
+        if worker_share.is_worker(session.config):
+            # Under xdist each worker checks its own tests; the controller adds them up and fails.
+            payload = {"found": self.found, "secrets": self.secrets, "hashes": self.hashes}
+            worker_share.write(session.config, "hygiene", {**payload, "inspected": self.inspected})
+            return
+        for share in worker_share.read_all("hygiene"):
+            self.found += share["found"]
+            self.secrets += share["secrets"]
+            self.hashes += share["hashes"]
+            for where, n in share["inspected"].items():
+                self.inspected[where] = self.inspected.get(where, 0) + n
         if self.found and session.exitstatus == 0:
             session.exitstatus = 1
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        counts = ", ".join(f"{n} {where}s" for where, n in sorted(LEDGER.inspected.items()))
+        inspected = getattr(self, "inspected", {})
+        counts = ", ".join(f"{n} {where}s" for where, n in sorted(inspected.items()))
         terminalreporter.write_line(
-            f"secret hygiene: {len(LEDGER.secret_parts)} secrets and {len(LEDGER.hash_halves) // 2} hashes "
+            f"secret hygiene: {getattr(self, 'secrets', 0)} secrets and {getattr(self, 'hashes', 0)} hashes "
             f"looked for in {counts or 'nothing'}: {len(getattr(self, 'found', []))} leaks"
         )
         for leak in getattr(self, "found", [])[:20]:

@@ -39,8 +39,8 @@ CHECKS = [
     use_after_free,
     ensure_resource_availability,
 ]
-EXAMPLES_PER_OPERATION = 40
-STATEFUL_EXAMPLES = 40
+EXAMPLES_PER_OPERATION = 20
+STATEFUL_EXAMPLES = 20
 
 
 def test_every_route_is_documented_and_nothing_else():
