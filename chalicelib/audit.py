@@ -37,7 +37,7 @@ class AuditTrail:
         return self._page(community, key_id, params)
 
     def community_events(self, caller: Caller, community: str, params: Mapping[str, str] | None) -> dict[str, Any]:
-        self.service._may_manage(caller, community)
+        self.service.authorize_manage(caller, community)
         return self._page(community, None, params)
 
     def _page(self, community: str, key_id: str | None, params: Mapping[str, str] | None) -> dict[str, Any]:

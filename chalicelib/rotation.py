@@ -90,13 +90,13 @@ class Rotation:
 
     def rotate(self, caller: Caller, community: str, key_id: str, body: Any) -> Rotated:
         service = self.service
-        service._may_manage(caller, community)
+        service.authorize_manage(caller, community)
         request = rotate_request(body)
         for _ in range(EDIT_RETRIES):
-            old = service._load(community, key_id)
+            old = service.load_key(community, key_id)
             now = service.clock()
             self._may_rotate(old, now)
-            service._may_grant(caller, community, old.roles)
+            service.authorize_grant(caller, community, old.roles)
             if not request.reveal and not old.vault:
                 raise ValidationError("reveal", "false needs a key with a vault: the secret would be lost")
             grace_until = self._deadline(old, request.grace, now)
@@ -116,7 +116,7 @@ class Rotation:
                 vault_path=None,
                 reveal=request.reveal,
             )
-            new = service._new_record(caller, community, create, secret, now, location)
+            new = service.new_record(caller, community, create, secret, now, location)
             new.rotated_from = old.key_id
             new_event = Event(
                 community, new.key_id, "rotate", caller.actor, now,
@@ -148,7 +148,7 @@ class Rotation:
             service.store.insert(new, new_event, None)
         except AlreadyExists as error:
             raise StoreError("could not allocate a key id") from error
-        created = service._deliver(caller, new, plaintext, request.reveal)  # VaultFailure: old key untouched
+        created = service.deliver(caller, new, plaintext, request.reveal)  # VaultFailure: old key untouched
         for _ in range(EDIT_RETRIES):
             now = service.clock()
             try:
@@ -162,7 +162,7 @@ class Rotation:
             try:
                 old_after = service.store.update(old, old_changes, old_event)
             except VersionConflict:
-                old = service._load(old.community, old.key_id)
+                old = service.load_key(old.community, old.key_id)
                 continue
             self._after_old_changed(old_after)
             return Rotated(created.key, old_after, created.secret)
@@ -205,7 +205,7 @@ class Rotation:
 
     def _after_old_changed(self, old: KeyRecord) -> None:
         if old.status == REVOKED and old.vault:
-            self.service._forget_vaulted_secret(old)
+            self.service.forget_vaulted_secret(old)
 
     # -- the scheduled part -------------------------------------------------------------------
 
@@ -230,6 +230,6 @@ class Rotation:
             except VersionConflict:
                 continue  # changed meanwhile (revoked by hand, say): the next run looks again
             if key.vault:
-                service._forget_vaulted_secret(key)
+                service.forget_vaulted_secret(key)
             finished.append(key.key_id)
         return finished

@@ -160,11 +160,11 @@ class KeyService:
     # -- reads ----------------------------------------------------------------------------------
 
     def get(self, caller: Caller, community: str, key_id: str) -> KeyRecord:
-        self._may_manage(caller, community)
-        return self._load(community, key_id)
+        self.authorize_manage(caller, community)
+        return self.load_key(community, key_id)
 
     def list(self, caller: Caller, community: str, params: Mapping[str, str] | None) -> dict[str, Any]:
-        self._may_manage(caller, community)
+        self.authorize_manage(caller, community)
         request = validation.list_request(params)
         after = self._read_cursor(request.cursor, community, request.status, request.search)
         now = self.clock()
@@ -185,13 +185,13 @@ class KeyService:
     # -- create ---------------------------------------------------------------------------------
 
     def create(self, caller: Caller, community: str, body: Any, idempotency_key: str | None = None) -> Created:
-        self._may_manage(caller, community)
+        self.authorize_manage(caller, community)
         now = self.clock()
         request = validation.create_request(
             body, known_roles=self.catalog(community), now=now, max_days=self.max_expiry_days
         )
         idempotency_key = validation.idempotency_key(idempotency_key)
-        self._may_grant(caller, community, request.roles)
+        self.authorize_grant(caller, community, request.roles)
         scope = fingerprint = None
         if idempotency_key is not None:
             scope = f"{community}#{caller.key_id}#{idempotency_key}"
@@ -204,7 +204,7 @@ class KeyService:
             location = None
             if request.vault_target is not None:
                 location = self.vaults.resolve(request.vault_target, request.vault_path, community, secret.key_id)
-            key = self._new_record(caller, community, request, secret, now, location)
+            key = self.new_record(caller, community, request, secret, now, location)
             event = Event(community, key.key_id, "create", caller.actor, now, _audit_fields(key))
             idem = IdempotencyRecord(scope, key.key_id, fingerprint, now) if scope and fingerprint else None
             try:
@@ -216,11 +216,11 @@ class KeyService:
                         return replay
                 continue  # a key id collision: draw again
             if key.status == PENDING:
-                return self._deliver(caller, key, secret.plaintext, request.reveal)
+                return self.deliver(caller, key, secret.plaintext, request.reveal)
             return Created(key, secret.plaintext)
         raise StoreError("could not allocate a key id")
 
-    def _new_record(
+    def new_record(
         self,
         caller: Caller,
         community: str,
@@ -247,7 +247,7 @@ class KeyService:
             vault=location,
         )
 
-    def _deliver(self, caller: Caller, key: KeyRecord, plaintext: str, reveal: bool) -> Created:
+    def deliver(self, caller: Caller, key: KeyRecord, plaintext: str, reveal: bool) -> Created:
         """Pending → secret in the vault → active. A vault failure leaves the key failed."""
         assert key.vault is not None
         token = _vault_token(key)
@@ -328,22 +328,22 @@ class KeyService:
             key = self.store.update(key, changes, event)
         except VersionConflict as error:
             raise Conflict("this create is being completed by another request") from error
-        return self._deliver(caller, key, secret.plaintext, reveal)
+        return self.deliver(caller, key, secret.plaintext, reveal)
 
     # -- edit and revoke ------------------------------------------------------------------------
 
     def edit(self, caller: Caller, community: str, key_id: str, body: Any) -> KeyRecord:
-        self._may_manage(caller, community)
+        self.authorize_manage(caller, community)
         changes = validation.edit_request(body, known_roles=self.catalog(community))
         for _ in range(EDIT_RETRIES):
-            key = self._load(community, key_id)
+            key = self.load_key(community, key_id)
             if key.status == REVOKED:
                 raise Conflict("a revoked key cannot be edited")
             if key.status != ACTIVE:
                 raise Conflict(f"a {key.status} key cannot be edited")
             if "roles" in changes:
                 added = [role for role in changes["roles"] if role not in key.roles]
-                self._may_grant(caller, community, added)
+                self.authorize_grant(caller, community, added)
             now = self.clock()
             before = {name: getattr(key, name) for name in changes}
             after = dict(changes)
@@ -357,10 +357,10 @@ class KeyService:
         raise Conflict("the key is being changed by other requests; try again")
 
     def revoke(self, caller: Caller, community: str, key_id: str, body: Any = None) -> KeyRecord:
-        self._may_manage(caller, community)
+        self.authorize_manage(caller, community)
         reason = validation.revoke_request(body)
         for _ in range(EDIT_RETRIES):
-            key = self._load(community, key_id)
+            key = self.load_key(community, key_id)
             if key.status == REVOKED:
                 return key
             if key.status not in (ACTIVE,):
@@ -373,11 +373,11 @@ class KeyService:
             except VersionConflict:
                 continue
             if key.vault:
-                self._forget_vaulted_secret(key)
+                self.forget_vaulted_secret(key)
             return revoked
         raise Conflict("the key is being changed by other requests; try again")
 
-    def _forget_vaulted_secret(self, key: KeyRecord) -> None:
+    def forget_vaulted_secret(self, key: KeyRecord) -> None:
         try:
             self.vaults.on_revoke(key.vault or {})
         except ServiceError:
@@ -411,19 +411,19 @@ class KeyService:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def _may_manage(self, caller: Caller, community: str) -> None:
+    def authorize_manage(self, caller: Caller, community: str) -> None:
         # Another community's keys are not there at all for this caller: 404, never 403.
         if caller.community != community:
             raise NotFound("no such API key")
         if MANAGE_KEYS not in caller.permissions:
             raise Forbidden(f"this key lacks the {MANAGE_KEYS} permission")
 
-    def _may_grant(self, caller: Caller, community: str, role_names: Any) -> None:
+    def authorize_grant(self, caller: Caller, community: str, role_names: Any) -> None:
         missing = missing_permissions(caller.permissions, role_names, self.catalog(community))
         if missing:
             raise Forbidden(f"roles: granting them needs permissions this key lacks: {', '.join(sorted(missing))}")
 
-    def _load(self, community: str, key_id: str) -> KeyRecord:
+    def load_key(self, community: str, key_id: str) -> KeyRecord:
         key = self.store.get(key_id) if keys.is_key_id(key_id) else None
         if key is None or key.community != community:
             raise NotFound("no such API key")
