@@ -413,6 +413,15 @@ def parse_event(event: Mapping[str, Any]) -> GatewayRequest:
     return GatewayRequest("rest", token, method, path, arn_base)
 
 
+def gateway_refusal(error: BaseException, started: float) -> Exception:
+    """Log a gateway decision that failed before any key was read; API Gateway's 401 to raise."""
+    log_decision(
+        outcome="unauthorized", reason=f"error:{type(error).__name__}", key_id="unknown", community="",
+        started=started, face="gateway",
+    )  # fmt: skip
+    return Exception("Unauthorized")  # API Gateway's 401 contract
+
+
 def handle_gateway_event(verifier: Verifier, event: Mapping[str, Any], *, http_api_response: str = SIMPLE) -> Any:
     """Answer one API Gateway authorizer event.
 
@@ -425,11 +434,7 @@ def handle_gateway_event(verifier: Verifier, event: Mapping[str, Any], *, http_a
     try:
         request = parse_event(event)
     except Exception as error:  # noqa: BLE001 - an event we cannot read fails closed
-        log_decision(
-            outcome="unauthorized", reason=f"error:{type(error).__name__}", key_id="unknown", community="",
-            started=started, face="gateway",
-        )  # fmt: skip
-        raise Exception("Unauthorized") from None  # noqa: TRY002 - API Gateway's 401 contract
+        raise gateway_refusal(error, started) from None
     simple = request.kind == "http" and http_api_response == SIMPLE
     try:
         decision = verifier.authorize(

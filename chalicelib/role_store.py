@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.custom_roles import CustomRole, with_changes
 from chalicelib.domain import ACTIVE, AlreadyExists, Event, KeyRecord, StoreError, VersionConflict
-from chalicelib.store import DynamoStore, _condition_failed, _to_record
+from chalicelib.store import DynamoStore, _to_record
 
 _ROLE_FIELDS = ("description", "permissions", "created_at", "created_by", "updated_at", "updated_by")
 
@@ -46,16 +46,9 @@ class DynamoRoleStore:
     def insert(self, role: CustomRole, event: Event) -> None:
         CustomRoleItem = self.models.CustomRole
         item = CustomRoleItem(role.community, role.name, **{name: getattr(role, name) for name in _ROLE_FIELDS})
-        try:
-            with self.key_store._transaction() as tx:
-                tx.save(item, condition=CustomRoleItem.name.does_not_exist())
-                tx.save(self.key_store._event_item(event))
-        except TransactWriteError as error:
-            if _condition_failed(error):
-                raise AlreadyExists() from error
-            raise StoreError("the roles table refused the write") from error
-        except PynamoDBException as error:
-            raise StoreError("the roles table could not be reached") from error
+        with self.key_store.transaction("roles", lambda _: AlreadyExists()) as tx:
+            tx.save(item, condition=CustomRoleItem.name.does_not_exist())
+            tx.save(self.key_store.event_item(event))
         role.version = 1
 
     def update(self, role: CustomRole, changes: dict[str, Any], event: Event) -> CustomRole:
@@ -66,16 +59,9 @@ class DynamoRoleStore:
             getattr(CustomRoleItem, name).remove() if value is None else getattr(CustomRoleItem, name).set(value)
             for name, value in changes.items()
         ]
-        try:
-            with self.key_store._transaction() as tx:
-                tx.update(item, actions=actions, condition=CustomRoleItem.name.exists())
-                tx.save(self.key_store._event_item(event))
-        except TransactWriteError as error:
-            if _condition_failed(error):
-                raise VersionConflict() from error
-            raise StoreError("the roles table refused the write") from error
-        except PynamoDBException as error:
-            raise StoreError("the roles table could not be reached") from error
+        with self.key_store.transaction("roles", lambda _: VersionConflict()) as tx:
+            tx.update(item, actions=actions, condition=CustomRoleItem.name.exists())
+            tx.save(self.key_store.event_item(event))
         updated = with_changes(role, changes)
         updated.version = (role.version or 0) + 1
         return updated
@@ -84,16 +70,9 @@ class DynamoRoleStore:
         CustomRoleItem = self.models.CustomRole
         item = CustomRoleItem(role.community, role.name)
         item.version = role.version
-        try:
-            with self.key_store._transaction() as tx:
-                tx.delete(item, condition=CustomRoleItem.name.exists())
-                tx.save(self.key_store._event_item(event))
-        except TransactWriteError as error:
-            if _condition_failed(error):
-                raise VersionConflict() from error
-            raise StoreError("the roles table refused the write") from error
-        except PynamoDBException as error:
-            raise StoreError("the roles table could not be reached") from error
+        with self.key_store.transaction("roles", lambda _: VersionConflict()) as tx:
+            tx.delete(item, condition=CustomRoleItem.name.exists())
+            tx.save(self.key_store.event_item(event))
 
     def keys_granted(self, community: str, name: str) -> Sequence[KeyRecord]:
         ApiKey = self.models.ApiKey

@@ -7,9 +7,10 @@ credentials come the standard way (``AWS_ENDPOINT_URL``, ``AWS_DEFAULT_REGION``,
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -277,42 +278,28 @@ class DynamoStore:
     def insert(self, key: KeyRecord, event: Event, idempotency: IdempotencyRecord | None) -> None:
         ApiKey, Idem = self.models.ApiKey, self.models.Idempotency
         item = ApiKey(key.key_id, roles=key.roles, **self._attributes(key), **_derived(key))
-        try:
-            with self._transaction() as tx:
-                tx.save(item, condition=ApiKey.key_id.does_not_exist())
-                tx.save(self._event_item(event))
-                if idempotency is not None:
-                    idem_item = Idem(
-                        idempotency.scope,
-                        key_id=idempotency.key_id,
-                        fingerprint=idempotency.fingerprint,
-                        created_at=idempotency.created_at,
-                        expires=timedelta(days=1),
-                    )
-                    tx.save(idem_item, condition=Idem.scope.does_not_exist())
-        except TransactWriteError as error:
-            if _condition_failed(error):
-                raise AlreadyExists() from error
-            raise StoreError("the keys table refused the write") from error
-        except PynamoDBException as error:
-            raise StoreError("the keys table could not be reached") from error
+        with self.transaction("keys", lambda _: AlreadyExists()) as tx:
+            tx.save(item, condition=ApiKey.key_id.does_not_exist())
+            tx.save(self.event_item(event))
+            if idempotency is not None:
+                idem_item = Idem(
+                    idempotency.scope,
+                    key_id=idempotency.key_id,
+                    fingerprint=idempotency.fingerprint,
+                    created_at=idempotency.created_at,
+                    expires=timedelta(days=1),
+                )
+                tx.save(idem_item, condition=Idem.scope.does_not_exist())
         key.version = 1
 
     def update(self, key: KeyRecord, changes: dict[str, Any], event: Event) -> KeyRecord:
         ApiKey = self.models.ApiKey
         updated, item, actions = self._update_actions(key, changes)
-        try:
-            with self._transaction() as tx:
-                # The version guard makes this an optimistic edit; the status guard makes
-                # revocation final whatever a caller sends.
-                tx.update(item, actions=actions, condition=ApiKey.status != REVOKED)
-                tx.save(self._event_item(event))
-        except TransactWriteError as error:
-            if _condition_failed(error):
-                raise VersionConflict() from error
-            raise StoreError("the keys table refused the write") from error
-        except PynamoDBException as error:
-            raise StoreError("the keys table could not be reached") from error
+        with self.transaction("keys", lambda _: VersionConflict()) as tx:
+            # The version guard makes this an optimistic edit; the status guard makes
+            # revocation final whatever a caller sends.
+            tx.update(item, actions=actions, condition=ApiKey.status != REVOKED)
+            tx.save(self.event_item(event))
         updated.version = (key.version or 0) + 1
         return updated
 
@@ -325,21 +312,16 @@ class DynamoStore:
         ApiKey = self.models.ApiKey
         new_item = ApiKey(new.key_id, roles=new.roles, **self._attributes(new), **_derived(new))
         updated, old_item, actions = self._update_actions(old, old_changes)
-        try:
-            with self._transaction() as tx:
-                tx.save(new_item, condition=ApiKey.key_id.does_not_exist())
-                tx.save(self._event_item(new_event))
-                tx.update(old_item, actions=actions, condition=ApiKey.status != REVOKED)
-                tx.save(self._event_item(old_event))
-        except TransactWriteError as error:
-            reasons = getattr(error, "cancellation_reasons", None) or []
-            if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
-                raise AlreadyExists() from error
-            if _condition_failed(error):
-                raise VersionConflict() from error
-            raise StoreError("the keys table refused the write") from error
-        except PynamoDBException as error:
-            raise StoreError("the keys table could not be reached") from error
+
+        def conflict(reasons: list[Any]) -> Exception:
+            new_id_taken = reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed"
+            return AlreadyExists() if new_id_taken else VersionConflict()
+
+        with self.transaction("keys", conflict) as tx:
+            tx.save(new_item, condition=ApiKey.key_id.does_not_exist())
+            tx.save(self.event_item(new_event))
+            tx.update(old_item, actions=actions, condition=ApiKey.status != REVOKED)
+            tx.save(self.event_item(old_event))
         new.version = 1
         updated.version = (old.version or 0) + 1
         return updated
@@ -493,12 +475,26 @@ class DynamoStore:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _transaction(self) -> Any:
+    @contextlib.contextmanager
+    def transaction(self, table: str, on_condition: Callable[[list[Any]], Exception]) -> Iterator[Any]:
+        """A TransactWrite whose failures leave as the domain's errors: ``on_condition(reasons)``
+        (the cancellation reasons, in item order) when a condition failed, StoreError otherwise.
+        Nothing of it is written unless all of it is."""
         from pynamodb.transactions import TransactWrite
 
         # One token per logical write: botocore's retries resend it, so a transaction whose answer
         # was lost (timeout, 500) is not applied twice by DynamoDB (a duplicate key, a lost secret).
-        return TransactWrite(connection=self.models.connection, client_request_token=secrets.token_hex(16))
+        tx = TransactWrite(connection=self.models.connection, client_request_token=secrets.token_hex(16))
+        try:
+            with tx:
+                yield tx
+        except TransactWriteError as error:
+            reasons = list(getattr(error, "cancellation_reasons", None) or [])
+            if any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons):
+                raise on_condition(reasons) from error
+            raise StoreError(f"the {table} table refused the write") from error
+        except PynamoDBException as error:
+            raise StoreError(f"the {table} table could not be reached") from error
 
     def _update_actions(self, key: KeyRecord, changes: dict[str, Any]) -> tuple[KeyRecord, Any, list[Any]]:
         """The record after ``changes``, the version-carrying item and the update actions."""
@@ -516,7 +512,7 @@ class DynamoStore:
     def _attributes(key: KeyRecord) -> dict[str, Any]:
         return {name: getattr(key, name) for name in _RECORD_FIELDS if name not in ("key_id", "version")}
 
-    def _event_item(self, event: Event) -> Any:
+    def event_item(self, event: Event) -> Any:
         if not event.event_id:
             event.event_id = f"{event.at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{event.key_id}#{secrets.token_hex(4)}"
         return self.models.KeyEvent(
@@ -528,8 +524,3 @@ class DynamoStore:
             at=event.at,
             details=event.details,
         )
-
-
-def _condition_failed(error: TransactWriteError) -> bool:
-    reasons = getattr(error, "cancellation_reasons", None) or []
-    return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons)

@@ -14,7 +14,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import wiring
-from chalicelib.authorizer import handle_gateway_event, log_decision
+from chalicelib.authorizer import gateway_refusal, handle_gateway_event
 from chalicelib.settings import get_settings
 
 bp = Blueprint(__name__)
@@ -26,9 +26,5 @@ def gateway_authorizer(event: dict[str, Any], context: Any) -> Any:
     try:
         verifier, response_form = wiring.verifier(), get_settings().http_api_response
     except Exception as error:  # noqa: BLE001 - a container that cannot start fails closed
-        log_decision(
-            outcome="unauthorized", reason=f"error:{type(error).__name__}", key_id="unknown", community="",
-            started=started, face="gateway",
-        )  # fmt: skip
-        raise Exception("Unauthorized") from None  # noqa: TRY002 - API Gateway's 401 contract
+        raise gateway_refusal(error, started) from None
     return handle_gateway_event(verifier, event, http_api_response=response_form)
