@@ -67,7 +67,7 @@ def test_newcomer_flow_over_http(local_run):
 
     listed = requests.get(base, headers=headers, timeout=10).json()["items"]
     assert listed[0]["id"] == key["id"]
-    found = requests.get(base, params={"search": "tip"}, headers=headers, timeout=10).json()["items"]
+    found = requests.get(base, params={"search": "tip sync"}, headers=headers, timeout=10).json()["items"]
     assert [i["id"] for i in found] == [key["id"]]
     edited = requests.patch(f"{base}/{key['id']}", json={"description": "TIP sync v2"}, headers=headers, timeout=10)
     assert edited.json()["description"] == "TIP sync v2"

@@ -8,7 +8,7 @@ def test_admin_creates_lists_and_revokes(client, admin):
     )
     assert created.status_code == 201, created.body
     key = created.json_body["api_key"]
-    listed = client.http.get("/communities/demo/apikeys?search=cti", headers=bearer(secret))
+    listed = client.http.get("/communities/demo/apikeys?search=intel%20feed", headers=bearer(secret))
     assert [item["id"] for item in listed.json_body["items"]] == [key["id"]]
     revoked = client.http.post(f"/communities/demo/apikeys/{key['id']}/revoke", headers=bearer(secret))
     assert revoked.json_body["status"] == "revoked"
