@@ -4,7 +4,9 @@ from tests.conftest import as_json, bearer
 def test_admin_creates_lists_and_revokes(client, admin):
     _, secret = admin
     created = client.http.post(
-        "/communities/demo/apikeys", headers=bearer(secret), body=as_json({"name": "CTI", "roles": ["ic_viewer"]})
+        "/communities/demo/apikeys",
+        headers=bearer(secret),
+        body=as_json({"name": "Threat intel feed", "roles": ["ic_viewer"]}),
     )
     assert created.status_code == 201, created.body
     key = created.json_body["api_key"]
