@@ -1123,7 +1123,9 @@
       radio.addEventListener("change", onExpiryChange);
     }
     $("secret-copy").addEventListener("click", copySecret);
-    $("secret-done").addEventListener("click", () => $("secret-dialog").close());
+    // Forget the secret at once, not on the dialog's "close" event, which runs a task later.
+    $("secret-done").addEventListener("click", () => { forgetSecret(); $("secret-dialog").close(); });
+    $("secret-dialog").addEventListener("cancel", forgetSecret);
     $("secret-dialog").addEventListener("close", forgetSecret);
     $("edit-form").addEventListener("submit", submitEdit);
     $("edit-cancel").addEventListener("click", () => $("edit-dialog").close());
