@@ -121,11 +121,12 @@ def expiry(body: Mapping[str, Any], now: datetime, max_days: int) -> datetime | 
         raise ValidationError("expires_at", "must be an ISO 8601 date-time string")
     try:
         moment = datetime.fromisoformat(raw)
-    except ValueError as error:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        # OverflowError: an offset that pushes year 1 or 9999 out of range in UTC.
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError) as error:
         raise ValidationError("expires_at", "must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z") from error
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
     if moment <= now:
         raise ValidationError("expires_at", "must be in the future")
     if moment > now + timedelta(days=max_days):

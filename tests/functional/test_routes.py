@@ -181,6 +181,8 @@ BAD_CREATE = [
     ({"name": "a", "roles": ["ic_viewer"], "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
     ({"name": "a", "roles": ["ic_viewer"], "expires_at": "2999-01-01T00:00:00Z"}, "expires_at"),
     ({"name": "a", "roles": ["ic_viewer"], "expires_at": 12}, "expires_at"),
+    ({"name": "a", "roles": ["ic_viewer"], "expires_at": "0001-01-01T00:00:00+02:04"}, "expires_at"),
+    ({"name": "a", "roles": ["ic_viewer"], "expires_at": "9999-12-31T23:59:59-05:00"}, "expires_at"),
     ({"name": "a", "roles": ["ic_viewer"], "expires_in_days": 7}, "expires_in_days"),
     ({"name": "a", "roles": ["ic_viewer"], "vault": "somewhere"}, "vault"),
     ({"name": "a", "roles": ["ic_viewer"], "vault": {"target": "nowhere"}}, "vault.target"),
