@@ -24,6 +24,15 @@ from typing import Any
 
 from chalicelib import keys, logs
 from chalicelib.domain import ACTIVE, KeyRecord
+from chalicelib.execute_api import (
+    MethodArn,
+    bearer_token,
+    header,
+    identity_source_token,
+    is_unsafe_path,
+    multi_value_header,
+    unsafe_path_resources,
+)
 from chalicelib.roles import PERMISSIONS, Role
 from chalicelib.service import Caller
 
@@ -33,7 +42,8 @@ _quote: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ign
 # Other APIs' routes → the permission each needs. ``METHOD /path``; ``*`` as method means any,
 # a ``*`` in a path matches anything (slashes too, as in IAM), and a trailing ``/*`` also
 # matches the bare path. A route needs the permission of every rule that matches it; a route
-# no rule matches is refused (403).
+# no rule matches is refused (403), and so is a path with a dot segment or an encoded separator
+# (``execute_api.is_unsafe_path``), whatever the rules say.
 DEFAULT_ROUTE_MAP: tuple[tuple[str, str], ...] = (
     ("GET /intelligence/*", "intelligence:read"),
     ("HEAD /intelligence/*", "intelligence:read"),
@@ -143,6 +153,8 @@ class RouteMap:
         return cls([RouteRule.parse(spec, permission) for spec, permission in pairs])
 
     def allows(self, permissions: frozenset[str], method: str, path: str) -> tuple[bool, str]:
+        if is_unsafe_path(path):
+            return False, "unsafe path"
         matched = False
         for rule in self.rules:
             if rule.matches(method, path):
@@ -161,6 +173,10 @@ class RouteMap:
             if any(rule.may_overlap(other) for other in granted)
             for resource in rule.resources(arn_base)
         )
+        if allowed:
+            # What a backend might normalise into another area is denied in the policy too, so
+            # an answer API Gateway caches for one route cannot let such a path through later.
+            denied.update(dict.fromkeys(unsafe_path_resources(arn_base)))
         statements = []
         if allowed:
             statements.append({"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": list(allowed)})
@@ -270,8 +286,7 @@ class Verifier:
         return Decision(caller, allowed, reason)
 
     def verify(self, token: str | None) -> Caller:
-        if token and token.startswith("Bearer "):
-            token = token[7:].strip()
+        token = bearer_token(token)
         if not token:
             raise Unauthorized("missing")
         try:
@@ -357,60 +372,83 @@ POLICY = "policy"
 
 @dataclass(frozen=True)
 class GatewayRequest:
-    """What an authorizer event asks: which token, for which route, of which API and stage."""
+    """What an authorizer event asks: which token, for which route, of which API and stage.
+
+    ``method`` and ``path`` are the route decided: the method ARN's for every answer API Gateway
+    checks as a policy (it checks it against that ARN), the request's own for HTTP API simple
+    answers. ``arn`` is ``None`` only for a payload 2.0 event whose route ARN is unreadable,
+    which can then only get a simple answer.
+    """
 
     kind: str  # "rest" (REST TOKEN/REQUEST, HTTP API payload 1.0) or "http" (HTTP API payload 2.0)
     token: str | None
     method: str
     path: str
-    arn_base: str  # arn:aws:execute-api:region:account:api-id/stage
+    arn: MethodArn | None
+
+    @property
+    def arn_base(self) -> str:
+        if self.arn is None:
+            raise ValueError("no method ARN to build a policy from")
+        return self.arn.base
 
 
-def _split_arn(arn: str) -> tuple[str, str, str]:
-    """``arn:aws:execute-api:r:a:api/stage/METHOD/path`` → (``arn:...:api/stage``, METHOD, /path)."""
-    head, _, resource = arn.rpartition(":")
-    parts = resource.split("/", 3)
-    if not head.startswith("arn:") or len(parts) < 3:
-        raise ValueError("not an execute-api ARN")
-    api_id, stage, method = parts[0], parts[1], parts[2]
-    path = "/" + (parts[3] if len(parts) > 3 else "")
-    return f"{head}:{api_id}/{stage}", method.upper(), path
-
-
-def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
-    if not headers:
+def _rest_request_token(event: Mapping[str, Any]) -> str | None:
+    """REST REQUEST: the ``Authorization`` header, any case; refused when sent twice, differently."""
+    single = header(event.get("headers"), "Authorization")
+    multi_values = event.get("multiValueHeaders")
+    if not _has_header(multi_values, "Authorization"):
+        return single
+    multi = multi_value_header(multi_values, "Authorization")
+    if multi is None or (single is not None and single != multi):
         return None
-    value = headers.get(name) or headers.get(name.lower())
-    if value is None:
-        for key, candidate in headers.items():
-            if key.lower() == name.lower():
-                return str(candidate)
-        return None
-    return str(value)
+    return multi
 
 
-def parse_event(event: Mapping[str, Any]) -> GatewayRequest:
+def _has_header(headers: object, name: str) -> bool:
+    return isinstance(headers, Mapping) and any(isinstance(k, str) and k.lower() == name.lower() for k in headers)
+
+
+def parse_event(
+    event: Mapping[str, Any], *, key_prefix: str = "apk", http_api_response: str = SIMPLE
+) -> GatewayRequest:
+    """Read an event the way API Gateway shaped it; ``ValueError`` (or any error) when it cannot."""
+    if not isinstance(event, Mapping):
+        raise ValueError("not an event")
     if event.get("version") == "2.0":
-        arn_base, arn_method, _ = _split_arn(event["routeArn"])
+        token = identity_source_token(event.get("identitySource"), key_prefix)
+        if token is None and not event.get("identitySource"):
+            token = bearer_token(header(event.get("headers"), "Authorization"))
+        if http_api_response != SIMPLE:
+            arn = MethodArn.parse(event.get("routeArn"))
+            return GatewayRequest("http", token, arn.method, arn.path, arn)
+        try:
+            route_arn: MethodArn | None = MethodArn.parse(event.get("routeArn"))
+        except ValueError:
+            route_arn = None
         http = (event.get("requestContext") or {}).get("http") or {}
-        method = str(http.get("method") or arn_method).upper()
-        path = str(event.get("rawPath") or http.get("path") or "/")
-        # On a named stage the raw path starts with the stage; routes are mapped without it.
-        stage = arn_base.rpartition("/")[2]
-        if stage != "$default" and path.startswith(f"/{stage}/"):
-            path = path[len(stage) + 1 :]
-        token = _header(event.get("headers"), "Authorization")
-        if token is None and event.get("identitySource"):
-            token = str(event["identitySource"][0])
-        return GatewayRequest("http", token, method, path, arn_base)
+        method = http.get("method") or (route_arn.method if route_arn else None)
+        path = event.get("rawPath") or http.get("path")
+        if not isinstance(path, str):
+            path = route_arn.path if route_arn else None
+        elif route_arn is not None and route_arn.stage != "$default":
+            # On a named stage the raw path starts with the stage; routes are mapped without it.
+            stage_prefix = f"/{route_arn.stage}"
+            if path == stage_prefix or path.startswith(stage_prefix + "/"):
+                path = path[len(stage_prefix) :] or "/"
+        if not isinstance(method, str) or not isinstance(path, str):
+            raise ValueError("no method or path")
+        return GatewayRequest("http", token, method, path, route_arn)
     # REST TOKEN and REQUEST, and HTTP API payload 1.0: API Gateway checks the policy against
     # the method ARN, so the route decided is the one the ARN names.
-    arn_base, method, path = _split_arn(event["methodArn"])
+    arn = MethodArn.parse(event.get("methodArn"))
     if event.get("type") == "TOKEN":
-        token = event.get("authorizationToken")
+        token = bearer_token(event.get("authorizationToken"))
+    elif event.get("version") == "1.0" and event.get("identitySource"):
+        token = identity_source_token(event.get("identitySource"), key_prefix)
     else:
-        token = _header(event.get("headers"), "Authorization")
-    return GatewayRequest("rest", token, method, path, arn_base)
+        token = bearer_token(_rest_request_token(event))
+    return GatewayRequest("rest", token, arn.method, arn.path, arn)
 
 
 def gateway_refusal(error: BaseException, started: float) -> Exception:
@@ -422,32 +460,49 @@ def gateway_refusal(error: BaseException, started: float) -> Exception:
     return Exception("Unauthorized")  # API Gateway's 401 contract
 
 
+def wants_simple_answer(event: object, http_api_response: str) -> bool:
+    """Whether API Gateway expects ``{"isAuthorized": …}`` for this event, not a policy."""
+    return http_api_response == SIMPLE and isinstance(event, Mapping) and event.get("version") == "2.0"
+
+
+def refuse_event(event: object, error: BaseException, started: float, *, http_api_response: str) -> dict[str, bool]:
+    """Refuse an event that could not be decided: the simple ``false``, or API Gateway's 401 raised."""
+    refusal = gateway_refusal(error, started)
+    if wants_simple_answer(event, http_api_response):
+        return {"isAuthorized": False}
+    raise refusal
+
+
 def handle_gateway_event(verifier: Verifier, event: Mapping[str, Any], *, http_api_response: str = SIMPLE) -> Any:
     """Answer one API Gateway authorizer event.
 
     REST (and the IAM form of HTTP API): a policy allowing every route the key may call and
     denying the mapped ones it may not, so a cached answer is right for every route; a bad
     key raises ``Exception("Unauthorized")``, which API Gateway turns into 401. HTTP API
-    simple form: ``{"isAuthorized": ..., "context": ...}``.
+    simple form: ``{"isAuthorized": ..., "context": ...}``. Nothing else ever leaves: in the
+    simple form not even the 401, which API Gateway would turn into a 500.
     """
     started = time.perf_counter()
+    simple = wants_simple_answer(event, http_api_response)
     try:
-        request = parse_event(event)
+        request = parse_event(event, key_prefix=verifier.key_prefix, http_api_response=http_api_response)
     except Exception as error:  # noqa: BLE001 - an event we cannot read fails closed
-        raise gateway_refusal(error, started) from None
-    simple = request.kind == "http" and http_api_response == SIMPLE
+        return refuse_event(event, error, started, http_api_response=http_api_response)
     try:
         decision = verifier.authorize(
             request.token, face="gateway", method=request.method, path=request.path, started=started
         )
-    except Unauthorized:
+    except Exception:  # noqa: BLE001 - Unauthorized, already logged by authorize
         if simple:
             return {"isAuthorized": False}
         raise Exception("Unauthorized") from None  # noqa: TRY002 - API Gateway's 401 contract
-    if simple:
-        return {"isAuthorized": decision.allowed, "context": decision.context()}
-    return {
-        "principalId": decision.caller.key_id,
-        "policyDocument": verifier.route_map.policy(decision.caller.permissions, request.arn_base),
-        "context": decision.context(),
-    }
+    try:
+        if simple:
+            return {"isAuthorized": decision.allowed, "context": decision.context()}
+        return {
+            "principalId": decision.caller.key_id,
+            "policyDocument": verifier.route_map.policy(decision.caller.permissions, request.arn_base),
+            "context": decision.context(),
+        }
+    except Exception as error:  # noqa: BLE001 - fail closed, as an answer API Gateway understands
+        return refuse_event(event, error, started, http_api_response=http_api_response)

@@ -8,13 +8,14 @@ response (``simple``, the default) or the IAM policy (``policy``).
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from chalice import Blueprint
 
 from chalicelib import wiring
-from chalicelib.authorizer import gateway_refusal, handle_gateway_event
+from chalicelib.authorizer import SIMPLE, handle_gateway_event, refuse_event
 from chalicelib.settings import get_settings
 
 bp = Blueprint(__name__)
@@ -26,5 +27,7 @@ def gateway_authorizer(event: dict[str, Any], context: Any) -> Any:
     try:
         verifier, response_form = wiring.verifier(), get_settings().http_api_response
     except Exception as error:  # noqa: BLE001 - a container that cannot start fails closed
-        raise gateway_refusal(error, started) from None
+        # The settings may be what failed: the form asked for is read as they would read it.
+        response_form = os.environ.get("APIKEYS_HTTP_API_RESPONSE", SIMPLE)
+        return refuse_event(event, error, started, http_api_response=response_form)
     return handle_gateway_event(verifier, event, http_api_response=response_form)
