@@ -230,8 +230,11 @@ class Verifier:
         cache_ttl_seconds: float = 0.0,
         route_map: RouteMap | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        roles_held: Callable[[str, Sequence[str]], Mapping[str, Role]] | None = None,
     ) -> None:
         self.lookup = lookup
+        # The roles a key holds, read by name: a custom-role source reads only those.
+        self.roles_held = roles_held or (lambda community, _names: catalog(community))
         self.key_prefix = key_prefix
         self.peppers = peppers
         self.catalog = catalog
@@ -306,8 +309,8 @@ class Verifier:
         if key.grace_until is not None and key.grace_until <= now:
             raise Unauthorized("rotated", key.key_id, key.community)
         self._record_use(key, now)
-        catalog = self.catalog(key.community)
-        permissions = frozenset(p for name in key.roles if name in catalog for p in catalog[name].permissions)
+        held = self.roles_held(key.community, key.roles)
+        permissions = frozenset(p for name in key.roles if name in held for p in held[name].permissions)
         return Caller(key.key_id, key.community, tuple(key.roles), permissions)
 
     def forget(self, key_id: str) -> None:

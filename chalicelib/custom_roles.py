@@ -27,6 +27,7 @@ from chalicelib.domain import (
     Forbidden,
     KeyRecord,
     NotFound,
+    OverLimit,
     ValidationError,
     VersionConflict,
     iso,
@@ -39,6 +40,7 @@ MAX_CUSTOM_ROLES = 100
 CREATE_FIELDS = frozenset({"name", "description", "permissions"})
 EDIT_FIELDS = frozenset({"description", "permissions"})
 EDIT_RETRIES = 5
+_HELD_CACHE_LIMIT = 10_000
 
 
 @dataclass
@@ -70,8 +72,12 @@ class RoleStore(Protocol):
     def list(self, community: str) -> Sequence[CustomRole]:
         """Every custom role of the community, strongly consistent."""
 
-    def insert(self, role: CustomRole, event: Event) -> None:
-        """Role and audit event in one transaction; AlreadyExists if the name is taken."""
+    def insert(self, role: CustomRole, event: Event, *, limit: int | None = None) -> None:
+        """Role, audit event and the community's role count in one transaction; AlreadyExists if
+        the name is taken, OverLimit if the community already has ``limit`` custom roles."""
+
+    def permissions_of(self, community: str, names: Sequence[str]) -> Mapping[str, Role]:
+        """The named custom roles that exist (permissions only), read by key."""
 
     def update(self, role: CustomRole, changes: dict[str, Any], event: Event) -> CustomRole:
         """VersionConflict if the role changed or vanished since it was read."""
@@ -125,6 +131,7 @@ class CustomRoles:
         self.cache_ttl_seconds = cache_ttl_seconds
         self.monotonic = monotonic
         self._cache: dict[str, tuple[float, dict[str, Role]]] = {}
+        self._held_cache: dict[tuple[str, str], tuple[float, Role | None]] = {}
         self._lock = threading.Lock()
 
     # -- the catalog the key service and the authorizer read ----------------------------------
@@ -143,10 +150,37 @@ class CustomRoles:
                 self._cache[community] = (self.monotonic() + self.cache_ttl_seconds, roles)
         return roles
 
+    def held(self, community: str, names: Sequence[str]) -> Mapping[str, Role]:
+        """The roles among ``names`` that exist, for the authorizer: built-in ones cost nothing, the
+        community's own are read by key (one batched read), so a verification's cost follows the
+        roles the key holds, never how many roles its community has. Custom roles come with their
+        permissions only."""
+        found = {name: BUILTIN_ROLES[name] for name in names if name in BUILTIN_ROLES}
+        wanted = [name for name in names if name not in BUILTIN_ROLES]
+        if not wanted:
+            return found
+        moment = self.monotonic()
+        if self.cache_ttl_seconds > 0:
+            cached = {name: self._held_cache.get((community, name)) for name in wanted}
+            if all(entry is not None and entry[0] > moment for entry in cached.values()):
+                found.update({name: entry[1] for name, entry in cached.items() if entry and entry[1]})
+                return found
+        read = self.store.permissions_of(community, wanted)
+        if self.cache_ttl_seconds > 0:
+            with self._lock:
+                if len(self._held_cache) >= _HELD_CACHE_LIMIT:
+                    self._held_cache.clear()
+                for name in wanted:
+                    self._held_cache[(community, name)] = (moment + self.cache_ttl_seconds, read.get(name))
+        found.update(read)
+        return found
+
     def forget(self, community: str) -> None:
         """Drop this container's cached roles of a community (called after each change here)."""
         with self._lock:
             self._cache.pop(community, None)
+            for entry in [entry for entry in self._held_cache if entry[0] == community]:
+                del self._held_cache[entry]
 
     # -- management -------------------------------------------------------------------------
 
@@ -166,16 +200,17 @@ class CustomRoles:
         _may_hold(caller, permissions)
         if name in BUILTIN_ROLES:
             raise Conflict(f"name: {name!r} is a built-in role")
-        existing = self.store.list(community)
-        if len(existing) >= MAX_CUSTOM_ROLES:
-            raise Conflict(f"a community has at most {MAX_CUSTOM_ROLES} custom roles")
         now = self.clock()
         role = CustomRole(community, name, description, permissions, now, caller.actor)
         details = {"name": name, "description": description, "permissions": permissions}
         try:
-            self.store.insert(role, _event(role, "role_create", caller, now, details))
+            # The cap is a conditional count in the role's own transaction: concurrent creates
+            # cannot pass it, whatever they read before.
+            self.store.insert(role, _event(role, "role_create", caller, now, details), limit=MAX_CUSTOM_ROLES)
         except AlreadyExists as error:
             raise Conflict(f"name: a role named {name!r} already exists") from error
+        except OverLimit:
+            raise Conflict(f"a community has at most {MAX_CUSTOM_ROLES} custom roles") from None
         self.forget(community)
         return role
 
@@ -194,8 +229,11 @@ class CustomRoles:
             changes["permissions"] = _permissions(body)
         for _ in range(EDIT_RETRIES):
             role = self._load(community, name)
+            # Both sides: narrowing a role takes permissions away from every key holding it, so
+            # only a caller holding all the role grants may change it, and never beyond itself.
+            _may_change(caller, role)
             if "permissions" in changes:
-                _may_hold(caller, [p for p in changes["permissions"] if p not in role.permissions])
+                _may_hold(caller, changes["permissions"])
             before = {field: getattr(role, field) for field in changes}
             if before == changes:
                 return role
@@ -214,6 +252,7 @@ class CustomRoles:
         _may_manage(caller, community)
         for _ in range(EDIT_RETRIES):
             role = self._load(community, name)
+            _may_change(caller, role)
             holders = self.store.keys_granted(community, name)
             if holders:
                 raise RoleInUse(name, [{"id": key.key_id, "name": key.name} for key in holders])
@@ -255,6 +294,12 @@ def _may_hold(caller: Caller, permissions: Sequence[str]) -> None:
     missing = sorted(set(permissions) - caller.permissions)
     if missing:
         raise Forbidden(f"permissions: granting them needs permissions this key lacks: {', '.join(missing)}")
+
+
+def _may_change(caller: Caller, role: CustomRole) -> None:
+    missing = sorted(set(role.permissions) - caller.permissions)
+    if missing:
+        raise Forbidden(f"this key lacks permissions the role {role.name!r} grants: {', '.join(missing)}")
 
 
 def _role_name(body: Mapping[str, Any]) -> str:

@@ -52,6 +52,10 @@ class VersionConflict(Exception):
     """The item changed since it was read (optimistic locking)."""
 
 
+class OverLimit(Exception):
+    """A conditional count found the community at its limit; nothing was written."""
+
+
 class AlreadyExists(Exception):
     """A conditional create found its item there (key id or idempotency key)."""
 
@@ -154,11 +158,17 @@ class Page:
 
 
 class Store(Protocol):
-    def insert(self, key: KeyRecord, event: Event, idempotency: IdempotencyRecord | None) -> None:
-        """Key, audit event and idempotency record in one transaction. AlreadyExists if taken."""
+    def insert(
+        self, key: KeyRecord, event: Event, idempotency: IdempotencyRecord | None, *, limit: int | None = None
+    ) -> None:
+        """Key, audit event and idempotency record in one transaction. AlreadyExists if taken;
+        OverLimit if ``limit`` is given and the community already holds that many live keys."""
 
     def get(self, key_id: str) -> KeyRecord | None:
         """One strongly consistent read by table key."""
+
+    def get_many(self, key_ids: Sequence[str]) -> dict[str, KeyRecord]:
+        """The keys that exist among ``key_ids``, by id: batched, strongly consistent reads."""
 
     def get_idempotency(self, scope: str) -> IdempotencyRecord | None: ...
 

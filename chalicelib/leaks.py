@@ -4,7 +4,8 @@ GitHub POSTs a JSON list of ``{"token", "type", "url", "source"}`` with the head
 ``Github-Public-Key-Identifier`` and ``Github-Public-Key-Signature`` (base64 of an ECDSA
 P-256 / SHA-256 DER signature over the raw body). The body is trusted only once the signature
 verifies against one of the configured public keys (``APIKEYS_LEAK_PUBLIC_KEYS``). Each token
-is then looked up like the authorizer does (parse, key id, one consistent read, hash compare);
+is then looked up like the authorizer does (parse, key id, consistent read, hash compare), the
+reads of a whole report batched;
 an active key is revoked with the report recorded as its reason, actor ``leak-report``.
 The answer labels every token ``true_positive`` (one of our keys, whatever its state) or
 ``false_positive``. A token is never logged.
@@ -19,14 +20,18 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from chalicelib import keys
-from chalicelib.domain import ACTIVE, Conflict, ValidationError
+from chalicelib import keys, validation
+from chalicelib.domain import ACTIVE, Conflict, KeyRecord, ValidationError
 from chalicelib.service import Caller, KeyService
 
 log = logging.getLogger("apikeys.leaks")
 
 ACTOR = "leak-report"
+# GitHub documents no maximum ("a JSON array that contains one or more objects"; endpoints
+# "should be able to handle requests with a large number of matches"), so the bound is generous:
+# 1,000 matches, each with a URL of up to ~900 bytes, fit in the byte bound.
 MAX_TOKENS = 1000
+REPORT_MAX_BYTES = 1024 * 1024
 TEXT_MAX = 300
 TRUE_POSITIVE = "true_positive"
 FALSE_POSITIVE = "false_positive"
@@ -75,10 +80,8 @@ def verify_signature(
 
 
 def parse_report(raw_body: bytes) -> list[dict[str, str]]:
-    try:
-        report = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ValidationError("body", "not valid JSON") from error
+    # A report is a list of flat objects: two levels. Its size is bounded by the token count.
+    report = validation.parse_json(raw_body, max_bytes=REPORT_MAX_BYTES, max_depth=2)
     if not isinstance(report, list):
         raise ValidationError("body", "must be a JSON list of reported tokens")
     if len(report) > MAX_TOKENS:
@@ -106,25 +109,36 @@ class LeakReports:
         self, raw_body: bytes, key_identifier: str | None, signature: str | None, public_keys: Mapping[str, str]
     ) -> list[dict[str, str]]:
         verify_signature(raw_body, key_identifier, signature, public_keys)
+        entries = parse_report(raw_body)
+        service = self.service
+        parsed: dict[str, keys.ParsedKey | None] = {}
+        for entry in entries:
+            if entry["token"] not in parsed:
+                parsed[entry["token"]] = _parse(entry["token"], service.key_prefix)
+        # One batched, consistent read for every well-formed token of the report (BatchGetItem
+        # pages of 100), however many there are: a report costs reads by the hundred, not by token.
+        records = service.store.get_many(sorted({p.key_id for p in parsed.values() if p is not None}))
         labels: dict[str, str] = {}
         answer = []
-        for entry in parse_report(raw_body):
+        for entry in entries:
             token = entry["token"]
             if token not in labels:
-                labels[token] = self._handle_token(token, entry)
+                labels[token] = self._handle_token(parsed[token], records, entry)
             answer.append({"token_raw": token, "token_type": entry["type"], "label": labels[token]})
         return answer
 
-    def _handle_token(self, token: str, entry: Mapping[str, str]) -> str:
+    def _handle_token(
+        self, parsed: keys.ParsedKey | None, records: Mapping[str, KeyRecord], entry: Mapping[str, str]
+    ) -> str:
         service = self.service
-        try:
-            parsed = keys.parse(token, service.key_prefix)
-        except keys.InvalidKey:
+        if parsed is None:
             return FALSE_POSITIVE
-        key = service.store.get(parsed.key_id)
+        key = records.get(parsed.key_id)
         if key is None or not keys.verify(parsed.plaintext, key.key_hash, key.pepper_id, service.peppers):
             log.info(json.dumps({"event": "leak.report", "key_id": parsed.key_id, "outcome": "no such key"}))
             return FALSE_POSITIVE
+        # A key already revoked (a replayed report, or GitHub sending the same match twice) is
+        # answered from the read alone: no write, no event.
         outcome = "already " + key.status
         if key.status == ACTIVE:
             reason = _reason(entry)
@@ -142,6 +156,13 @@ class LeakReports:
             json.dumps({"event": "leak.report", "key_id": key.key_id, "community": key.community, "outcome": outcome})
         )
         return TRUE_POSITIVE
+
+
+def _parse(token: str, prefix: str) -> keys.ParsedKey | None:
+    try:
+        return keys.parse(token, prefix)
+    except keys.InvalidKey:
+        return None
 
 
 def _reason(entry: Mapping[str, str]) -> str:

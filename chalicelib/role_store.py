@@ -12,8 +12,9 @@ from typing import Any
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.custom_roles import CustomRole, with_changes
-from chalicelib.domain import ACTIVE, AlreadyExists, Event, KeyRecord, StoreError, VersionConflict
-from chalicelib.store import DynamoStore, _to_record
+from chalicelib.domain import ACTIVE, AlreadyExists, Event, KeyRecord, OverLimit, StoreError, VersionConflict
+from chalicelib.roles import Role
+from chalicelib.store import COUNT_RETRIES, CUSTOM_ROLES, DynamoStore, _CountMoved, _to_record
 
 _ROLE_FIELDS = ("description", "permissions", "created_at", "created_by", "updated_at", "updated_by")
 
@@ -38,18 +39,52 @@ class DynamoRoleStore:
                     updated_by=item.updated_by,
                     version=item.version,
                 )
-                for item in CustomRoleItem.query(community, consistent_read=True)
+                # Role names start with a letter; the community's counts item ("#counts") sorts before.
+                for item in CustomRoleItem.query(community, CustomRoleItem.name >= "a", consistent_read=True)
             ]
         except PynamoDBException as error:
             raise StoreError("the roles table could not be read") from error
 
-    def insert(self, role: CustomRole, event: Event) -> None:
+    def permissions_of(self, community: str, names: Sequence[str]) -> dict[str, Role]:
+        """The named custom roles that exist, with their permissions only (no description):
+        BatchGetItem by key, strongly consistent, so the cost follows the names asked for,
+        never the number of roles the community has."""
+        if not names:
+            return {}
+        CustomRoleItem = self.models.CustomRole
+        try:
+            items = CustomRoleItem.batch_get(
+                [(community, name) for name in dict.fromkeys(names)],
+                consistent_read=True,
+                attributes_to_get=["community", "name", "permissions"],
+            )
+            return {item.name: Role(item.name, "", tuple(item.permissions or ()), builtin=False) for item in items}
+        except PynamoDBException as error:
+            raise StoreError("the roles table could not be read") from error
+
+    def insert(self, role: CustomRole, event: Event, *, limit: int | None = None) -> None:
+        """Role, event and the community's role count in one transaction: AlreadyExists if the name
+        is taken, OverLimit if the community already has ``limit`` custom roles."""
         CustomRoleItem = self.models.CustomRole
         item = CustomRoleItem(role.community, role.name, **{name: getattr(role, name) for name in _ROLE_FIELDS})
-        with self.key_store.transaction("roles", lambda _: AlreadyExists()) as tx:
-            tx.save(item, condition=CustomRoleItem.name.does_not_exist())
-            tx.save(self.key_store.event_item(event))
-        role.version = 1
+
+        def conflict(reasons: list[Any]) -> Exception:
+            if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+                return AlreadyExists()
+            return _CountMoved() if counting.seeding else OverLimit()
+
+        for _ in range(COUNT_RETRIES):
+            counting = self.key_store.count_change(role.community, CUSTOM_ROLES, 1, limit)
+            try:
+                with self.key_store.transaction("roles", conflict) as tx:
+                    tx.save(item, condition=CustomRoleItem.name.does_not_exist())
+                    tx.save(self.key_store.event_item(event))
+                    counting.add_to(tx)
+            except _CountMoved:
+                continue
+            role.version = 1
+            return
+        raise StoreError("the role count kept changing; nothing was changed")
 
     def update(self, role: CustomRole, changes: dict[str, Any], event: Event) -> CustomRole:
         CustomRoleItem = self.models.CustomRole
@@ -70,9 +105,11 @@ class DynamoRoleStore:
         CustomRoleItem = self.models.CustomRole
         item = CustomRoleItem(role.community, role.name)
         item.version = role.version
+        counting = self.key_store.count_change(role.community, CUSTOM_ROLES, -1)
         with self.key_store.transaction("roles", lambda _: VersionConflict()) as tx:
             tx.delete(item, condition=CustomRoleItem.name.exists())
             tx.save(self.key_store.event_item(event))
+            counting.add_to(tx)
 
     def keys_granted(self, community: str, name: str) -> Sequence[KeyRecord]:
         ApiKey = self.models.ApiKey

@@ -96,7 +96,7 @@ class Rotation:
             old = service.load_key(community, key_id)
             now = service.clock()
             self._may_rotate(old, now)
-            service.authorize_grant(caller, community, old.roles)
+            service.authorize_change(caller, old)
             if not request.reveal and not old.vault:
                 raise ValidationError("reveal", "false needs a key with a vault: the secret would be lost")
             grace_until = self._deadline(old, request.grace, now)

@@ -32,6 +32,7 @@ from chalicelib.domain import (
     IdempotencyRecord,
     KeyRecord,
     NotFound,
+    OverLimit,
     ServiceError,
     Store,
     StoreError,
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 EDIT_RETRIES = 5
+MAX_KEYS_PER_COMMUNITY = 1000
 # A pending key touched more recently than this may still have its vault write in flight (the
 # Lambda timeout bounds a request), so a retry waits rather than racing it to the same path.
 RESUME_AFTER_SECONDS = 60.0
@@ -135,8 +137,10 @@ class KeyService:
         vaults: Vaults | None = None,
         clock: Clock = utcnow,
         catalog: Callable[[str], Mapping[str, Role]] | None = None,
+        max_keys: int = MAX_KEYS_PER_COMMUNITY,
     ) -> None:
         self.store = store
+        self.max_keys = max_keys
         self.key_prefix = key_prefix
         self.peppers = peppers
         self.max_expiry_days = max_expiry_days
@@ -208,7 +212,12 @@ class KeyService:
             event = Event(community, key.key_id, "create", caller.actor, now, _audit_fields(key))
             idem = IdempotencyRecord(scope, key.key_id, fingerprint, now) if scope and fingerprint else None
             try:
-                self.store.insert(key, event, idem)
+                self.store.insert(key, event, idem, limit=self.max_keys)
+            except OverLimit:
+                raise Conflict(
+                    f"this community already has {self.max_keys} live (active or pending) API keys, the most "
+                    f"allowed; revoke keys it no longer needs (expired ones count until revoked)"
+                ) from None
             except AlreadyExists:
                 if scope is not None and fingerprint is not None:
                     replay = self._replay(caller, scope, fingerprint, community, request)
@@ -341,6 +350,7 @@ class KeyService:
                 raise Conflict("a revoked key cannot be edited")
             if key.status != ACTIVE:
                 raise Conflict(f"a {key.status} key cannot be edited")
+            self.authorize_change(caller, key)
             if "roles" in changes:
                 added = [role for role in changes["roles"] if role not in key.roles]
                 self.authorize_grant(caller, community, added)
@@ -365,6 +375,7 @@ class KeyService:
                 return key
             if key.status not in (ACTIVE,):
                 raise Conflict(f"a {key.status} key cannot be revoked")
+            self.authorize_change(caller, key)
             now = self.clock()
             changes = {"status": REVOKED, "revoked_at": now, "revoked_by": caller.actor, "revoke_reason": reason}
             event = Event(community, key_id, "revoke", caller.actor, now, {"reason": reason})
@@ -422,6 +433,14 @@ class KeyService:
         missing = missing_permissions(caller.permissions, role_names, self.catalog(community))
         if missing:
             raise Forbidden(f"roles: granting them needs permissions this key lacks: {', '.join(sorted(missing))}")
+
+    def authorize_change(self, caller: Caller, key: KeyRecord) -> None:
+        """A caller changes (edits, rotates, revokes) only a key holding no permission it lacks
+        itself, so a weaker key can never disarm a stronger one. The operator and a verified leak
+        report hold every permission, so this never stops them."""
+        missing = self.permissions(key.community, key.roles) - caller.permissions
+        if missing:
+            raise Forbidden(f"this key lacks permissions the key {key.key_id} holds: {', '.join(sorted(missing))}")
 
     def load_key(self, community: str, key_id: str) -> KeyRecord:
         key = self.store.get(key_id) if keys.is_key_id(key_id) else None

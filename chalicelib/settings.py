@@ -28,6 +28,7 @@ class Settings:
     key_prefix: str = "apk"
     peppers: tuple[Pepper, ...] = ()
     max_expiry_days: int = 365
+    max_keys_per_community: int = 1000
     auth_cache_ttl_seconds: float = 0.0
     last_used_interval_seconds: float = 60.0
     ddb_connect_timeout_seconds: float = 1.0
@@ -91,6 +92,7 @@ def from_environ(env: Mapping[str, str]) -> Settings:
         key_prefix=prefix,
         peppers=parse_peppers(_pepper_text(env)),
         max_expiry_days=int(_number(env, "APIKEYS_MAX_EXPIRY_DAYS", 365)),
+        max_keys_per_community=_positive_int(env, "APIKEYS_MAX_KEYS_PER_COMMUNITY", 1000),
         auth_cache_ttl_seconds=_number(env, "APIKEYS_AUTH_CACHE_TTL", 0),
         last_used_interval_seconds=_number(env, "APIKEYS_LAST_USED_INTERVAL", 60),
         ddb_connect_timeout_seconds=_number(env, "APIKEYS_DDB_CONNECT_TIMEOUT", 1),
@@ -101,6 +103,13 @@ def from_environ(env: Mapping[str, str]) -> Settings:
         route_map=route_map,
         http_api_response=_choice(env, "APIKEYS_HTTP_API_RESPONSE", ("simple", "policy")),
     )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _number(env, name, default)
+    if value < 1 or value != int(value):
+        raise SettingsError(f"{name} must be a whole number of at least 1")
+    return int(value)
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 from pynamodb.attributes import (
     JSONAttribute,
     ListAttribute,
+    NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
@@ -38,6 +39,7 @@ from chalicelib.domain import (
     Event,
     IdempotencyRecord,
     KeyRecord,
+    OverLimit,
     Page,
     StoreError,
     VersionConflict,
@@ -46,6 +48,12 @@ from chalicelib.settings import Settings
 
 PENDING_BUCKET = "pending"
 GRACE_BUCKET = "grace"
+# The counts a community's limits are enforced on live in one item of the roles table, in the
+# community's partition, under a sort key no role can have (role names start with a letter).
+COUNTS_ITEM = "#counts"
+LIVE_KEYS = "live_keys"
+CUSTOM_ROLES = "custom_roles"
+LIVE_STATUSES = (ACTIVE, PENDING)
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,7 @@ class Models:
     Idempotency: Any
     connection: Connection
     CustomRole: Any = None
+    Counts: Any = None
 
     @property
     def all(self) -> tuple[Any, ...]:
@@ -218,12 +227,25 @@ def build_models(
         updated_by = UnicodeAttribute(null=True)
         version = VersionAttribute()
 
+    class Counts(Model):
+        """A community's counts of live keys and custom roles, changed in the same transaction as
+        what they count, conditionally where a limit applies. Shares the roles table (not listed
+        in ``Models.all``: the table is created once, for ``CustomRole``)."""
+
+        class Meta(BaseMeta):
+            table_name = roles_table
+
+        community = UnicodeAttribute(hash_key=True)
+        name = UnicodeAttribute(range_key=True)
+        live_keys = NumberAttribute(null=True)
+        custom_roles = NumberAttribute(null=True)
+
     connection = Connection(
         connect_timeout_seconds=connect_timeout,
         read_timeout_seconds=read_timeout,
         max_retry_attempts=max_retries,
     )
-    return Models(ApiKey, KeyEvent, Idempotency, connection, CustomRole)
+    return Models(ApiKey, KeyEvent, Idempotency, connection, CustomRole, Counts)
 
 
 def create_tables(models: Models) -> None:
@@ -267,6 +289,29 @@ def _derived(key: KeyRecord) -> dict[str, Any]:
     }
 
 
+COUNT_RETRIES = 5
+
+
+def _live(status: str | None) -> int:
+    return 1 if status in LIVE_STATUSES else 0
+
+
+class _CountMoved(Exception):
+    """Another writer seeded the count between our read and our write: read it again."""
+
+
+@dataclass
+class CountChange:
+    item: Any
+    actions: list[Any]
+    condition: Any
+    seeding: bool
+
+    def add_to(self, tx: Any) -> None:
+        if self.item is not None:
+            tx.update(self.item, actions=self.actions, condition=self.condition)
+
+
 class DynamoStore:
     """The ``domain.Store`` over DynamoDB, through PynamoDB."""
 
@@ -275,31 +320,56 @@ class DynamoStore:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def insert(self, key: KeyRecord, event: Event, idempotency: IdempotencyRecord | None) -> None:
+    def insert(
+        self, key: KeyRecord, event: Event, idempotency: IdempotencyRecord | None, *, limit: int | None = None
+    ) -> None:
+        """Key, event, idempotency record and the community's live-key count in one transaction.
+        With ``limit``, OverLimit if the community already has that many live keys."""
         ApiKey, Idem = self.models.ApiKey, self.models.Idempotency
         item = ApiKey(key.key_id, roles=key.roles, **self._attributes(key), **_derived(key))
-        with self.transaction("keys", lambda _: AlreadyExists()) as tx:
-            tx.save(item, condition=ApiKey.key_id.does_not_exist())
-            tx.save(self.event_item(event))
-            if idempotency is not None:
-                idem_item = Idem(
-                    idempotency.scope,
-                    key_id=idempotency.key_id,
-                    fingerprint=idempotency.fingerprint,
-                    created_at=idempotency.created_at,
-                    expires=timedelta(days=1),
-                )
-                tx.save(idem_item, condition=Idem.scope.does_not_exist())
-        key.version = 1
+
+        def conflict(reasons: list[Any]) -> Exception:
+            failed = [r is not None and r.code == "ConditionalCheckFailed" for r in reasons]
+            # Items in order: key, event, idempotency record (if any), then the count.
+            if any(failed[: 3 if idempotency is not None else 2]):
+                return AlreadyExists()  # the key id or the idempotency key (a replay wins over the limit)
+            return _CountMoved() if counting.seeding else OverLimit()
+
+        for _ in range(COUNT_RETRIES):
+            counting = self.count_change(key.community, LIVE_KEYS, _live(key.status), limit)
+            try:
+                with self.transaction("keys", conflict) as tx:
+                    tx.save(item, condition=ApiKey.key_id.does_not_exist())
+                    tx.save(self.event_item(event))
+                    if idempotency is not None:
+                        idem_item = Idem(
+                            idempotency.scope,
+                            key_id=idempotency.key_id,
+                            fingerprint=idempotency.fingerprint,
+                            created_at=idempotency.created_at,
+                            expires=timedelta(days=1),
+                        )
+                        tx.save(idem_item, condition=Idem.scope.does_not_exist())
+                    counting.add_to(tx)
+            except _CountMoved:
+                continue
+            key.version = 1
+            return
+        raise StoreError("the key count kept changing; nothing was changed")
 
     def update(self, key: KeyRecord, changes: dict[str, Any], event: Event) -> KeyRecord:
         ApiKey = self.models.ApiKey
         updated, item, actions = self._update_actions(key, changes)
+        # A change of status in or out of the live ones (revoke, fail, a failed create resumed)
+        # moves the community's live-key count in the same transaction. The version guard makes
+        # each transition happen once, so the count moves once.
+        counting = self.count_change(key.community, LIVE_KEYS, _live(updated.status) - _live(key.status))
         with self.transaction("keys", lambda _: VersionConflict()) as tx:
             # The version guard makes this an optimistic edit; the status guard makes
             # revocation final whatever a caller sends.
             tx.update(item, actions=actions, condition=ApiKey.status != REVOKED)
             tx.save(self.event_item(event))
+            counting.add_to(tx)
         updated.version = (key.version or 0) + 1
         return updated
 
@@ -317,11 +387,15 @@ class DynamoStore:
             new_id_taken = reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed"
             return AlreadyExists() if new_id_taken else VersionConflict()
 
+        # Rotation is not held to the limit: the old key leaves within its grace (7 days at most).
+        delta = _live(new.status) + _live(updated.status) - _live(old.status)
+        counting = self.count_change(old.community, LIVE_KEYS, delta)
         with self.transaction("keys", conflict) as tx:
             tx.save(new_item, condition=ApiKey.key_id.does_not_exist())
             tx.save(self.event_item(new_event))
             tx.update(old_item, actions=actions, condition=ApiKey.status != REVOKED)
             tx.save(self.event_item(old_event))
+            counting.add_to(tx)
         new.version = 1
         updated.version = (old.version or 0) + 1
         return updated
@@ -372,6 +446,17 @@ class DynamoStore:
             return _to_record(self.models.ApiKey.get(key_id, consistent_read=True))
         except DoesNotExist:
             return None
+        except PynamoDBException as error:
+            raise StoreError("the keys table could not be read") from error
+
+    def get_many(self, key_ids: Sequence[str]) -> dict[str, KeyRecord]:
+        """The keys among ``key_ids`` that exist, by id: BatchGetItem, strongly consistent, in
+        pages of 100 (PynamoDB pages and retries unprocessed keys)."""
+        if not key_ids:
+            return {}
+        try:
+            items = self.models.ApiKey.batch_get(list(dict.fromkeys(key_ids)), consistent_read=True)
+            return {item.key_id: _to_record(item) for item in items}
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
 
@@ -472,6 +557,46 @@ class DynamoStore:
             raise StoreError("the keys table could not be read") from error
         records = (self.get(key_id) for key_id in ids)
         return [record for record in records if record is not None and record.status == PENDING]
+
+    # -- counts -----------------------------------------------------------------------------
+
+    def count_change(self, community: str, field: str, delta: int, limit: int | None = None) -> CountChange:
+        """The change of one of the community's counts to add to a transaction. A count that does
+        not exist yet (a community older than the counts) is first computed from the items it
+        counts and set only if still absent, so two first writers cannot both seed it."""
+        Counts = self.models.Counts
+        if delta == 0:
+            return CountChange(None, [], None, seeding=False)
+        try:
+            item = Counts.get(community, COUNTS_ITEM, consistent_read=True)
+            current = getattr(item, field)
+        except DoesNotExist:
+            current = None
+        except PynamoDBException as error:
+            raise StoreError("the roles table could not be read") from error
+        attribute = getattr(Counts, field)
+        target = Counts(community, COUNTS_ITEM)
+        if current is None:
+            seed = self._seed(community, field)
+            if limit is not None and delta > 0 and seed + delta > limit:
+                raise OverLimit()
+            return CountChange(target, [attribute.set(seed + delta)], attribute.does_not_exist(), seeding=True)
+        condition = attribute.exists()
+        if limit is not None and delta > 0:
+            condition = condition & (attribute <= limit - delta)
+        return CountChange(target, [attribute.add(delta)], condition, seeding=False)
+
+    def _seed(self, community: str, field: str) -> int:
+        try:
+            if field == LIVE_KEYS:
+                # Keys stored active (expired ones included, as they count until revoked); keys
+                # pending at this very moment are not indexed by community and are left out.
+                ApiKey = self.models.ApiKey
+                return int(ApiKey.community_status_index.count(f"{community}#{ACTIVE}"))
+            CustomRole = self.models.CustomRole
+            return int(CustomRole.count(community, CustomRole.name >= "a", consistent_read=True))
+        except PynamoDBException as error:
+            raise StoreError("a count could not be computed") from error
 
     # -- helpers ----------------------------------------------------------------------------
 

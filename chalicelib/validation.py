@@ -6,6 +6,8 @@ the field in our words, and the authorizer's Lambda should not import a validato
 
 from __future__ import annotations
 
+import json
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +29,15 @@ CREATE_FIELDS = frozenset({"name", "description", "roles", "expires_at", "expire
 EDIT_FIELDS = frozenset({"name", "description", "roles"})
 REVOKE_FIELDS = frozenset({"reason"})
 LIST_PARAMS = frozenset({"search", "status", "limit", "cursor"})
+# Every body this API takes is a flat object of short fields, a few levels deep at most (a
+# vault object, a list of roles): these bounds are far above any valid body and far below what
+# would make the parser recurse or allocate without limit.
+BODY_MAX_BYTES = 64 * 1024
+BODY_MAX_DEPTH = 32
+# An unterminated string runs to the end (the closing quote is optional), so no input makes the
+# scan backtrack: one pass, whatever the quotes and backslashes.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,34 @@ class ListRequest:
     status: str
     limit: int
     cursor: str | None
+
+
+def parse_json(raw: bytes | str, *, max_bytes: int = BODY_MAX_BYTES, max_depth: int = BODY_MAX_DEPTH) -> Any:
+    """JSON text → value, refusing (400 naming ``body``) what is too large or nested too deeply
+    before the parser sees it: Python's parser recurses once per level, and a few thousand
+    ``[`` raise RecursionError, not ValueError."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    if len(data) > max_bytes:
+        raise ValidationError("body", f"must be at most {max_bytes} bytes")
+    if json_depth(data) > max_depth:
+        raise ValidationError("body", f"must not nest arrays and objects more than {max_depth} levels deep")
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ValidationError("body", "not valid JSON") from None
+
+
+def json_depth(data: bytes) -> int:
+    """The deepest nesting of ``[``/``{`` in JSON text, brackets inside strings not counted.
+    Linear, no recursion; on text that is not JSON the figure is a bound the parser then refuses."""
+    depth = deepest = 0
+    for bracket in _JSON_STRING.sub(b'""', data).translate(None, _NOT_BRACKET):
+        if bracket in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
 
 
 def _has_control(text: str) -> bool:

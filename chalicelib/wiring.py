@@ -41,6 +41,7 @@ def service() -> Any:
         key_prefix=settings.key_prefix,
         peppers=settings.peppers,
         max_expiry_days=settings.max_expiry_days,
+        max_keys=settings.max_keys_per_community,
         vaults=vaults(),
         catalog=custom_roles().catalog,
     )
@@ -60,6 +61,7 @@ def verifier() -> Any:
         key_prefix=settings.key_prefix,
         peppers=settings.peppers,
         catalog=service().catalog,
+        roles_held=custom_roles().held,
         clock=utcnow,
         touch=lambda key_id, now: key_store.touch_last_used(key_id, now, settings.last_used_interval_seconds),
         last_used_interval_seconds=settings.last_used_interval_seconds,

@@ -17,6 +17,7 @@ from chalicelib.domain import (
     Event,
     IdempotencyRecord,
     KeyRecord,
+    OverLimit,
     Page,
     VersionConflict,
 )
@@ -28,12 +29,18 @@ class InMemoryStore:
         self.events: list[Event] = []
         self.idempotency: dict[str, IdempotencyRecord] = {}
         self.gets = 0
+        self.batch_gets = 0
         self._lock = threading.Lock()
 
-    def insert(self, key: KeyRecord, event: Event, idempotency: IdempotencyRecord | None) -> None:
+    def insert(
+        self, key: KeyRecord, event: Event, idempotency: IdempotencyRecord | None, *, limit: int | None = None
+    ) -> None:
         with self._lock:
             if key.key_id in self.keys or (idempotency and idempotency.scope in self.idempotency):
                 raise AlreadyExists()
+            live = sum(k.community == key.community and k.status in (ACTIVE, PENDING) for k in self.keys.values())
+            if limit is not None and live >= limit:
+                raise OverLimit()
             key.version = 1
             self.keys[key.key_id] = copy.deepcopy(key)
             self.events.append(event)
@@ -44,6 +51,10 @@ class InMemoryStore:
         self.gets += 1
         key = self.keys.get(key_id)
         return copy.deepcopy(key) if key else None
+
+    def get_many(self, key_ids: Sequence[str]) -> dict[str, KeyRecord]:
+        self.batch_gets += 1
+        return {key_id: copy.deepcopy(self.keys[key_id]) for key_id in key_ids if key_id in self.keys}
 
     def get_idempotency(self, scope: str) -> IdempotencyRecord | None:
         return self.idempotency.get(scope)

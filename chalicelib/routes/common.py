@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +16,7 @@ from chalice import (
 )
 from chalice.app import Request
 
+from chalicelib import validation
 from chalicelib.domain import Conflict, Forbidden, NotFound, StoreError, ValidationError, VaultFailure
 from chalicelib.service import Caller
 
@@ -49,9 +49,9 @@ def json_body(request: Request, *, required: bool = True) -> Any:
             raise BadRequestError("body: a JSON object is required")
         return None
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequestError("body: not valid JSON") from None
+        return validation.parse_json(raw)
+    except ValidationError as error:
+        raise BadRequestError(str(error)) from None
 
 
 def header(request: Request, name: str) -> str | None:
