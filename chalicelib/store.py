@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.domain import (
@@ -119,6 +120,16 @@ def build_models(
         listed_status = UnicodeAttribute(hash_key=True)
         created_sort = UnicodeAttribute(range_key=True)
 
+    class SearchIndex(GlobalSecondaryIndex["ApiKey"]):
+        """The same keys, compact: only what a search matches on (see ``DynamoStore.search_keys``)."""
+
+        class Meta:
+            index_name = "community-search"
+            projection = IncludeProjection(["search_text", "status", "expires_at"])
+
+        listed_in = UnicodeAttribute(hash_key=True)
+        created_sort = UnicodeAttribute(range_key=True)
+
     class PendingIndex(GlobalSecondaryIndex["ApiKey"]):
         """Sparse: only keys whose secret is not delivered yet, for the sweeper."""
 
@@ -174,6 +185,7 @@ def build_models(
 
         community_index = CommunityIndex()
         community_status_index = CommunityStatusIndex()
+        search_index = SearchIndex()
         pending_index = PendingIndex()
         grace_index = GraceIndex()
 
@@ -315,8 +327,15 @@ class CountChange:
 class DynamoStore:
     """The ``domain.Store`` over DynamoDB, through PynamoDB."""
 
-    def __init__(self, models: Models) -> None:
+    def __init__(self, models: Models, reader: Any = None) -> None:
         self.models = models
+        if reader is not None:
+            # PynamoDB makes a botocore session and client per connection, each parsing DynamoDB's
+            # service model again (~100 ms on a cold container): here every connection sends
+            # through the clients the authorizer's ``KeyReader`` already made.
+            for connection in (models.connection, *(model._get_connection().connection for model in models.all)):
+                connection._client = reader.client
+            self.touch_connection.connection._client = reader.touch_client
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -478,6 +497,8 @@ class DynamoStore:
         after: tuple[str, datetime] | None,
         now: datetime,
     ) -> Page:
+        if search:
+            return self.search_keys(community, status, search, limit, after, now)
         ApiKey = self.models.ApiKey
         if status == "all":
             index, partition, hash_name = ApiKey.community_index, community, "listed_in"
@@ -516,6 +537,69 @@ class DynamoStore:
         if len(items) > limit:
             return Page(items[:limit], items[limit - 1])
         return Page(items, None)
+
+    def search_keys(
+        self,
+        community: str,
+        status: str,
+        search: str,
+        limit: int,
+        after: tuple[str, datetime] | None,
+        now: datetime,
+    ) -> Page:
+        """``list_keys`` with a search term, in the same order, with the same cursor.
+
+        The compact ``community-search`` index is read newest first with no ``Limit``, so each
+        Query reads up to DynamoDB's 1 MB of entries (id, sort key, search text, status, expiry:
+        about 250 bytes a key, so some 4,000 keys a request) and DynamoDB's filter keeps the
+        matches. Reading stops once ``limit + 1`` matched (one more tells that more follow).
+        The page's items are then read by key, strongly consistent, in one BatchGetItem.
+
+        An index is eventually consistent on DynamoDB (moto and DynamoDB Local update it in the
+        write). Each item read by key is matched again, so what a page shows is the key as it
+        is now: an entry the index has not caught up with (a key revoked or renamed a moment
+        ago) is left out rather than shown stale. A key created or renamed a moment ago appears
+        once the index has it, typically within a second: the same bound as the listing, which
+        has always read an index.
+        """
+        ApiKey = self.models.ApiKey
+        term = search.casefold()
+        condition = ApiKey.search_text.contains(term)
+        if status == ACTIVE:
+            condition &= (ApiKey.status == ACTIVE) & (ApiKey.expires_at.does_not_exist() | (ApiKey.expires_at > now))
+        elif status == EXPIRED:
+            condition &= (ApiKey.status == ACTIVE) & ApiKey.expires_at.exists() & (ApiKey.expires_at <= now)
+        elif status != "all":
+            condition &= ApiKey.status == status
+        start = None
+        if after is not None:
+            after_id, after_created = after
+            start = {
+                "key_id": {"S": after_id},
+                "created_sort": {"S": _sort_key(after_created, after_id)},
+                "listed_in": {"S": community},
+            }
+        try:
+            entries = ApiKey.search_index.query(
+                community, filter_condition=condition, scan_index_forward=False, last_evaluated_key=start
+            )
+            ids = [entry.key_id for entry in itertools.islice(entries, limit + 1)]
+            page_ids = ids[:limit]
+            found = {item.key_id: _to_record(item) for item in ApiKey.batch_get(page_ids, consistent_read=True)}
+        except PynamoDBException as error:
+            raise StoreError("the keys table could not be read") from error
+
+        def matches(key: KeyRecord) -> bool:
+            listed = key.community == community and key.status in LISTED_STATUSES
+            return listed and term in _search_text(key) and status in ("all", key.status_at(now))
+
+        items = [found[key_id] for key_id in page_ids if key_id in found and matches(found[key_id])]
+        if len(ids) <= limit:
+            return Page(items, None)
+        # Resume after the index's last entry of this page, shown or not (an id and a creation
+        # time never change); keys are never deleted once listed, so it was read.
+        present = [found[key_id] for key_id in page_ids if key_id in found]
+        return Page(items, present[-1] if present else None)
 
     def list_events(
         self, community: str, key_id: str | None, limit: int, after: str | None

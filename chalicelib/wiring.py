@@ -13,10 +13,24 @@ from chalicelib.settings import get_settings, reset_settings
 
 
 @functools.lru_cache(maxsize=1)
+def key_reader() -> Any:
+    """The authorizer's reads, without PynamoDB: a cold start's first decision skips its import."""
+    from chalicelib.key_reader import KeyReader
+
+    settings = get_settings()
+    return KeyReader(
+        settings.keys_table,
+        settings.ddb_connect_timeout_seconds,
+        settings.ddb_read_timeout_seconds,
+        settings.ddb_max_retry_attempts,
+    )
+
+
+@functools.lru_cache(maxsize=1)
 def store() -> Any:
     from chalicelib.store import DynamoStore, models_for
 
-    return DynamoStore(models_for(get_settings()))
+    return DynamoStore(models_for(get_settings()), key_reader())
 
 
 @functools.lru_cache(maxsize=1)
@@ -55,15 +69,15 @@ def verifier() -> Any:
 
     settings = get_settings()
     logs.configure(settings.log_level)
-    key_store = store()
+    reader = key_reader()
     return Verifier(
-        key_store.get,
+        reader.get,
         key_prefix=settings.key_prefix,
         peppers=settings.peppers,
-        catalog=service().catalog,
+        catalog=custom_roles().catalog,  # what service().catalog hands on, without building the service
         roles_held=custom_roles().held,
         clock=utcnow,
-        touch=lambda key_id, now: key_store.touch_last_used(key_id, now, settings.last_used_interval_seconds),
+        touch=lambda key_id, now: reader.touch_last_used(key_id, now, settings.last_used_interval_seconds),
         last_used_interval_seconds=settings.last_used_interval_seconds,
         cache_ttl_seconds=settings.auth_cache_ttl_seconds,
         route_map=RouteMap.from_pairs(settings.route_map or DEFAULT_ROUTE_MAP),
@@ -73,9 +87,28 @@ def verifier() -> Any:
 @functools.lru_cache(maxsize=1)
 def custom_roles() -> Any:
     from chalicelib.custom_roles import CustomRoles
-    from chalicelib.role_store import DynamoRoleStore
 
-    return CustomRoles(DynamoRoleStore(store()), cache_ttl_seconds=get_settings().roles_cache_ttl_seconds)
+    def role_store() -> Any:
+        from chalicelib.role_store import DynamoRoleStore
+
+        return DynamoRoleStore(store())
+
+    return CustomRoles(_Deferred(role_store), cache_ttl_seconds=get_settings().roles_cache_ttl_seconds)
+
+
+class _Deferred:
+    """Builds its object on first use: a key holding only built-in roles never needs the role
+    store, so the authorizer's cold start does not import PynamoDB for it."""
+
+    def __init__(self, build: Any) -> None:
+        self._build = build
+
+    @functools.cached_property
+    def _built(self) -> Any:
+        return self._build()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._built, name)
 
 
 @functools.lru_cache(maxsize=1)
@@ -103,7 +136,7 @@ def reset() -> None:
     """Forget everything built, so the next request reads settings and makes clients anew."""
     from chalicelib.store import build_models
 
-    for getter in (store, vaults, service, verifier, custom_roles, rotation, audit, leaks):
+    for getter in (key_reader, store, vaults, service, verifier, custom_roles, rotation, audit, leaks):
         getter.cache_clear()
     build_models.cache_clear()
     reset_settings()

@@ -35,6 +35,7 @@ _DUMMY_PEPPER = "generator:" + base64.b64encode(b"\0" * 32).decode()
 
 # Every DynamoDB call the code makes. TransactWriteItems is authorized per item by these actions.
 API_TABLE_ACTIONS = [
+    "dynamodb:BatchGetItem",  # a search page's keys, read by key
     "dynamodb:ConditionCheckItem",
     "dynamodb:DeleteItem",
     "dynamodb:GetItem",

@@ -1,0 +1,139 @@
+"""Cold start to the first decision, against its floor; prints figures, asserts nothing.
+
+    .venv/bin/python bench/cold_start.py [--runs 15]
+
+Starts moto in server mode on loopback, creates the tables and one key, then alternates two
+kinds of fresh interpreter (so that a busy moment hurts both alike):
+
+- authorizer: ``import app`` (what Lambda's init runs) and one REST TOKEN event through the
+  standalone authorizer's handler, allowed;
+- floor: ``import boto3``, one client, one consistent GetItem of the same item.
+
+For each, the wall time from spawning the interpreter to its exit (medians), the ratio (target
+≤ 1.15 ×), and the authorizer's own split between import and first decision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/intelligence/reports/42"
+
+AUTHORIZER = """
+import json, sys, time
+started = time.perf_counter()
+import app
+imported = time.perf_counter()
+answer = app.app.handler_map["gateway_authorizer"](json.loads(sys.argv[1]), None)
+decided = time.perf_counter()
+assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow", answer
+print(json.dumps({"import": imported - started, "first": decided - imported}), file=sys.stderr)
+"""
+
+FLOOR = """
+import sys
+import boto3
+item = boto3.client("dynamodb").get_item(
+    TableName=sys.argv[1], Key={"key_id": {"S": sys.argv[2]}}, ConsistentRead=True
+)["Item"]
+assert item["status"]["S"] == "active"
+"""
+
+
+def _environment(endpoint: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "APIKEYS_"))}
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "APIKEYS_PEPPERS": "b1:" + base64.b64encode(b"b" * 32).decode(),
+            "APIKEYS_VAULT_TARGETS": "[]",
+            "APIKEYS_LOG_LEVEL": "INFO",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
+    return env
+
+
+def _run(code: str, args: list[str], env: dict[str, str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"a fresh process failed:\n{done.stderr}")
+    return elapsed, done.stderr
+
+
+def _seed(env: dict[str, str]) -> tuple[str, str, str]:
+    """Tables and one key on the moto server; (keys table, key id, secret)."""
+    os.environ.update(env)
+    from chalicelib import wiring
+    from chalicelib.service import Caller
+    from chalicelib.settings import get_settings
+    from chalicelib.store import create_tables, models_for
+
+    wiring.reset()
+    settings = get_settings()
+    create_tables(models_for(settings))
+    created = wiring.service().create(Caller.operator("bench"), "bench", {"name": "bench key", "roles": ["ic_viewer"]})
+    return settings.keys_table, created.key.key_id, created.secret
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+
+    from scripts.embedded_moto import serialized_moto_server
+    from tests.conftest import free_port
+
+    port = free_port()
+    server = serialized_moto_server(port)
+    server.start()
+    try:
+        env = _environment(f"http://127.0.0.1:{port}")
+        table, key_id, secret = _seed(env)
+        event = json.dumps({"type": "TOKEN", "authorizationToken": f"Bearer {secret}", "methodArn": ARN})
+        # Every decision here is the key's first in its process; keep last_used_at from
+        # sparing later ones the bookkeeping write, so each run does what a cold start does.
+        env["APIKEYS_LAST_USED_INTERVAL"] = "0"
+        _run(AUTHORIZER, [event], env)  # the file system's caches, for both
+        _run(FLOOR, [table, key_id], env)
+        authorizer, floor, splits = [], [], []
+        for _ in range(args.runs):
+            elapsed, stderr = _run(AUTHORIZER, [event], env)
+            authorizer.append(elapsed)
+            splits.append(json.loads(stderr.strip().splitlines()[-1]))
+            floor.append(_run(FLOOR, [table, key_id], env)[0])
+    finally:
+        server.stop()
+
+    a_ms, f_ms = statistics.median(authorizer) * 1000, statistics.median(floor) * 1000
+    import_ms = statistics.median(s["import"] for s in splits) * 1000
+    first_ms = statistics.median(s["first"] for s in splits) * 1000
+    print(f"cold start to the first decision, median of {args.runs} fresh interpreters each (moto server)")
+    split = f"(import {import_ms:.1f}, first call {first_ms:.1f})"
+    print(f"  authorizer: import app + one event     {a_ms:8.1f} ms   {split}")
+    print(f"  floor: import boto3 + one GetItem      {f_ms:8.1f} ms")
+    print(f"  ratio                                  {a_ms / f_ms:8.2f} ×   (target ≤ 1.15 ×)")
+    load = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps({"python": sys.version.split()[0], "cpu_count": os.cpu_count(), "loadavg": load}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""The authorizer's way to the keys table: one plain botocore client, no PynamoDB.
+
+A standalone authorizer's cold start pays for what its first decision needs: botocore, one
+DynamoDB client (the service model parsed once), one consistent GetItem, and, when the key's
+last use is stale, one conditional UpdateItem. PynamoDB's import and model classes (about half a
+second on a cold container) are left to the API's routes, which reuse these clients
+(``store.share_clients``), so a container never parses DynamoDB's service model twice.
+
+The item is read as PynamoDB writes it (``store.ApiKey``): ``UTCDateTimeAttribute`` as
+``%Y-%m-%dT%H:%M:%S.%f+0000``, ``JSONAttribute`` as a JSON string, absent when null.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.domain import ACTIVE, KeyRecord, StoreError
+
+_DATETIMES = ("created_at", "expires_at", "revoked_at", "last_used_at", "updated_at", "grace_until")
+_STRINGS = (
+    "key_id", "community", "name", "description", "status", "key_hash", "pepper_id", "hint", "created_by",
+    "revoked_by", "revoke_reason", "rotated_from", "rotated_to",
+)  # fmt: skip
+
+
+def format_datetime(value: datetime) -> str:
+    """As PynamoDB's ``UTCDateTimeAttribute`` stores it, so conditions compare like for like."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+0000").zfill(31)
+
+
+def parse_datetime(text: str) -> datetime:
+    """By slicing, as PynamoDB does: ``strptime`` would import and set up ``_strptime`` on a cold start."""
+    text = text.zfill(31)
+    if len(text) != 31 or text[4] + text[7] + text[10] + text[13] + text[16] + text[19] + text[26:] != "--T::.+0000":
+        raise ValueError(f"not a stored UTC datetime: {text!r}")
+    return datetime(
+        int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]), int(text[17:19]),
+        int(text[20:26]), UTC,
+    )  # fmt: skip
+
+
+def to_record(item: dict[str, Any]) -> KeyRecord:
+    """A raw GetItem ``Item`` of the keys table → the domain's record."""
+
+    def plain(name: str) -> Any:
+        value = item.get(name)
+        return None if value is None or "NULL" in value else next(iter(value.values()))
+
+    values: dict[str, Any] = {name: plain(name) for name in _STRINGS}
+    values.update({name: None if plain(name) is None else parse_datetime(plain(name)) for name in _DATETIMES})
+    vault = plain("vault")
+    version = plain("version")
+    return KeyRecord(
+        **values,
+        roles=[role["S"] for role in plain("roles") or []],
+        vault=None if vault is None else json.loads(vault, strict=False),
+        version=None if version is None else int(version),
+    )
+
+
+class KeyReader:
+    """GetItem and the last-used write, on clients made on first use (never at import)."""
+
+    def __init__(self, table: str, connect_timeout: float, read_timeout: float, max_retries: int) -> None:
+        self.table = table
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.max_retries = max_retries
+
+    @functools.cached_property
+    def session(self) -> Any:
+        import botocore.session
+
+        return botocore.session.get_session()
+
+    def _client(self, attempts: int) -> Any:
+        from botocore.config import Config
+
+        config = Config(
+            parameter_validation=False,  # what PynamoDB sets: our requests are built, not typed in
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            retries={"total_max_attempts": attempts, "mode": "standard"},
+        )
+        return self.session.create_client("dynamodb", config=config)
+
+    @functools.cached_property
+    def client(self) -> Any:
+        """Every read and write of the service, with the configured timeouts and retries."""
+        return self._client(1 + self.max_retries)
+
+    @functools.cached_property
+    def touch_client(self) -> Any:
+        """One attempt only: bookkeeping never holds a decision up. Same session, same parsed model."""
+        return self._client(1)
+
+    def get(self, key_id: str) -> KeyRecord | None:
+        try:
+            answer = self.client.get_item(TableName=self.table, Key={"key_id": {"S": key_id}}, ConsistentRead=True)
+        except Exception as error:  # noqa: BLE001 - botocore's errors, whatever their class
+            raise StoreError("the keys table could not be read") from error
+        item = answer.get("Item")
+        return None if item is None else to_record(item)
+
+    def touch_last_used(self, key_id: str, now: datetime, interval_seconds: float) -> None:
+        """``last_used_at = now`` if the key is active and its last use is older than the interval.
+        Not versioned: that would make edits conflict with every authorized request."""
+        from datetime import timedelta
+
+        stale = format_datetime(now - timedelta(seconds=interval_seconds))
+        try:
+            self.touch_client.update_item(
+                TableName=self.table,
+                Key={"key_id": {"S": key_id}},
+                UpdateExpression="SET last_used_at = :now",
+                ConditionExpression=(
+                    "#status = :active AND (attribute_not_exists(last_used_at) OR last_used_at < :stale)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":now": {"S": format_datetime(now)},
+                    ":active": {"S": ACTIVE},
+                    ":stale": {"S": stale},
+                },
+            )
+        except self.touch_client.exceptions.ConditionalCheckFailedException:
+            pass  # another container recorded a use meanwhile, or the key is no longer active
