@@ -16,7 +16,7 @@ from chalice import (
 )
 from chalice.app import Request
 
-from chalicelib import validation
+from chalicelib import metrics, validation
 from chalicelib.domain import Conflict, Forbidden, NotFound, StoreError, ValidationError, VaultFailure
 from chalicelib.service import Caller
 
@@ -73,7 +73,9 @@ def service_errors() -> Iterator[None]:
     except Conflict as error:
         raise ConflictError(str(error)) from error
     except VaultFailure as error:
+        metrics.count("api", "VaultFailures")
         raise BadGatewayError(str(error)) from error
     except StoreError as error:
         log.warning("store error: %s", error)
+        metrics.count("api", "StoreErrors")
         raise ServiceUnavailableError("the key store is unavailable; nothing was changed") from error

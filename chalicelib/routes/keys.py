@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib import wiring
+from chalicelib import metrics, wiring
 from chalicelib.routes.auth import api_key
 from chalicelib.routes.common import caller_of, header, json_body, service_errors
 
@@ -35,8 +35,10 @@ def create_key(community: str) -> Response:
     if created.replayed:
         body["replayed"] = True
         headers["Idempotent-Replayed"] = "true"
-    elif created.secret is not None:
-        body["secret"] = created.secret
+    else:
+        metrics.count("api", "KeysCreated")
+        if created.secret is not None:
+            body["secret"] = created.secret
     return Response(body=body, status_code=201, headers=headers)
 
 
@@ -65,4 +67,5 @@ def revoke_key(community: str, key_id: str) -> dict[str, Any]:
         key = service.revoke(caller_of(request), community, key_id, json_body(request, required=False))
     # This container stops accepting the key at once, whatever its cache TTL.
     wiring.verifier().forget(key_id)
+    metrics.count("api", "KeysRevoked")
     return key.view(service.clock())  # type: ignore[no-any-return]

@@ -8,7 +8,7 @@ from typing import Any
 
 from chalice import Blueprint, Rate, Response
 
-from chalicelib import wiring
+from chalicelib import metrics, wiring
 from chalicelib.routes.auth import api_key
 from chalicelib.routes.common import caller_of, json_body, service_errors
 
@@ -24,6 +24,7 @@ def rotate_key(community: str, key_id: str) -> Response:
         now = wiring.service().clock()
     # This container sees the old key's deadline at once, whatever its cache TTL.
     wiring.verifier().forget(key_id)
+    metrics.count("api", "KeysRotated")
     body: dict[str, Any] = {"api_key": rotated.new.view(now), "previous": rotated.old.view(now)}
     if rotated.secret is not None:
         body["secret"] = rotated.secret
@@ -35,4 +36,5 @@ def finish_grace(event: Any) -> dict[str, Any]:
     """The authorizer refuses a key from its grace deadline on; this records the revocation."""
     finished = wiring.rotation().finish_grace()
     log.info(json.dumps({"event": "rotation.grace_finished", "revoked": finished}))
+    metrics.count("grace", "GraceFinished", len(finished))
     return {"revoked": finished}

@@ -10,7 +10,7 @@ from typing import Any
 
 from chalice import Blueprint, Rate
 
-from chalicelib import wiring
+from chalicelib import metrics, wiring
 
 bp = Blueprint(__name__)
 log = logging.getLogger("apikeys")
@@ -32,4 +32,5 @@ def pending_timeout_seconds() -> float:
 def sweep_pending(event: Any) -> dict[str, Any]:
     failed = wiring.service().sweep(pending_timeout_seconds())
     log.info(json.dumps({"event": "sweep", "failed": failed}))
+    metrics.count("sweeper", "PendingSwept", len(failed))
     return {"failed": failed}
