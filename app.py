@@ -5,6 +5,7 @@ import os
 from chalice import Chalice
 
 from chalicelib.routes import auth, console, docs, events, gateway, keys, leaks, platform, roles, rotation, sweeper
+from chalicelib.routes.plans import bp as plans_bp
 
 app = Chalice(app_name="apikeys")
 # Tracebacks in answers only on a developer's machine, never in a deployed stage.
@@ -21,3 +22,4 @@ app.register_blueprint(roles.bp)
 app.register_blueprint(events.bp)
 app.register_blueprint(leaks.bp)
 app.register_blueprint(sweeper.bp)
+app.register_blueprint(plans_bp)

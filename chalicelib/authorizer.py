@@ -311,7 +311,7 @@ class Verifier:
         self._record_use(key, now)
         held = self.roles_held(key.community, key.roles)
         permissions = frozenset(p for name in key.roles if name in held for p in held[name].permissions)
-        return Caller(key.key_id, key.community, tuple(key.roles), permissions)
+        return Caller(key.key_id, key.community, tuple(key.roles), permissions, key.gateway_key_value)
 
     def forget(self, key_id: str) -> None:
         """Drop a cached key at once (called on revoke in this container)."""
@@ -502,10 +502,14 @@ def handle_gateway_event(verifier: Verifier, event: Mapping[str, Any], *, http_a
     try:
         if simple:
             return {"isAuthorized": decision.allowed, "context": decision.context()}
-        return {
+        answer = {
             "principalId": decision.caller.key_id,
             "policyDocument": verifier.route_map.policy(decision.caller.permissions, request.arn_base),
             "context": decision.context(),
         }
+        # REST APIs whose key source is AUTHORIZER meter and throttle by it; HTTP APIs have no usage plans.
+        if request.kind == "rest" and decision.caller.usage_identifier_key:
+            answer["usageIdentifierKey"] = decision.caller.usage_identifier_key
+        return answer
     except Exception as error:  # noqa: BLE001 - fail closed, as an answer API Gateway understands
         return refuse_event(event, error, started, http_api_response=http_api_response)

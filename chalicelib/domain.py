@@ -89,6 +89,11 @@ class KeyRecord:
     rotated_from: str | None = None
     rotated_to: str | None = None
     grace_until: datetime | None = None
+    # The usage plan and the API Gateway key that carries it (chalicelib.usage_plans). The value
+    # is a metering identifier for the authorizer's usageIdentifierKey, never shown to callers.
+    plan: str | None = None
+    gateway_key_id: str | None = None
+    gateway_key_value: str | None = None
     version: int | None = None
 
     def status_at(self, now: datetime) -> str:
@@ -112,6 +117,7 @@ class KeyRecord:
             "expires_at": iso(self.expires_at),
             "last_used_at": iso(self.last_used_at),
             "hint": self.hint,
+            "plan": self.plan,
         }
         if self.vault:
             view["vault"] = {k: v for k, v in self.vault.items() if k != "token"}

@@ -22,7 +22,7 @@ from chalicelib.domain import ACTIVE, KeyRecord, StoreError
 _DATETIMES = ("created_at", "expires_at", "revoked_at", "last_used_at", "updated_at", "grace_until")
 _STRINGS = (
     "key_id", "community", "name", "description", "status", "key_hash", "pepper_id", "hint", "created_by",
-    "revoked_by", "revoke_reason", "rotated_from", "rotated_to",
+    "revoked_by", "revoke_reason", "rotated_from", "rotated_to", "plan", "gateway_key_id", "gateway_key_value",
 )  # fmt: skip
 
 

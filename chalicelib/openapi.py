@@ -50,7 +50,7 @@ _SECURED_ERRORS = {
 
 
 def _components() -> dict[str, Any]:
-    from chalicelib import openapi_beyond
+    from chalicelib import openapi_beyond, openapi_plans
 
     role_names = sorted(BUILTIN_ROLES)
     text_name = {
@@ -76,6 +76,7 @@ def _components() -> dict[str, Any]:
             }
         },
         "schemas": openapi_beyond.schemas()
+        | openapi_plans.schemas()
         | {
             "Error": {
                 "type": "object",
@@ -118,6 +119,7 @@ def _components() -> dict[str, Any]:
                     "rotated_from": {"type": ["string", "null"]},
                     "rotated_to": {"type": ["string", "null"]},
                     "grace_until": nullable_time,
+                    "plan": {"type": ["string", "null"], "description": "the key's usage plan"},
                 },
             },
             "KeyList": {
@@ -148,6 +150,7 @@ def _components() -> dict[str, Any]:
                         },
                     },
                     "reveal": {"type": "boolean", "description": "false needs a vault"},
+                    "plan": openapi_plans.PLAN_CHOICE,
                 },
             },
             "Created": {
@@ -163,7 +166,12 @@ def _components() -> dict[str, Any]:
                 "type": "object",
                 "additionalProperties": False,
                 "minProperties": 1,
-                "properties": {"name": text_name, "description": text_description, "roles": roles},
+                "properties": {
+                    "name": text_name,
+                    "description": text_description,
+                    "roles": roles,
+                    "plan": openapi_plans.PLAN_CHOICE,
+                },
             },
             "RevokeKey": {
                 "type": "object",
@@ -222,165 +230,180 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
     base = "/communities/{community}/apikeys"
     one = base + "/{key_id}"
     secured: list[dict[str, list[str]]] = [{"apiKey": []}]
-    from chalicelib import openapi_beyond  # rotation, roles, events, leaks: described beside their code
+    from chalicelib import (
+        openapi_beyond,  # rotation, roles, events, leaks: described beside their code
+        openapi_plans,
+    )
 
-    return openapi_beyond.operations() | {
-        ("/", "GET"): {
-            "operationId": "console",
-            "summary": "The web console",
-            "security": [],
-            "responses": {
-                "200": {"description": "The console page", "content": {"text/html": {"schema": {"type": "string"}}}}
-            },
-        },
-        ("/console/{name}", "GET"): {
-            "operationId": "console_asset",
-            "summary": "A script or style sheet of the console",
-            "security": [],
-            "parameters": [
-                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
-                {"name": "v", "in": "query", "schema": {"type": "string"}, "description": "content hash"},
-            ],
-            "responses": {
-                "200": {
-                    "description": "The asset",
-                    "content": {
-                        "text/javascript": {"schema": {"type": "string"}},
-                        "text/css": {"schema": {"type": "string"}},
-                    },  # noqa: E501
+    return (
+        openapi_beyond.operations()
+        | openapi_plans.operations()
+        | {
+            ("/", "GET"): {
+                "operationId": "console",
+                "summary": "The web console",
+                "security": [],
+                "responses": {
+                    "200": {"description": "The console page", "content": {"text/html": {"schema": {"type": "string"}}}}
                 },
-                "404": _error("No such asset"),
             },
-        },
-        ("/openapi.json", "GET"): {
-            "operationId": "openapi",
-            "summary": "This document",
-            "security": [],
-            "responses": {"200": {"description": "OpenAPI 3 document", "content": _json({"type": "object"})}},
-        },
-        ("/roles", "GET"): {
-            "operationId": "roles",
-            "summary": "The role catalog",
-            "security": secured,
-            "responses": {
-                "200": {
-                    "description": "Roles",
-                    "content": _json(
-                        {"type": "object", "properties": {"items": {"type": "array", "items": _ref("Role")}}}
-                    ),
-                },  # noqa: E501
-                "401": _UNAUTHORIZED,
-            },
-        },
-        ("/vaults", "GET"): {
-            "operationId": "vaults",
-            "summary": "The vault targets a caller may choose; never credentials",
-            "security": secured,
-            "responses": {
-                "200": {"description": "Vault targets", "content": _json(_ref("VaultChoices"))},
-                "401": _UNAUTHORIZED,
-            },  # noqa: E501
-        },
-        ("/whoami", "GET"): {
-            "operationId": "whoami",
-            "summary": "The calling key: id, community, roles, permissions",
-            "security": secured,
-            "responses": {"200": {"description": "The caller", "content": _json(_ref("Caller"))}, "401": _UNAUTHORIZED},
-        },
-        (base, "GET"): {
-            "operationId": "list_keys",
-            "summary": "List a community's keys, newest first",
-            "security": secured,
-            "parameters": [
-                _COMMUNITY_PARAM,
-                {
-                    "name": "search",
-                    "in": "query",
-                    "schema": {"type": "string", "maxLength": validation.SEARCH_MAX, "pattern": _PLAIN_TEXT},
-                },  # noqa: E501
-                {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(validation.LIST_STATUSES)}},
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": validation.LIMIT_MAX},
-                },  # noqa: E501
-                {
-                    "name": "cursor",
-                    "in": "query",
-                    "schema": {"type": "string"},
-                    "description": "next_cursor of the previous page",
-                },  # noqa: E501
-            ],
-            "responses": {
-                "200": {"description": "A page of keys", "content": _json(_ref("KeyList"))},
-                "400": _error("A parameter is wrong; the message names it"),
-                **_SECURED_ERRORS,
-            },  # noqa: E501
-        },
-        (base, "POST"): {
-            "operationId": "create_key",
-            "summary": "Create a key; its secret is returned once",
-            "security": secured,
-            "parameters": [
-                _COMMUNITY_PARAM,
-                {
-                    "name": "Idempotency-Key",
-                    "in": "header",
-                    "schema": {
-                        "type": "string",
-                        "minLength": 1,
-                        "maxLength": validation.IDEMPOTENCY_KEY_MAX,
-                        "pattern": "^[\\x20-\\x7e]+$",
+            ("/console/{name}", "GET"): {
+                "operationId": "console_asset",
+                "summary": "A script or style sheet of the console",
+                "security": [],
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "v", "in": "query", "schema": {"type": "string"}, "description": "content hash"},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The asset",
+                        "content": {
+                            "text/javascript": {"schema": {"type": "string"}},
+                            "text/css": {"schema": {"type": "string"}},
+                        },  # noqa: E501
                     },
-                },  # noqa: E501
-            ],
-            "requestBody": {"required": True, "content": _json(_ref("CreateKey"))},
-            "responses": {
-                "201": {
-                    "description": "The new key and its secret",
-                    "content": _json(_ref("Created")),
-                    "links": _KEY_LINKS,
+                    "404": _error("No such asset"),
                 },
-                "400": _error("A field is wrong; the message names it, nothing was written"),
-                "409": _error("Idempotency-Key reused with another body"),
-                "502": _error("The chosen vault refused the secret; the key is not active"),
-                **_SECURED_ERRORS,
             },
-        },
-        (one, "GET"): {
-            "operationId": "get_key",
-            "summary": "One key",
-            "security": secured,
-            "parameters": [_COMMUNITY_PARAM, _KEY_PARAM],
-            "responses": {"200": {"description": "The key", "content": _json(_ref("ApiKey"))}, **_SECURED_ERRORS},
-        },
-        (one, "PATCH"): {
-            "operationId": "edit_key",
-            "summary": "Edit name, description or roles",
-            "security": secured,
-            "parameters": [_COMMUNITY_PARAM, _KEY_PARAM],
-            "requestBody": {"required": True, "content": _json(_ref("EditKey"))},
-            "responses": {
-                "200": {"description": "The edited key", "content": _json(_ref("ApiKey"))},
-                "400": _error("A field is wrong; the message names it, nothing was written"),
-                "409": _error("The key is revoked"),
-                **_SECURED_ERRORS,
+            ("/openapi.json", "GET"): {
+                "operationId": "openapi",
+                "summary": "This document",
+                "security": [],
+                "responses": {"200": {"description": "OpenAPI 3 document", "content": _json({"type": "object"})}},
             },
-        },
-        (one + "/revoke", "POST"): {
-            "operationId": "revoke_key",
-            "summary": "Revoke a key: final; repeating it returns the revoked key unchanged",
-            "security": secured,
-            "parameters": [_COMMUNITY_PARAM, _KEY_PARAM],
-            "requestBody": {"required": False, "content": _json(_ref("RevokeKey"))},
-            "responses": {
-                "200": {"description": "The revoked key", "content": _json(_ref("ApiKey"))},
-                "400": _error("A field is wrong; the message names it"),
-                "409": _error("The key cannot be revoked in its state"),
-                **_SECURED_ERRORS,
+            ("/roles", "GET"): {
+                "operationId": "roles",
+                "summary": "The role catalog",
+                "security": secured,
+                "responses": {
+                    "200": {
+                        "description": "Roles",
+                        "content": _json(
+                            {"type": "object", "properties": {"items": {"type": "array", "items": _ref("Role")}}}
+                        ),
+                    },  # noqa: E501
+                    "401": _UNAUTHORIZED,
+                },
             },
-        },
-    }
+            ("/vaults", "GET"): {
+                "operationId": "vaults",
+                "summary": "The vault targets a caller may choose; never credentials",
+                "security": secured,
+                "responses": {
+                    "200": {"description": "Vault targets", "content": _json(_ref("VaultChoices"))},
+                    "401": _UNAUTHORIZED,
+                },  # noqa: E501
+            },
+            ("/whoami", "GET"): {
+                "operationId": "whoami",
+                "summary": "The calling key: id, community, roles, permissions",
+                "security": secured,
+                "responses": {
+                    "200": {"description": "The caller", "content": _json(_ref("Caller"))},
+                    "401": _UNAUTHORIZED,
+                },
+            },
+            (base, "GET"): {
+                "operationId": "list_keys",
+                "summary": "List a community's keys, newest first",
+                "security": secured,
+                "parameters": [
+                    _COMMUNITY_PARAM,
+                    {
+                        "name": "search",
+                        "in": "query",
+                        "schema": {"type": "string", "maxLength": validation.SEARCH_MAX, "pattern": _PLAIN_TEXT},
+                    },  # noqa: E501
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": list(validation.LIST_STATUSES)},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": validation.LIMIT_MAX},
+                    },  # noqa: E501
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "next_cursor of the previous page",
+                    },  # noqa: E501
+                ],
+                "responses": {
+                    "200": {"description": "A page of keys", "content": _json(_ref("KeyList"))},
+                    "400": _error("A parameter is wrong; the message names it"),
+                    **_SECURED_ERRORS,
+                },  # noqa: E501
+            },
+            (base, "POST"): {
+                "operationId": "create_key",
+                "summary": "Create a key; its secret is returned once",
+                "security": secured,
+                "parameters": [
+                    _COMMUNITY_PARAM,
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "schema": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": validation.IDEMPOTENCY_KEY_MAX,
+                            "pattern": "^[\\x20-\\x7e]+$",
+                        },
+                    },  # noqa: E501
+                ],
+                "requestBody": {"required": True, "content": _json(_ref("CreateKey"))},
+                "responses": {
+                    "201": {
+                        "description": "The new key and its secret",
+                        "content": _json(_ref("Created")),
+                        "links": _KEY_LINKS,
+                    },
+                    "400": _error("A field is wrong; the message names it, nothing was written"),
+                    "409": _error("Idempotency-Key reused with another body"),
+                    "502": _error("The chosen vault or API Gateway refused; the key is not active"),
+                    **_SECURED_ERRORS,
+                },
+            },
+            (one, "GET"): {
+                "operationId": "get_key",
+                "summary": "One key",
+                "security": secured,
+                "parameters": [_COMMUNITY_PARAM, _KEY_PARAM],
+                "responses": {"200": {"description": "The key", "content": _json(_ref("ApiKey"))}, **_SECURED_ERRORS},
+            },
+            (one, "PATCH"): {
+                "operationId": "edit_key",
+                "summary": "Edit name, description, roles or usage plan",
+                "security": secured,
+                "parameters": [_COMMUNITY_PARAM, _KEY_PARAM],
+                "requestBody": {"required": True, "content": _json(_ref("EditKey"))},
+                "responses": {
+                    "200": {"description": "The edited key", "content": _json(_ref("ApiKey"))},
+                    "400": _error("A field is wrong; the message names it, nothing was written"),
+                    "409": _error("The key is revoked"),
+                    "502": _error("API Gateway refused the plan change; nothing was changed"),
+                    **_SECURED_ERRORS,
+                },
+            },
+            (one + "/revoke", "POST"): {
+                "operationId": "revoke_key",
+                "summary": "Revoke a key: final; repeating it returns the revoked key unchanged",
+                "security": secured,
+                "parameters": [_COMMUNITY_PARAM, _KEY_PARAM],
+                "requestBody": {"required": False, "content": _json(_ref("RevokeKey"))},
+                "responses": {
+                    "200": {"description": "The revoked key", "content": _json(_ref("ApiKey"))},
+                    "400": _error("A field is wrong; the message names it"),
+                    "409": _error("The key cannot be revoked in its state"),
+                    **_SECURED_ERRORS,
+                },
+            },
+        }
+    )
 
 
 @functools.lru_cache(maxsize=4)

@@ -8,7 +8,7 @@ records its revocation. Both keys link to each other (``rotated_from`` / ``rotat
 each gets a ``rotate`` audit event.
 
 Without a vault, the new key, the old key's link and deadline and both events are one
-transaction. With a vault the new key is first inserted pending, then delivered, then the old key
+transaction. With a vault or a usage plan the new key is first inserted pending, then delivered, then the old key
 is linked: a crash in between leaves the old key working and unlinked, so rotating again is safe.
 """
 
@@ -115,6 +115,7 @@ class Rotation:
                 vault_target=location.get("target") if location else None,
                 vault_path=None,
                 reveal=request.reveal,
+                plan=old.plan,  # the new key gets its own API Gateway key in the same plan
             )
             new = service.new_record(caller, community, create, secret, now, location)
             new.rotated_from = old.key_id
@@ -206,6 +207,8 @@ class Rotation:
     def _after_old_changed(self, old: KeyRecord) -> None:
         if old.status == REVOKED and old.vault:
             self.service.forget_vaulted_secret(old)
+        if old.status == REVOKED:
+            self.service.release_gateway_key(old)
 
     # -- the scheduled part -------------------------------------------------------------------
 
@@ -231,5 +234,6 @@ class Rotation:
                 continue  # changed meanwhile (revoked by hand, say): the next run looks again
             if key.vault:
                 service.forget_vaulted_secret(key)
+            service.release_gateway_key(key)
             finished.append(key.key_id)
         return finished

@@ -8,6 +8,7 @@ routes and the CLI turn into answers.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -41,6 +42,7 @@ from chalicelib.domain import (
     VersionConflict,
 )
 from chalicelib.roles import BUILTIN_ROLES, MANAGE_KEYS, Role, missing_permissions, permissions_of
+from chalicelib.usage_plans import GatewayKey, UsagePlanFailure, UsagePlans
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,8 @@ class Caller:
     community: str
     roles: tuple[str, ...]
     permissions: frozenset[str]
+    # The key's API Gateway key value, for the standalone authorizer's usageIdentifierKey.
+    usage_identifier_key: str | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def actor(self) -> str:
@@ -98,6 +102,23 @@ class Vaults(Protocol):
 
     def discard(self, location: Mapping[str, Any]) -> None:
         """Delete whatever may have been written at ``location``; absent is fine."""
+
+
+class Plans(Protocol):
+    """API Gateway usage plans and the keys in them; implemented in ``chalicelib.usage_plans``."""
+
+    def choose(self, body: Mapping[str, Any]) -> str | None:
+        """The plan a body asks for (ValidationError naming ``plan``)."""
+
+    def provision(self, key_id: str, plan: str) -> GatewayKey:
+        """A new API Gateway key in ``plan``; UsagePlanFailure and nothing left otherwise."""
+
+    def move(self, gateway_key_id: str, old_plan: str | None, new_plan: str) -> None: ...
+
+    def release_quietly(self, gateway_key_id: str) -> None: ...
+
+    def discard(self, key_id: str) -> builtins.list[str]:
+        """Delete whatever API Gateway key was made for ``key_id``, found by name."""
 
 
 class NoVaults:
@@ -138,9 +159,12 @@ class KeyService:
         clock: Clock = utcnow,
         catalog: Callable[[str], Mapping[str, Role]] | None = None,
         max_keys: int = MAX_KEYS_PER_COMMUNITY,
+        plans: Plans | None = None,
     ) -> None:
         self.store = store
         self.max_keys = max_keys
+        # Without configured plans every plan name is unknown and no API Gateway call is made.
+        self.plans: Plans = plans if plans is not None else UsagePlans(())
         self.key_prefix = key_prefix
         self.peppers = peppers
         self.max_expiry_days = max_expiry_days
@@ -194,6 +218,7 @@ class KeyService:
         request = validation.create_request(
             body, known_roles=self.catalog(community), now=now, max_days=self.max_expiry_days
         )
+        request = dataclasses.replace(request, plan=self.plans.choose(body))
         idempotency_key = validation.idempotency_key(idempotency_key)
         self.authorize_grant(caller, community, request.roles)
         scope = fingerprint = None
@@ -245,8 +270,9 @@ class KeyService:
             name=request.name,
             description=request.description,
             roles=list(request.roles),
-            # A key whose secret goes to a vault stays pending until the vault has it.
-            status=PENDING if location is not None else ACTIVE,
+            # A key whose secret goes to a vault, or that goes on a usage plan, stays pending until
+            # the vault has the secret and its API Gateway key is in the plan.
+            status=PENDING if location is not None or request.plan else ACTIVE,
             key_hash=keys.hash_key(secret.plaintext, pepper),
             pepper_id=pepper.id,
             hint=keys.hint(secret.plaintext, self.key_prefix),
@@ -254,24 +280,37 @@ class KeyService:
             created_by=caller.actor,
             expires_at=request.expires_at,
             vault=location,
+            plan=request.plan,
         )
 
     def deliver(self, caller: Caller, key: KeyRecord, plaintext: str, reveal: bool) -> Created:
-        """Pending → secret in the vault → active. A vault failure leaves the key failed."""
-        assert key.vault is not None
-        token = _vault_token(key)
+        """Pending → API Gateway key in its plan, secret in the vault → active. A failure of
+        either leaves the key failed and nothing behind."""
+        gateway = None
         try:
-            location = self.vaults.put(key.vault, plaintext, token)
-        except VaultFailure:
+            if key.plan:
+                gateway = self.plans.provision(key.key_id, key.plan)
+            location = self.vaults.put(key.vault, plaintext, _vault_token(key)) if key.vault else None
+        except (VaultFailure, UsagePlanFailure):
+            if gateway is not None:
+                self.plans.release_quietly(gateway.id)
             self._fail(caller, key)
             raise
         now = self.clock()
-        changes = {"status": ACTIVE, "vault": location, "updated_at": now}
-        event = Event(key.community, key.key_id, "activate", caller.actor, now, {"vault": _public(location)})
+        changes: dict[str, Any] = {"status": ACTIVE, "updated_at": now}
+        details: dict[str, Any] = {}
+        if location is not None:
+            changes["vault"], details["vault"] = location, _public(location)
+        if gateway is not None:
+            changes.update(gateway_key_id=gateway.id, gateway_key_value=gateway.value)
+            details["plan"] = key.plan
+        event = Event(key.community, key.key_id, "activate", caller.actor, now, details)
         # If this write fails the key stays pending (never authorized); the sweeper discards it.
         try:
             active = self.store.update(key, changes, event)
         except VersionConflict as error:
+            if gateway is not None:
+                self.plans.release_quietly(gateway.id)  # made by this request: nobody else's
             self._lost_race(key)
             raise Conflict(
                 "the key changed while its secret was stored; retry with the same Idempotency-Key"
@@ -283,7 +322,7 @@ class KeyService:
         The secret just written opens nothing: take it back unless another request now owns
         the key's path (a different hash means a retry wrote, or will write, its own secret)."""
         current = self.store.get(key.key_id)
-        if current is not None and current.key_hash == key.key_hash and current.status != ACTIVE:
+        if current is not None and current.key_hash == key.key_hash and current.status != ACTIVE and key.vault:
             try:
                 self.vaults.discard(key.vault or {})
             except ServiceError:
@@ -309,7 +348,7 @@ class KeyService:
         key = self.store.get(record.key_id)
         if key is None or key.community != community:
             raise Conflict("Idempotency-Key refers to a key that no longer exists")
-        if key.status in (PENDING, FAILED) and key.vault is not None:
+        if key.status in (PENDING, FAILED) and (key.vault is not None or key.plan):
             return self._complete_pending(caller, key, request.reveal)
         return Created(key, None, replayed=True)
 
@@ -337,6 +376,8 @@ class KeyService:
             key = self.store.update(key, changes, event)
         except VersionConflict as error:
             raise Conflict("this create is being completed by another request") from error
+        if key.plan:
+            self.plans.discard(key.key_id)  # whatever the stopped attempt made: this one makes its own
         return self.deliver(caller, key, secret.plaintext, reveal)
 
     # -- edit and revoke ------------------------------------------------------------------------
@@ -344,6 +385,8 @@ class KeyService:
     def edit(self, caller: Caller, community: str, key_id: str, body: Any) -> KeyRecord:
         self.authorize_manage(caller, community)
         changes = validation.edit_request(body, known_roles=self.catalog(community))
+        if "plan" in body:
+            changes["plan"] = self.plans.choose(body)
         for _ in range(EDIT_RETRIES):
             key = self.load_key(community, key_id)
             if key.status == REVOKED:
@@ -360,10 +403,19 @@ class KeyService:
             if before == after:
                 return key
             event = Event(community, key_id, "edit", caller.actor, now, {"before": before, "after": after})
+            moving = "plan" in changes and changes["plan"] != key.plan
+            gateway_changes = self._enter_plan(key, changes["plan"]) if moving else {}
             try:
-                return self.store.update(key, {**changes, "updated_at": now}, event)
-            except VersionConflict:
+                edited = self.store.update(key, {**changes, **gateway_changes, "updated_at": now}, event)
+            except (VersionConflict, StoreError) as error:
+                if moving:
+                    self._undo_plan(key, changes["plan"], gateway_changes)
+                if isinstance(error, StoreError):
+                    raise
                 continue  # changed meanwhile: apply the edit to the new version
+            if moving and changes["plan"] is None and key.gateway_key_id:
+                self.plans.release_quietly(key.gateway_key_id)
+            return edited
         raise Conflict("the key is being changed by other requests; try again")
 
     def revoke(self, caller: Caller, community: str, key_id: str, body: Any = None) -> KeyRecord:
@@ -385,8 +437,34 @@ class KeyService:
                 continue
             if key.vault:
                 self.forget_vaulted_secret(key)
+            self.release_gateway_key(key)
             return revoked
         raise Conflict("the key is being changed by other requests; try again")
+
+    def release_gateway_key(self, key: KeyRecord) -> None:
+        """A revoked key's API Gateway key goes; were it to stay, the authorizer refuses the key anyway."""
+        if key.gateway_key_id:
+            self.plans.release_quietly(key.gateway_key_id)
+
+    def _enter_plan(self, key: KeyRecord, plan: str | None) -> dict[str, Any]:
+        """The API Gateway side of a plan change, before the record says so: the record's changes."""
+        if plan is None:
+            return {"gateway_key_id": None, "gateway_key_value": None}  # deleted once the record is written
+        if key.gateway_key_id:
+            self.plans.move(key.gateway_key_id, key.plan, plan)
+            return {}
+        gateway = self.plans.provision(key.key_id, plan)
+        return {"gateway_key_id": gateway.id, "gateway_key_value": gateway.value}
+
+    def _undo_plan(self, key: KeyRecord, plan: str | None, gateway_changes: Mapping[str, Any]) -> None:
+        """The record was not written: put API Gateway back the way the record says."""
+        try:
+            if gateway_changes.get("gateway_key_id"):
+                self.plans.release_quietly(str(gateway_changes["gateway_key_id"]))
+            elif plan is not None and key.gateway_key_id and key.plan:
+                self.plans.move(key.gateway_key_id, plan, key.plan)
+        except ServiceError:
+            log.warning("key %s: its API Gateway key could not be put back in plan %s", key.key_id, key.plan)
 
     def forget_vaulted_secret(self, key: KeyRecord) -> None:
         try:
@@ -409,8 +487,13 @@ class KeyService:
                 continue  # created long ago but resumed by a retry just now
             try:
                 self.vaults.discard(key.vault or {})
+                if key.plan:
+                    self.plans.discard(key.key_id)
             except ServiceError:
-                log.warning("sweeper: could not discard the vaulted secret of key %s; next run retries", key.key_id)
+                log.warning(
+                    "sweeper: could not discard the vaulted secret or API Gateway key of key %s; next run retries",
+                    key.key_id,
+                )
                 continue
             event = Event(key.community, key.key_id, "fail", "sweeper", now, {"reason": "pending past timeout"})
             try:
@@ -483,4 +566,5 @@ def _audit_fields(key: KeyRecord) -> dict[str, Any]:
         "roles": list(key.roles),
         "expires_at": key.expires_at.isoformat() if key.expires_at else None,
         "status": key.status,
+        "plan": key.plan,
     }

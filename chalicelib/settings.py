@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.keys import PREFIX_PATTERN, Pepper
+from chalicelib.usage_plans import PlanSetting, UsagePlanConfigError, check_default, parse_plans
 
 
 class SettingsError(Exception):
@@ -39,6 +40,8 @@ class Settings:
     log_level: str = "INFO"
     route_map: tuple[tuple[str, str], ...] = ()
     http_api_response: str = "simple"
+    usage_plans: tuple[PlanSetting, ...] = ()
+    default_plan: str | None = None
 
     @property
     def pepper(self) -> Pepper:
@@ -82,6 +85,7 @@ def from_environ(env: Mapping[str, str]) -> Settings:
     except (ValueError, AttributeError, TypeError) as error:
         raise SettingsError("APIKEYS_VAULT_TARGETS / APIKEYS_ROUTE_MAP must be JSON") from error
     leak_public_keys = _leak_public_keys(env.get("APIKEYS_LEAK_PUBLIC_KEYS", "{}"))
+    usage_plans, default_plan = _usage_plans(env)
     return Settings(
         keys_table=env.get("APIKEYS_KEYS_TABLE", "apikeys-keys"),
         events_table=env.get("APIKEYS_EVENTS_TABLE", "apikeys-events"),
@@ -102,6 +106,8 @@ def from_environ(env: Mapping[str, str]) -> Settings:
         log_level=env.get("APIKEYS_LOG_LEVEL", "INFO"),
         route_map=route_map,
         http_api_response=_choice(env, "APIKEYS_HTTP_API_RESPONSE", ("simple", "policy")),
+        usage_plans=usage_plans,
+        default_plan=default_plan,
     )
 
 
@@ -110,6 +116,14 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 1 or value != int(value):
         raise SettingsError(f"{name} must be a whole number of at least 1")
     return int(value)
+
+
+def _usage_plans(env: Mapping[str, str]) -> tuple[tuple[PlanSetting, ...], str | None]:
+    try:
+        plans = parse_plans(env.get("APIKEYS_USAGE_PLANS", "[]"))
+        return plans, check_default(plans, env.get("APIKEYS_DEFAULT_PLAN") or None)
+    except UsagePlanConfigError as error:
+        raise SettingsError(str(error)) from error
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

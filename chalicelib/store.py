@@ -176,6 +176,9 @@ def build_models(
         rotated_from = UnicodeAttribute(null=True)
         rotated_to = UnicodeAttribute(null=True)
         grace_until = UTCDateTimeAttribute(null=True)
+        plan = UnicodeAttribute(null=True)
+        gateway_key_id = UnicodeAttribute(null=True)
+        gateway_key_value = UnicodeAttribute(null=True)
         search_text = UnicodeAttribute()
         listed_in = UnicodeAttribute(null=True)
         listed_status = UnicodeAttribute(null=True)
@@ -280,6 +283,7 @@ _RECORD_FIELDS = (
     "key_id", "community", "name", "description", "status", "key_hash", "pepper_id", "hint",
     "created_at", "created_by", "expires_at", "revoked_at", "revoked_by", "revoke_reason",
     "last_used_at", "updated_at", "vault", "rotated_from", "rotated_to", "grace_until", "version",
+    "plan", "gateway_key_id", "gateway_key_value",
 )  # fmt: skip
 
 

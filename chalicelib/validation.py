@@ -25,8 +25,9 @@ EXPIRY_PRESETS_DAYS = (30, 180, 365)
 IDEMPOTENCY_KEY_MAX = 255
 LIST_STATUSES = ("active", "revoked", "expired", "all")
 
-CREATE_FIELDS = frozenset({"name", "description", "roles", "expires_at", "expires_in_days", "vault", "reveal"})
-EDIT_FIELDS = frozenset({"name", "description", "roles"})
+CREATE_FIELDS = frozenset({"name", "description", "roles", "expires_at", "expires_in_days", "vault", "reveal", "plan"})
+# ``plan`` is checked against the deployment's usage plans by the service (chalicelib.usage_plans).
+EDIT_FIELDS = frozenset({"name", "description", "roles", "plan"})
 REVOKE_FIELDS = frozenset({"reason"})
 LIST_PARAMS = frozenset({"search", "status", "limit", "cursor"})
 # Every body this API takes is a flat object of short fields, a few levels deep at most (a
@@ -49,6 +50,7 @@ class CreateRequest:
     vault_target: str | None
     vault_path: str | None
     reveal: bool
+    plan: str | None = None
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,7 @@ def edit_request(body: Any, *, known_roles: Mapping[str, Any]) -> dict[str, Any]
     body = require_object(body)
     reject_unknown(body, EDIT_FIELDS)
     if not body:
-        raise ValidationError("body", "name, description or roles must be given")
+        raise ValidationError("body", "name, description, roles or plan must be given")
     changes: dict[str, Any] = {}
     if "name" in body:
         changes["name"] = text(body, "name", max_length=NAME_MAX, required=True)

@@ -44,6 +44,15 @@ def vaults() -> Any:
 
 
 @functools.lru_cache(maxsize=1)
+def plans() -> Any:
+    """The deployment's API Gateway usage plans (none configured: every plan name is unknown)."""
+    from chalicelib.usage_plans import UsagePlans
+
+    settings = get_settings()
+    return UsagePlans(settings.usage_plans, default_plan=settings.default_plan)
+
+
+@functools.lru_cache(maxsize=1)
 def service() -> Any:
     from chalicelib import logs
     from chalicelib.service import KeyService
@@ -58,6 +67,7 @@ def service() -> Any:
         max_keys=settings.max_keys_per_community,
         vaults=vaults(),
         catalog=custom_roles().catalog,
+        plans=plans(),
     )
 
 
@@ -136,7 +146,7 @@ def reset() -> None:
     """Forget everything built, so the next request reads settings and makes clients anew."""
     from chalicelib.store import build_models
 
-    for getter in (key_reader, store, vaults, service, verifier, custom_roles, rotation, audit, leaks):
+    for getter in (key_reader, store, vaults, plans, service, verifier, custom_roles, rotation, audit, leaks):
         getter.cache_clear()
     build_models.cache_clear()
     reset_settings()

@@ -19,6 +19,7 @@ from chalice.app import Request
 from chalicelib import metrics, validation
 from chalicelib.domain import Conflict, Forbidden, NotFound, StoreError, ValidationError, VaultFailure
 from chalicelib.service import Caller
+from chalicelib.usage_plans import UsagePlanFailure
 
 log = logging.getLogger("apikeys")
 
@@ -74,6 +75,8 @@ def service_errors() -> Iterator[None]:
         raise ConflictError(str(error)) from error
     except VaultFailure as error:
         metrics.count("api", "VaultFailures")
+        raise BadGatewayError(str(error)) from error
+    except UsagePlanFailure as error:
         raise BadGatewayError(str(error)) from error
     except StoreError as error:
         log.warning("store error: %s", error)
