@@ -115,9 +115,9 @@ class Plans(Protocol):
 
     def move(self, gateway_key_id: str, old_plan: str | None, new_plan: str) -> None: ...
 
-    def release_quietly(self, gateway_key_id: str) -> None: ...
+    def release_quietly(self, gateway_key_id: str, plan: str | None = None) -> None: ...
 
-    def discard(self, key_id: str) -> builtins.list[str]:
+    def discard(self, key_id: str, plan: str | None = None) -> builtins.list[str]:
         """Delete whatever API Gateway key was made for ``key_id``, found by name."""
 
 
@@ -293,7 +293,7 @@ class KeyService:
             location = self.vaults.put(key.vault, plaintext, _vault_token(key)) if key.vault else None
         except (VaultFailure, UsagePlanFailure):
             if gateway is not None:
-                self.plans.release_quietly(gateway.id)
+                self.plans.release_quietly(gateway.id, key.plan)
             self._fail(caller, key)
             raise
         now = self.clock()
@@ -310,7 +310,7 @@ class KeyService:
             active = self.store.update(key, changes, event)
         except VersionConflict as error:
             if gateway is not None:
-                self.plans.release_quietly(gateway.id)  # made by this request: nobody else's
+                self.plans.release_quietly(gateway.id, key.plan)  # made by this request: nobody else's
             self._lost_race(key)
             raise Conflict(
                 "the key changed while its secret was stored; retry with the same Idempotency-Key"
@@ -377,7 +377,7 @@ class KeyService:
         except VersionConflict as error:
             raise Conflict("this create is being completed by another request") from error
         if key.plan:
-            self.plans.discard(key.key_id)  # whatever the stopped attempt made: this one makes its own
+            self.plans.discard(key.key_id, key.plan)  # whatever the stopped attempt made: this one makes its own
         return self.deliver(caller, key, secret.plaintext, reveal)
 
     # -- edit and revoke ------------------------------------------------------------------------
@@ -414,7 +414,7 @@ class KeyService:
                     raise
                 continue  # changed meanwhile: apply the edit to the new version
             if moving and changes["plan"] is None and key.gateway_key_id:
-                self.plans.release_quietly(key.gateway_key_id)
+                self.plans.release_quietly(key.gateway_key_id, key.plan)
             return edited
         raise Conflict("the key is being changed by other requests; try again")
 
@@ -444,7 +444,7 @@ class KeyService:
     def release_gateway_key(self, key: KeyRecord) -> None:
         """A revoked key's API Gateway key goes; were it to stay, the authorizer refuses the key anyway."""
         if key.gateway_key_id:
-            self.plans.release_quietly(key.gateway_key_id)
+            self.plans.release_quietly(key.gateway_key_id, key.plan)
 
     def _enter_plan(self, key: KeyRecord, plan: str | None) -> dict[str, Any]:
         """The API Gateway side of a plan change, before the record says so: the record's changes."""
@@ -460,7 +460,7 @@ class KeyService:
         """The record was not written: put API Gateway back the way the record says."""
         try:
             if gateway_changes.get("gateway_key_id"):
-                self.plans.release_quietly(str(gateway_changes["gateway_key_id"]))
+                self.plans.release_quietly(str(gateway_changes["gateway_key_id"]), plan)
             elif plan is not None and key.gateway_key_id and key.plan:
                 self.plans.move(key.gateway_key_id, plan, key.plan)
         except ServiceError:
@@ -488,7 +488,7 @@ class KeyService:
             try:
                 self.vaults.discard(key.vault or {})
                 if key.plan:
-                    self.plans.discard(key.key_id)
+                    self.plans.discard(key.key_id, key.plan)
             except ServiceError:
                 log.warning(
                     "sweeper: could not discard the vaulted secret or API Gateway key of key %s; next run retries",

@@ -237,8 +237,18 @@ class UsagePlans:
                     )
             raise
 
-    def release(self, gateway_key_id: str) -> None:
-        """Delete the API Gateway key (and so its place in every plan); gone already is fine."""
+    def release(self, gateway_key_id: str, plan: str | None = None) -> None:
+        """Take the API Gateway key out of ``plan``, then delete it; gone already is fine."""
+        setting = self.plans.get(plan) if plan else None
+        if setting is not None:
+            # DeleteApiKey alone drops the key from its plans on AWS; saying so costs one call and
+            # holds on every API Gateway look-alike too.
+            self._call(
+                setting.name,
+                "DeleteUsagePlanKey",
+                lambda: self.client().delete_usage_plan_key(usagePlanId=setting.usage_plan_id, keyId=gateway_key_id),
+                tolerate=("NotFoundException",),
+            )
         self._call(
             "",
             "DeleteApiKey",
@@ -246,13 +256,13 @@ class UsagePlans:
             tolerate=("NotFoundException",),
         )
 
-    def release_quietly(self, gateway_key_id: str) -> None:
+    def release_quietly(self, gateway_key_id: str, plan: str | None = None) -> None:
         try:
-            self.release(gateway_key_id)
+            self.release(gateway_key_id, plan)
         except UsagePlanFailure:
             log.warning("API Gateway key %s could not be deleted; the sweeper or a retry will", gateway_key_id)
 
-    def discard(self, key_id: str) -> list[str]:
+    def discard(self, key_id: str, plan: str | None = None) -> list[str]:
         """Delete every API Gateway key made for ``key_id`` (found by name, for the sweeper and
         retries: a crash may have left one no record points to). The ids deleted."""
         name = gateway_key_name(key_id)
@@ -263,7 +273,7 @@ class UsagePlans:
 
         found = self._call("", "GetApiKeys", find) or []
         for gateway_key_id in found:
-            self.release(gateway_key_id)
+            self.release(gateway_key_id, plan)
         return found
 
     # -- usage ---------------------------------------------------------------------------------
