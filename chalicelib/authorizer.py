@@ -67,6 +67,7 @@ _CONCRETE_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _METHODS = frozenset({*_CONCRETE_METHODS, "*"})
 _PATH = re.compile(r"/[A-Za-z0-9\-._~/*:@!$&'()+,;=%]*")
 _CACHE_LIMIT = 10_000
+_NO_SUCH_HASH = "0" * 64
 
 
 class Unauthorized(Exception):
@@ -298,6 +299,9 @@ class Verifier:
             raise Unauthorized("malformed") from None
         key = self._record(parsed.key_id)
         if key is None:
+            # The same HMAC a known id costs, against a hash nothing matches, so an unknown id
+            # is not told apart by answering sooner.
+            keys.verify(parsed.plaintext, _NO_SUCH_HASH, self.peppers[0].id, self.peppers)
             raise Unauthorized("unknown", parsed.key_id)
         if not keys.verify(parsed.plaintext, key.key_hash, key.pepper_id, self.peppers):
             raise Unauthorized("hash mismatch", parsed.key_id, key.community)

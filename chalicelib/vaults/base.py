@@ -86,7 +86,11 @@ def credential(config: Mapping[str, Any], name: str, *, target: str, required: b
         try:
             return secret_source.read(str(source)).strip()
         except Exception as error:  # noqa: BLE001 - any reason: the target is unusable
-            raise VaultFailure(target, f"its {name} could not be read from {source}") from error
+            # Where the credential lives is the deployment's business: logged, not answered.
+            log.warning(
+                "vault target %s: its %s could not be read from %s (%s)", target, name, source, type(error).__name__
+            )
+            raise VaultFailure(target, f"its {name} could not be read") from error
     if required:
         raise VaultConfigError(f"vault target {target!r}: give {name}_env or {name}_source")
     return None

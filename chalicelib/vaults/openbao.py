@@ -117,12 +117,19 @@ class OpenBaoTarget(VaultTarget):
             raise _Refused(self.name, f"{action} was refused: permission denied (Forbidden)") from error
         except hvac.exceptions.VaultError as error:
             raise self.failure(f"{action} was refused ({type(error).__name__})") from error
+        # The answer names the target and the kind of failure; the address is the deployment's
+        # internal network, for the operator's log only.
         except requests.exceptions.SSLError as error:
-            raise self.failure(f"{action}: TLS verification of {self.address} failed (SSLError)") from error
+            log.warning("vault target %s: %s: TLS verification of %s failed", self.name, action, self.address)
+            raise self.failure(f"{action}: TLS verification failed (SSLError)") from error
         except requests.exceptions.Timeout as error:
+            log.warning("vault target %s: %s: %s timed out", self.name, action, self.address)
             raise self.failure(f"{action} timed out ({type(error).__name__})") from error
         except requests.exceptions.RequestException as error:
-            raise self.failure(f"{action}: could not reach {self.address} ({type(error).__name__})") from error
+            log.warning(
+                "vault target %s: %s: could not reach %s (%s)", self.name, action, self.address, type(error).__name__
+            )
+            raise self.failure(f"{action}: could not reach the vault ({type(error).__name__})") from error
 
     # -- writes -------------------------------------------------------------------------------
 

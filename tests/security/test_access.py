@@ -6,6 +6,8 @@ added. Each call goes through the real authorizer and routes (chalice.test) on m
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 
 from chalicelib import keys, wiring
 from chalicelib.domain import Event
+from chalicelib.roles import PERMISSIONS
 from chalicelib.service import Caller, utcnow
 from tests.conftest import as_json, bearer, make_key
 from tests.security.conftest import count
@@ -176,3 +179,136 @@ def test_custom_role_with_permissions_the_caller_lacks_is_refused(client: Any) -
     )
     count("access checks")
     assert answer.status_code == 403, answer.body
+
+
+# -- strength: no key changes a key or a custom role that holds more than it does --------------
+
+# The caller of the strength matrix: it manages keys and holds the Intelligence Center.
+CALLER_ROLES = ("apikeys_admin", "ic_editor")
+CALLER_PERMISSIONS = ["apikeys:manage", "intelligence:read", "intelligence:write"]
+# Each target is held through a custom role, so the check must read the community's own roles:
+# with the built-in catalog alone, the stronger target would look empty, hence weaker.
+STRENGTHS = {
+    "weaker": ["apikeys:manage", "intelligence:read"],
+    "equal": CALLER_PERMISSIONS,
+    "stronger": sorted(PERMISSIONS),
+}
+
+
+@dataclass
+class Target:
+    """What one cell of the matrix acts on: a custom role of the strength, a key holding it,
+    and a second role of the same permissions that no key holds (deletable)."""
+
+    role: str
+    spare_role: str
+    key_id: str
+    permissions: list[str]
+
+
+def _target(strength: str, n: int) -> Target:
+    operator = Caller.operator("demo")
+    roles = wiring.custom_roles()
+    permissions = STRENGTHS[strength]
+    role, spare = f"{strength}_{n}", f"{strength}_{n}_spare"
+    for name in (role, spare):
+        roles.create(operator, "demo", {"name": name, "description": "", "permissions": permissions})
+    key_id, _ = make_key(name=f"{strength} target", roles=(role,))
+    return Target(role, spare, key_id, permissions)
+
+
+# Mutating route → (a request built from the target, the status a caller at least as strong gets).
+MUTATIONS: dict[tuple[str, str], tuple[Callable[[Target, int], tuple[str, Any]], int]] = {
+    ("/communities/{community}/apikeys", "POST"): (
+        lambda t, n: ("/communities/demo/apikeys", {"name": f"made {n}", "roles": [t.role]}), 201,
+    ),
+    ("/communities/{community}/apikeys/{key_id}", "PATCH"): (
+        lambda t, n: (f"/communities/demo/apikeys/{t.key_id}", {"description": "changed"}), 200,
+    ),
+    ("/communities/{community}/apikeys/{key_id}/revoke", "POST"): (
+        lambda t, n: (f"/communities/demo/apikeys/{t.key_id}/revoke", {"reason": "matrix"}), 200,
+    ),
+    ("/communities/{community}/apikeys/{key_id}/rotate", "POST"): (
+        lambda t, n: (f"/communities/demo/apikeys/{t.key_id}/rotate", {"grace": "1h"}), 201,
+    ),
+    ("/communities/{community}/roles", "POST"): (
+        lambda t, n: ("/communities/demo/roles", {"name": f"made_{n}", "permissions": t.permissions}), 201,
+    ),
+    ("/communities/{community}/roles/{name}", "PATCH"): (
+        # Narrowing: takes permissions away from every key holding the role.
+        lambda t, n: (f"/communities/demo/roles/{t.role}", {"permissions": ["apikeys:manage"]}), 200,
+    ),
+    ("/communities/{community}/roles/{name}", "DELETE"): (
+        lambda t, n: (f"/communities/demo/roles/{t.spare_role}", None), 204,
+    ),
+}  # fmt: skip
+
+
+def test_every_mutating_route_is_in_the_strength_matrix() -> None:
+    mutating = {(path, method) for path, method in management_routes() if method != "GET"}
+    assert mutating == set(MUTATIONS), "a mutating route without a strength case, or a case without its route"
+
+
+@pytest.mark.parametrize("strength", sorted(STRENGTHS))
+def test_a_caller_changes_only_what_holds_no_more_than_it(client: Any, strength: str) -> None:
+    """Every mutating route × a target weaker than, equal to or stronger than the caller."""
+    _, secret = make_key(name="matrix caller", roles=CALLER_ROLES)
+    wrong = []
+    for n, ((path, method), (build, allowed)) in enumerate(sorted(MUTATIONS.items())):
+        target = _target(strength, n)
+        before_key = wiring.store().get(target.key_id)
+        before_role = [r for r in wiring.custom_roles().store.list("demo") if r.name == target.role][0]
+        url, body = build(target, n)
+        answer = client.http.request(
+            method, url, headers=bearer(secret), body=as_json(body) if body is not None else b""
+        )
+        count("access checks")
+        expected = 403 if strength == "stronger" else allowed
+        if answer.status_code != expected:
+            wrong.append(f"{strength}: {method} {path} -> {answer.status_code} {answer.body[:160]!r}")
+            continue
+        if expected == 403:
+            message = answer.json_body["Message"]
+            # The refusal names what the caller lacks, and nothing changed.
+            if "lacks" not in message or "operations:write" not in message:
+                wrong.append(f"{strength}: {method} {path}: refusal does not name the missing permission: {message}")
+            after_key = wiring.store().get(target.key_id)
+            after_role = [r for r in wiring.custom_roles().store.list("demo") if r.name == target.role][0]
+            if (after_key.version, after_key.status) != (before_key.version, before_key.status):
+                wrong.append(f"{strength}: {method} {path}: the target key changed")
+            if (after_role.version, after_role.permissions) != (before_role.version, before_role.permissions):
+                wrong.append(f"{strength}: {method} {path}: the target role changed")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_weaker_key_cannot_disarm_the_admin_through_its_role(client: Any) -> None:
+    """The reported attack: narrow the custom role the admin key holds, then lock it out."""
+    operator = Caller.operator("demo")
+    wiring.custom_roles().create(operator, "demo", {"name": "super", "permissions": sorted(PERMISSIONS)})
+    admin_id, admin_secret = make_key(name="admin", roles=("super",))
+    _, weak = make_key(name="weak", roles=("apikeys_admin",))
+
+    narrowed = client.http.patch(
+        "/communities/demo/roles/super", headers=bearer(weak), body=as_json({"permissions": ["apikeys:manage"]})
+    )
+    patched = client.http.patch(
+        f"/communities/demo/apikeys/{admin_id}", headers=bearer(weak), body=as_json({"roles": ["apikeys_admin"]})
+    )
+    rotated = client.http.post(
+        f"/communities/demo/apikeys/{admin_id}/rotate", headers=bearer(weak), body=as_json({"grace": "immediate"})
+    )
+    revoked = client.http.post(f"/communities/demo/apikeys/{admin_id}/revoke", headers=bearer(weak), body=b"")
+    count("access checks", 4)
+    assert [a.status_code for a in (narrowed, patched, rotated, revoked)] == [403, 403, 403, 403]
+    whoami = client.http.get("/whoami", headers=bearer(admin_secret)).json_body
+    assert whoami["permissions"] == sorted(PERMISSIONS)
+
+
+def test_the_operator_and_a_leak_report_keep_every_power(moto_aws: None) -> None:
+    operator = Caller.operator("demo")
+    wiring.custom_roles().create(operator, "demo", {"name": "everything", "permissions": sorted(PERMISSIONS)})
+    key_id, _ = make_key(name="strong", roles=("everything",))
+    service = wiring.service()
+    assert service.edit(operator, "demo", key_id, {"roles": ["community_admin"]}).roles == ["community_admin"]
+    assert service.revoke(operator, "demo", key_id).status == "revoked"
+    count("access checks", 2)
