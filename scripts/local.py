@@ -1,9 +1,16 @@
 """Run the whole service on loopback: moto in server mode as the embedded backend (DynamoDB,
 Secrets Manager, SSM), tables created, a first admin key for the ``demo`` community printed,
-then the API and console served by ``chalice local``. Ctrl-C stops everything it started.
+then the API and console served by ``chalice local``. The run's settings are written to
+``.local/run.env`` (mode 0600, removed when the run stops) so the operator CLI can act on it:
+
+    set -a; . .local/run.env; set +a; .venv/bin/python -m chalicelib.cli list --community demo
+
+Ctrl-C or SIGTERM stops everything it started, however the run was launched (a background job,
+``nohup`` or a CI launcher start it with SIGINT ignored). If this process is killed outright,
+its children get SIGKILL from the kernel (``lifeline.tied``); moto runs in a thread of it.
 
     make run                      # http://127.0.0.1:8000
-    python scripts/local.py --port 8000 --moto-port 5010
+    python scripts/local.py --port 8000 --moto-port 5010 --env-file .local/run.env
 """
 
 from __future__ import annotations
@@ -13,13 +20,21 @@ import base64
 import json
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from lifeline import tied  # noqa: E402 - beside this script
+
+DEFAULT_ENV_FILE = ROOT / ".local" / "run.env"
 
 
 def local_environment(moto_url: str) -> dict[str, str]:
@@ -44,12 +59,56 @@ LOCAL_VAULT_TARGETS: list[dict[str, object]] = [
 ]
 
 
-def _die_with_parent() -> None:
-    """Linux: the dev server gets SIGTERM if this script is killed without running its finally."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+class Stop(BaseException):
+    """A stop signal arrived: unwind to ``main``'s cleanup, whatever was running."""
 
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise Stop(signum)
+
+
+def install_stop_handlers() -> None:
+    """Ctrl-C and SIGTERM stop the run. Set explicitly: a process started with SIGINT ignored
+    (``&`` in a non-interactive shell, ``nohup``, many CI launchers) gets no KeyboardInterrupt
+    from Python. SIGHUP stops it too, unless ``nohup`` asked for it to be ignored."""
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, _stop)
+
+
+def env_file_text(settings: Mapping[str, str]) -> str:
+    """``NAME=value`` lines a POSIX shell can source (values quoted where the shell needs it)."""
+    return "".join(f"{name}={shlex.quote(value)}\n" for name, value in sorted(settings.items()))
+
+
+@contextmanager
+def run_env_file(path: Path, settings: Mapping[str, str]) -> Iterator[None]:
+    """Write the run's settings for the CLI (owner-only: it holds the pepper and the OpenBao
+    token), and remove them when the run stops, unless another run has replaced the file."""
+    text = env_file_text(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    os.replace(partial, path)
+    try:
+        yield
+    finally:
+        try:
+            if path.read_text() == text:
+                path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _shown(path: Path) -> str:
+    """``path`` as the user would type it from here."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def start_openbao() -> tuple[subprocess.Popen[bytes], dict[str, object]] | None:
@@ -69,10 +128,9 @@ def start_openbao() -> tuple[subprocess.Popen[bytes], dict[str, object]] | None:
     token = secrets.token_urlsafe(24)
     address = f"127.0.0.1:{port}"
     process = subprocess.Popen(
-        [binary, "server", "-dev", f"-dev-root-token-id={token}", f"-dev-listen-address={address}"],
+        tied([binary, "server", "-dev", f"-dev-root-token-id={token}", f"-dev-listen-address={address}"]),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads yet
     )
     for _ in range(100):
         try:
@@ -81,7 +139,7 @@ def start_openbao() -> tuple[subprocess.Popen[bytes], dict[str, object]] | None:
         except OSError:
             time.sleep(0.1)
     os.environ["APIKEYS_LOCAL_BAO_TOKEN"] = token
-    target = {
+    target: dict[str, object] = {
         "name": "openbao",
         "kind": "openbao",
         "address": f"http://{address}",
@@ -98,18 +156,38 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--moto-port", type=int, default=5010)
     parser.add_argument("--community", default="demo")
+    parser.add_argument(
+        "--env-file", type=Path, default=DEFAULT_ENV_FILE, help="where the CLI finds this run's settings"
+    )
     args = parser.parse_args()
+    install_stop_handlers()
 
-    from embedded_moto import serialized_moto_server
+    from embedded_moto import PortBusy, serialized_moto_server
+
+    from chalicelib import validation
+    from chalicelib.domain import ValidationError
+
+    try:
+        validation.community(args.community)
+    except ValidationError as error:
+        parser.error(f"--{error}")
 
     moto = serialized_moto_server(args.moto_port)
-    moto.start()
-    os.environ.update(local_environment(f"http://127.0.0.1:{args.moto_port}"))
-    bao = start_openbao()
-    if bao is not None:
-        os.environ["APIKEYS_VAULT_TARGETS"] = json.dumps([*LOCAL_VAULT_TARGETS, bao[1]])
+    bao = None
     chalice = None
     try:
+        moto.start()
+        settings = {
+            **{name: value for name, value in os.environ.items() if name.startswith("APIKEYS_")},
+            **local_environment(f"http://127.0.0.1:{args.moto_port}"),
+        }
+        os.environ.update(settings)
+        bao = start_openbao()
+        if bao is not None:
+            settings["APIKEYS_VAULT_TARGETS"] = json.dumps([*LOCAL_VAULT_TARGETS, bao[1]])
+            settings["APIKEYS_LOCAL_BAO_TOKEN"] = os.environ["APIKEYS_LOCAL_BAO_TOKEN"]
+            os.environ.update(settings)
+
         from chalicelib import wiring
         from chalicelib.service import Caller
         from chalicelib.settings import get_settings
@@ -125,37 +203,57 @@ def main() -> int:
         print(
             json.dumps({"community": args.community, "admin_key_id": created.key.key_id, "admin_key": created.secret})
         )
-        print(f"Console and API: http://{args.host}:{args.port}/  (Ctrl-C stops everything)", flush=True)
-        chalice = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("chalice")),
-                "--project-dir",
-                str(ROOT),
-                "local",
-                "--host",
-                args.host,
-                "--port",
-                str(args.port),
-                "--stage",
-                "local",
-                "--no-autoreload",
-            ],  # fmt: skip
-            env=os.environ.copy(),
-        )
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        return chalice.wait()
-    except KeyboardInterrupt:
+        with run_env_file(args.env_file, settings):
+            python = _shown(Path(sys.executable))
+            print(f"Console and API: http://{args.host}:{args.port}/  (Ctrl-C stops everything)")
+            print(
+                f"CLI on this run: set -a; . {shlex.quote(_shown(args.env_file))}; set +a; "
+                f"{python} -m chalicelib.cli list --community {args.community}",
+                flush=True,
+            )
+            chalice = subprocess.Popen(
+                tied(
+                    [
+                        str(Path(sys.executable).with_name("chalice")),
+                        "--project-dir",
+                        str(ROOT),
+                        "local",
+                        "--host",
+                        args.host,
+                        "--port",
+                        str(args.port),
+                        "--stage",
+                        "local",
+                        "--no-autoreload",
+                    ]
+                ),  # fmt: skip
+                env=os.environ.copy(),
+            )
+            return chalice.wait()
+    except Stop:
         return 0
+    except PortBusy as error:
+        print(f"error: {error} (choose another with --moto-port)", file=sys.stderr)
+        return 1
     finally:
-        if chalice is not None and chalice.poll() is None:
-            chalice.terminate()
-            try:
-                chalice.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                chalice.kill()
-        if bao is not None:
-            bao[0].terminate()
+        # A second Ctrl-C or SIGTERM must not cut the cleanup short; it is bounded below.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
+        _terminate([process for process in (chalice, bao and bao[0]) if process is not None])
         moto.stop()
+
+
+def _terminate(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to all at once (they stop in parallel), SIGKILL to any still there after 10 s."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 if __name__ == "__main__":
