@@ -1,20 +1,51 @@
 """Operator CLI over the same service as the routes: ``python -m chalicelib.cli --help``.
 
 The operator acts for a community with every permission (there is no key to check); the
-audit trail records the actor as ``operator``.
+audit trail records the actor as ``operator``. Every error, bad input or bad setting alike, is
+one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
-from chalicelib import wiring
-from chalicelib.domain import ServiceError
+from chalicelib import validation, wiring
+from chalicelib.domain import ServiceError, StoreError, ValidationError
 from chalicelib.service import Caller
+from chalicelib.settings import SettingsError, get_settings
+
+USAGE_ERROR = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's errors, without the usage block above them: one line, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def community(value: str) -> str:
+    """The routes' rule: a community the API could never reach is refused here too."""
+    try:
+        return validation.community(value)
+    except ValidationError as error:
+        # argparse names the option already: "argument --community: must be ..."
+        raise argparse.ArgumentTypeError(str(error).removeprefix(f"{error.field}: ")) from None
+
+
+def seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value[:40]!r}") from None
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError("must be zero or more seconds")
+    return number
 
 
 def _print(payload: Any) -> None:
@@ -22,11 +53,18 @@ def _print(payload: Any) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from chalicelib.settings import get_settings
+    from botocore.exceptions import BotoCoreError, ClientError
+    from pynamodb.exceptions import PynamoDBException
+
+    from chalicelib.settings import from_environ
     from chalicelib.store import create_tables, models_for
 
-    models = models_for(get_settings())
-    create_tables(models)
+    # Creating tables hashes nothing: no pepper needed yet.
+    models = models_for(from_environ(os.environ, peppers=False))
+    try:
+        create_tables(models)
+    except (PynamoDBException, BotoCoreError, ClientError) as error:
+        raise StoreError(f"the tables could not be created: {error}") from error
     _print({"tables": [model.Meta.table_name for model in models.all]})
     return 0
 
@@ -39,7 +77,11 @@ def cmd_create_key(args: argparse.Namespace) -> int:
     if args.expires_at is not None:
         body["expires_at"] = args.expires_at
     if args.vault is not None:
+        if not get_settings().vault_targets:
+            raise ValidationError("vault", "no vault target is configured here: set APIKEYS_VAULT_TARGETS (see README)")
         body["vault"] = {"target": args.vault, **({"path": args.vault_path} if args.vault_path else {})}
+    elif args.vault_path is not None:
+        raise ValidationError("vault-path", "needs --vault")
     created = service.create(Caller.operator(args.community), args.community, body)
     _print({**created.key.view(service.clock()), "secret": created.secret})
     return 0
@@ -75,38 +117,38 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
+    root = OneLineParser(prog="python -m chalicelib.cli", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
 
     commands.add_parser("init", help="create the DynamoDB tables").set_defaults(run=cmd_init)
 
     create = commands.add_parser("create-key", help="create a key and print its secret once")
-    create.add_argument("--community", required=True)
+    create.add_argument("--community", required=True, type=community)
     create.add_argument("--name", required=True)
     create.add_argument("--role", action="append", required=True, help="repeat for several roles")
     create.add_argument("--description", default="")
     create.add_argument("--expires-in-days", type=int, choices=(30, 180, 365))
-    create.add_argument("--expires-at", help="ISO 8601 date-time")
-    create.add_argument("--vault", help="a configured vault target")
-    create.add_argument("--vault-path")
+    create.add_argument("--expires-at", help="ISO 8601 date-time, at most APIKEYS_MAX_EXPIRY_DAYS ahead")
+    create.add_argument("--vault", help="write the secret to this target of APIKEYS_VAULT_TARGETS")
+    create.add_argument("--vault-path", help="path inside the community's folder of the target (default: key id)")
     create.set_defaults(run=cmd_create_key)
 
     revoke = commands.add_parser("revoke", help="revoke a key; it can never be used again")
-    revoke.add_argument("--community", required=True)
+    revoke.add_argument("--community", required=True, type=community)
     revoke.add_argument("--id", required=True)
     revoke.add_argument("--reason")
     revoke.set_defaults(run=cmd_revoke)
 
     listing = commands.add_parser("list", help="list a community's keys, newest first")
-    listing.add_argument("--community", required=True)
+    listing.add_argument("--community", required=True, type=community)
     listing.add_argument("--status", default="all", choices=("active", "revoked", "expired", "all"))
     listing.add_argument("--search", default="")
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--limit", type=int, default=100, help="keys per page, 1-100 (default 100)")
     listing.add_argument("--all", action="store_true", help="follow cursors to the end")
     listing.set_defaults(run=cmd_list)
 
     sweep = commands.add_parser("sweep", help="fail keys stuck pending and delete their vaulted secrets")
-    sweep.add_argument("--older-than", type=float, default=900.0, help="seconds (default 900)")
+    sweep.add_argument("--older-than", type=seconds, default=900.0, help="seconds (default 900)")
     sweep.set_defaults(run=cmd_sweep)
     return root
 
@@ -115,9 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except ServiceError as error:
+    except (ServiceError, SettingsError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ TITLE = "API keys"
 VERSION = "1.0.0"
 
 _KEY_ID = r"^[0-9A-Za-z]{16}$"
-_COMMUNITY = r"^[A-Za-z0-9_-]{1,64}$"
+_COMMUNITY = f"^{validation.COMMUNITY_PATTERN.pattern}$"
 # Text the validator accepts: no control characters (the validator also refuses format
 # characters, which JSON Schema patterns cannot name portably).
 _PLAIN_TEXT = r"^[^\u0000-\u001f\u007f-\u009f]*$"

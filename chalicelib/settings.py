@@ -64,7 +64,7 @@ def parse_peppers(text: str) -> tuple[Pepper, ...]:
             raise SettingsError(f"APIKEYS_PEPPERS: pepper {pepper_id!r} is shorter than 32 bytes")
         peppers.append(Pepper(pepper_id, value))
     if not peppers:
-        raise SettingsError("APIKEYS_PEPPERS is empty")
+        raise SettingsError("APIKEYS_PEPPERS is not set: id:base64value[,id:base64value...], newest first")
     return tuple(peppers)
 
 
@@ -75,7 +75,8 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} is not a number") from error
 
 
-def from_environ(env: Mapping[str, str]) -> Settings:
+def from_environ(env: Mapping[str, str], *, peppers: bool = True) -> Settings:
+    """``peppers=False`` for what hashes no key (creating tables): no pepper is read."""
     prefix = env.get("APIKEYS_KEY_PREFIX", "apk")
     if not PREFIX_PATTERN.fullmatch(prefix):
         raise SettingsError("APIKEYS_KEY_PREFIX: 2-10 lowercase letters and digits, starting with a letter")
@@ -94,7 +95,7 @@ def from_environ(env: Mapping[str, str]) -> Settings:
         roles_cache_ttl_seconds=_number(env, "APIKEYS_ROLES_CACHE_TTL", 0),
         leak_public_keys=leak_public_keys,
         key_prefix=prefix,
-        peppers=parse_peppers(_pepper_text(env)),
+        peppers=parse_peppers(_pepper_text(env)) if peppers else (),
         max_expiry_days=int(_number(env, "APIKEYS_MAX_EXPIRY_DAYS", 365)),
         max_keys_per_community=_positive_int(env, "APIKEYS_MAX_KEYS_PER_COMMUNITY", 1000),
         auth_cache_ttl_seconds=_number(env, "APIKEYS_AUTH_CACHE_TTL", 0),

@@ -25,6 +25,10 @@ EXPIRY_PRESETS_DAYS = (30, 180, 365)
 IDEMPOTENCY_KEY_MAX = 255
 LIST_STATUSES = ("active", "revoked", "expired", "all")
 
+# A community name as the routes take it in their path (OpenAPI documents this pattern) and as
+# the operator CLI accepts it: a name outside it could never be reached through the API.
+COMMUNITY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
 CREATE_FIELDS = frozenset({"name", "description", "roles", "expires_at", "expires_in_days", "vault", "reveal", "plan"})
 # ``plan`` is checked against the deployment's usage plans by the service (chalicelib.usage_plans).
 EDIT_FIELDS = frozenset({"name", "description", "roles", "plan"})
@@ -91,6 +95,12 @@ def json_depth(data: bytes) -> int:
 
 def _has_control(text: str) -> bool:
     return any(unicodedata.category(char) in ("Cc", "Cf", "Cs") for char in text)
+
+
+def community(value: str) -> str:
+    if not COMMUNITY_PATTERN.fullmatch(value):
+        raise ValidationError("community", "must be 1-64 characters: letters, digits, '-' or '_'")
+    return value
 
 
 def require_object(body: Any) -> dict[str, Any]:

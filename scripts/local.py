@@ -90,6 +90,7 @@ def run_env_file(path: Path, settings: Mapping[str, str]) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}")
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # a leftover file of that name keeps its mode through O_CREAT
     with os.fdopen(descriptor, "w") as handle:
         handle.write(text)
     os.replace(partial, path)

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from scripts.lifeline import tied
 from tests.conftest import free_port
 
 __all__ = [
@@ -73,7 +74,8 @@ def start_bao(*, tls: bool = False, cert_dir: str | None = None) -> Bao:
     if tls:
         command += ["-dev-tls", f"-dev-tls-cert-dir={cert_dir}"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BAO_", "VAULT_"))}
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    # tied: a killed test session takes the server with it, never leaves it on its port
+    process = subprocess.Popen(tied(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     scheme = "https" if tls else "http"
     bao = Bao(f"{scheme}://127.0.0.1:{port}", token, process, f"{cert_dir}/vault-ca.pem" if tls else None)
     deadline = time.monotonic() + 30

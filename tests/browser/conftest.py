@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 
+from scripts.lifeline import tied
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,7 +124,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env["PYTHONUNBUFFERED"] = "1"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "local.py"), "--port", str(port), "--moto-port", str(moto_port)],
+            # tied: a killed test session takes the run with it; its own run.env, not the user's
+            tied(
+                [
+                    sys.executable,
+                    str(ROOT / "scripts" / "local.py"),
+                    "--port",
+                    str(port),
+                    "--moto-port",
+                    str(moto_port),
+                    "--env-file",
+                    str(log_path.with_name("run.env")),
+                ]
+            ),  # fmt: skip
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -46,22 +46,26 @@ def serve() -> Iterator[str]:
     jar = Path(class_path.split(":")[0])
     port = _free_port()
     log = open(ROOT / ".local" / "ddb" / f"server-{port}.log", "wb")  # noqa: SIM115 - closed below
+    from scripts.lifeline import tied  # a killed test session takes the server with it
+
     process = subprocess.Popen(
-        [
-            "java",
-            f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
-            "-Xmx512m",
-            "-XX:+UseSerialGC",
-            "-XX:TieredStopAtLevel=1",
-            "-cp",
-            class_path,
-            "LoopbackDynamoDB",
-            "-inMemory",
-            "-sharedDb",
-            "-disableTelemetry",
-            "-port",
-            str(port),
-        ],  # fmt: skip
+        tied(
+            [
+                "java",
+                f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+                "-Xmx512m",
+                "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1",
+                "-cp",
+                class_path,
+                "LoopbackDynamoDB",
+                "-inMemory",
+                "-sharedDb",
+                "-disableTelemetry",
+                "-port",
+                str(port),
+            ]
+        ),  # fmt: skip
         cwd=jar.parent,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from scripts.embedded_moto import serialized_moto_server
+from scripts.lifeline import tied
 from tests.conftest import free_port
 from tests.security import hygiene, tally
 
@@ -80,7 +81,9 @@ def start_local_run(log_path: Path) -> tuple[subprocess.Popen[bytes], LocalRun]:
     out_path = log_path.with_suffix(".out")
     with log_path.open("wb") as log, out_path.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "local.py"), "--port", str(port), "--moto-port", str(moto_port)],
+            # tied: a killed test session takes the run with it; its own run.env, not the user's
+            tied([sys.executable, str(ROOT / "scripts" / "local.py"), "--port", str(port), "--moto-port",
+                  str(moto_port), "--env-file", str(log_path.with_name("run.env"))]),
             cwd=ROOT, env=env, stdout=out, stderr=log, start_new_session=True,
         )  # fmt: skip
     started: dict[str, Any] = {}
