@@ -60,6 +60,9 @@ def test_a_generated_key_has_the_example_shape():
         EXAMPLE[:4] + "1" + EXAMPLE[5:],  # one changed body character
         "apk_0123456789ABCDE-" + SECRET_PART + keys.checksum("0123456789ABCDE-" + SECRET_PART),  # not base62
         EXAMPLE[:10] + "é" + EXAMPLE[11:],  # not ASCII
+        # A well-formed checksum does not make up for a body one character short or long.
+        f"apk_{KEY_ID}{SECRET_PART[:-1]}{keys.checksum(KEY_ID + SECRET_PART[:-1])}",
+        f"apk_{KEY_ID}{SECRET_PART}0{keys.checksum(KEY_ID + SECRET_PART + '0')}",
         "",
     ],
 )
