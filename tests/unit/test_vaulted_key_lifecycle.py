@@ -6,12 +6,13 @@ a Lambda stopped mid-write, a vault refusing a delete), with a clock the test mo
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chalicelib import keys
-from chalicelib.domain import ACTIVE, FAILED, PENDING, REVOKED, Conflict, ServiceError, VaultFailure
+from chalicelib.domain import ACTIVE, FAILED, PENDING, REVOKED, Conflict, NotFound, ServiceError, VaultFailure
 from chalicelib.service import Caller, KeyService
 from tests.fakes import InMemoryStore
 from tests.unit.test_failed_vault_create import BODY, PEPPERS, Box
@@ -130,7 +131,7 @@ def test_a_sweep_whose_vault_delete_fails_leaves_the_key_for_the_next_run(servic
     assert box.secrets == {}
 
 
-def test_revoking_a_vaulted_key_cleans_its_vaulted_copy_and_a_vault_error_does_not_undo_it(service, store, box):
+def test_revoking_a_vaulted_key_cleans_its_vaulted_copy_and_a_vault_error_does_not_undo_it(service, store, box, caplog):
     first = service.create(MANAGER, "demo", BODY).key
     revoked = service.revoke(MANAGER, "demo", first.key_id, {"reason": "leaked"})
     assert revoked.status == REVOKED and revoked.revoke_reason == "leaked"
@@ -142,8 +143,17 @@ def test_revoking_a_vaulted_key_cleans_its_vaulted_copy_and_a_vault_error_does_n
         raise ServiceError("vault unavailable")
 
     box.on_revoke = refuse  # type: ignore[method-assign]
-    assert service.revoke(MANAGER, "demo", second.key_id).status == REVOKED
+    with caplog.at_level(logging.WARNING):
+        assert service.revoke(MANAGER, "demo", second.key_id).status == REVOKED
     assert store.keys[second.key_id].status == REVOKED
+    assert f"revoked key {second.key_id} but its vaulted copy could not be cleaned" in caplog.text
+
+
+@pytest.mark.parametrize("key_id", ["short", "0123456789ABCDE!", "0123456789ABCDEF0", "../../etc"])
+def test_an_id_that_cannot_be_a_key_id_is_not_found_without_a_read(service, store, key_id):
+    with pytest.raises(NotFound):
+        service.get(MANAGER, "demo", key_id)
+    assert store.gets == 0
 
 
 def test_a_pending_key_can_be_neither_edited_nor_revoked(service, store, box):
