@@ -12,7 +12,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib import keys
-from chalicelib.domain import ACTIVE, FAILED, PENDING, REVOKED, Conflict, NotFound, ServiceError, VaultFailure
+from chalicelib.domain import (
+    ACTIVE,
+    FAILED,
+    PENDING,
+    REVOKED,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceError,
+    VaultFailure,
+)
 from chalicelib.service import Caller, KeyService
 from tests.fakes import InMemoryStore
 from tests.unit.test_failed_vault_create import BODY, PEPPERS, Box
@@ -165,3 +175,16 @@ def test_a_pending_key_can_be_neither_edited_nor_revoked(service, store, box):
         service.edit(MANAGER, "demo", pending.key_id, {"name": "x"})
     with pytest.raises(Conflict, match="pending"):
         service.revoke(MANAGER, "demo", pending.key_id)
+
+
+def test_refusals_say_what_is_wrong_in_the_words_the_api_documents(service, store):
+    key = service.create(MANAGER, "demo", BODY).key
+    with pytest.raises(NotFound, match="^no such API key$"):
+        service.get(MANAGER, "demo", "0123456789ABCDEF")
+    with pytest.raises(NotFound, match="^no such API key$"):
+        service.get(Caller.operator("other"), "demo", key.key_id)
+    with pytest.raises(NotFound, match="^no such API key$"):
+        service.get(Caller.operator("other"), "other", key.key_id)
+    reader = Caller("rdr0000000000000", "demo", ("ic_viewer",), frozenset({"intelligence:read"}))
+    with pytest.raises(Forbidden, match="^this key lacks the apikeys:manage permission$"):
+        service.get(reader, "demo", key.key_id)
