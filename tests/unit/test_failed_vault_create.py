@@ -7,6 +7,7 @@ on demand from moto or OpenBao. It keeps what was written by location, as a real
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from tests.fakes import InMemoryStore
 
 PEPPERS = (keys.Pepper("p1", b"n" * 32),)
 ADMIN = Caller.operator("demo")
+MOMENT = datetime(2026, 1, 1, tzinfo=UTC)
 BODY = {"name": "CI", "roles": ["ic_viewer"], "vault": {"target": "box"}, "reveal": False}
 
 
@@ -65,8 +67,7 @@ def store() -> InMemoryStore:
 
 @pytest.fixture
 def service(store: InMemoryStore, box: Box) -> KeyService:
-    moment = datetime(2026, 1, 1, tzinfo=UTC)
-    return KeyService(store, key_prefix="apk", peppers=PEPPERS, vaults=box, clock=lambda: moment)
+    return KeyService(store, key_prefix="apk", peppers=PEPPERS, vaults=box, clock=lambda: MOMENT)
 
 
 def test_a_vault_write_reported_failed_is_taken_back_and_the_key_failed(service, store, box):
@@ -77,16 +78,63 @@ def test_a_vault_write_reported_failed_is_taken_back_and_the_key_failed(service,
 
     assert box.secrets == {}
     [key] = store.keys.values()
-    assert key.status == FAILED
+    assert key.status == FAILED and key.updated_at == MOMENT
     assert [event.action for event in store.events] == ["create", "fail"]
+    fail = store.events[-1]
+    assert (fail.key_id, fail.actor, fail.at, fail.details) == (key.key_id, "operator", MOMENT,
+                                                                {"reason": "vault write failed"})  # fmt: skip
+
+
+def sweeper_fails_the_key(store: InMemoryStore) -> None:
+    [key] = store.keys.values()
+    store.update(key, {"status": FAILED}, Event("demo", key.key_id, "fail", "sweeper", key.created_at, {}))
+
+
+def test_a_failed_write_on_a_key_the_sweeper_already_failed_still_leaves_the_vault_clean(service, store, box, caplog):
+    box.fail_after_write = True
+    box.on_put = lambda: sweeper_fails_the_key(store)
+
+    with caplog.at_level(logging.WARNING), pytest.raises(VaultFailure):
+        service.create(ADMIN, "demo", BODY)
+
+    assert box.secrets == {}
+    [key] = store.keys.values()
+    assert key.status == FAILED
+    assert f"could not mark key {key.key_id} failed" in caplog.text
+
+
+def test_a_key_resumed_by_a_retry_during_the_write_keeps_the_secret_at_its_path(service, store, box):
+    def retry_resumes_the_key() -> None:
+        [key] = store.keys.values()
+        event = Event("demo", key.key_id, "resume", "operator", MOMENT, {})
+        store.update(key, {"key_hash": "another secret's hash"}, event)
+
+    box.on_put = retry_resumes_the_key
+
+    with pytest.raises(Conflict):
+        service.create(ADMIN, "demo", BODY)
+
+    # The retry owns the path now and writes its own secret there: ours must not delete it.
+    [key] = store.keys.values()
+    assert list(box.secrets) == [f"demo/{key.key_id}"]
+
+
+def test_a_lost_race_whose_discard_fails_is_logged_for_the_sweeper(service, store, box, caplog):
+    box.on_put = lambda: sweeper_fails_the_key(store)
+
+    def refuse(location: Mapping[str, Any]) -> None:
+        raise VaultFailure("box", "unavailable")
+
+    box.discard = refuse  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING), pytest.raises(Conflict):
+        service.create(ADMIN, "demo", BODY)
+
+    [key] = store.keys.values()
+    assert f"could not discard the vaulted secret of key {key.key_id}" in caplog.text
 
 
 def test_a_key_failed_by_the_sweeper_during_the_write_gets_its_secret_taken_back(service, store, box):
-    def sweeper_fails_the_key() -> None:
-        [key] = store.keys.values()
-        store.update(key, {"status": FAILED}, Event("demo", key.key_id, "fail", "sweeper", key.created_at, {}))
-
-    box.on_put = sweeper_fails_the_key
+    box.on_put = lambda: sweeper_fails_the_key(store)
 
     with pytest.raises(Conflict):
         service.create(ADMIN, "demo", BODY)

@@ -1,0 +1,236 @@
+"""Every documented input limit, at the limit (accepted) and one past it (refused, naming the field)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib import validation
+from chalicelib.domain import ValidationError
+from chalicelib.roles import BUILTIN_ROLES
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def create(body: dict[str, Any], max_days: int = 365) -> validation.CreateRequest:
+    return validation.create_request(
+        {"name": "CI", "roles": ["ic_viewer"], **body}, known_roles=BUILTIN_ROLES, now=NOW, max_days=max_days
+    )
+
+
+def refused(call: Any, *args: Any, **kwargs: Any) -> ValidationError:
+    with pytest.raises(ValidationError) as caught:
+        call(*args, **kwargs)
+    return caught.value
+
+
+# -- expiry -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("days", [30, 180, 365])
+def test_each_expiry_preset_is_that_many_days_from_now(days):
+    assert create({"expires_in_days": days}).expires_at == NOW + timedelta(days=days)
+
+
+@pytest.mark.parametrize("days", [0, 29, 31, 364, 366, True, "30"])
+def test_any_other_expiry_in_days_is_refused_listing_the_presets(days):
+    error = refused(create, {"expires_in_days": days})
+    assert error.field == "expires_in_days" and "30, 180, 365" in str(error)
+
+
+def test_a_preset_beyond_the_deployments_maximum_is_refused_and_not_offered():
+    assert create({"expires_in_days": 180}, max_days=180).expires_at == NOW + timedelta(days=180)
+    error = refused(create, {"expires_in_days": 365}, max_days=364)
+    assert error.field == "expires_in_days" and str(error).endswith("must be one of 30, 180")
+
+
+def test_an_expiry_date_up_to_the_maximum_is_accepted_and_one_second_more_refused():
+    limit = NOW + timedelta(days=365)
+    assert create({"expires_at": limit.isoformat()}).expires_at == limit
+    error = refused(create, {"expires_at": (limit + timedelta(seconds=1)).isoformat()})
+    assert error.field == "expires_at" and "365 days" in str(error)
+
+
+def test_an_expiry_date_must_be_in_the_future():
+    soon = NOW + timedelta(seconds=1)
+    assert create({"expires_at": soon.isoformat()}).expires_at == soon
+    assert refused(create, {"expires_at": NOW.isoformat()}).field == "expires_at"
+
+
+def test_an_expiry_date_without_offset_is_utc_and_one_with_an_offset_is_converted():
+    assert create({"expires_at": "2026-02-01T10:00:00"}).expires_at == datetime(2026, 2, 1, 10, tzinfo=UTC)
+    assert create({"expires_at": "2026-02-01T10:00:00+02:00"}).expires_at == datetime(2026, 2, 1, 8, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("value", [20270101, "tomorrow", "2026-13-01T00:00:00Z"])
+def test_a_malformed_expiry_date_is_refused(value):
+    assert refused(create, {"expires_at": value}).field == "expires_at"
+
+
+def test_expiry_in_days_and_expiry_date_together_are_refused_but_null_means_absent():
+    assert refused(create, {"expires_at": "2026-02-01T00:00:00Z", "expires_in_days": 30}).field == "expires_at"
+    assert create({"expires_at": None, "expires_in_days": None}).expires_at is None
+    assert create({"expires_at": None, "expires_in_days": 30}).expires_at == NOW + timedelta(days=30)
+
+
+# -- names and text -----------------------------------------------------------------------------
+
+
+def test_a_name_of_100_characters_is_accepted_and_101_refused():
+    assert create({"name": "n" * 100}).name == "n" * 100
+    error = refused(create, {"name": "n" * 101})
+    assert error.field == "name" and "100" in str(error)
+
+
+def test_a_description_of_1000_characters_is_accepted_and_1001_refused():
+    assert create({"description": "d" * 1000}).description == "d" * 1000
+    assert refused(create, {"description": "d" * 1001}).field == "description"
+    assert create({}).description == "" and create({"description": None}).description == ""
+
+
+def test_names_are_trimmed_and_a_blank_name_refused():
+    assert create({"name": "  CI deploy   "}).name == "CI deploy"
+    assert validation.edit_request({"name": " CI "}, known_roles=BUILTIN_ROLES) == {"name": "CI"}
+    error = refused(create, {"name": "   "})
+    assert error.field == "name" and "empty" in str(error)
+    assert refused(create, {"name": None}).field == "name"
+    assert refused(validation.create_request, {"roles": ["ic_viewer"]}, known_roles=BUILTIN_ROLES, now=NOW,
+                   max_days=365).field == "name"  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a\u200bb", "a\u202eb", "\ufeffname", "a\ud800b", "a\udfffb", "a\x00b", "a\x1bb", "a\x7fb", "line\nbreak"],
+    ids=["zero-width-space", "rtl-override", "bom", "lone-high-surrogate", "lone-low-surrogate", "nul", "escape",
+         "delete", "newline"],
+)  # fmt: skip
+def test_control_format_characters_and_lone_surrogates_are_refused(name):
+    error = refused(create, {"name": name})
+    assert error.field == "name" and "control characters" in str(error)
+    assert refused(create, {"description": name}).field == "description"
+
+
+def test_ordinary_unicode_is_accepted():
+    assert create({"name": "Équipe 東京 🚀"}).name == "Équipe 東京 🚀"
+
+
+# -- list parameters ----------------------------------------------------------------------------
+
+
+def test_listing_defaults_to_20_of_every_status():
+    request = validation.list_request(None)
+    assert (request.limit, request.status, request.search, request.cursor) == (20, "all", "", None)
+
+
+@pytest.mark.parametrize(("raw", "limit"), [("1", 1), ("100", 100), ("020", 20)])
+def test_a_limit_from_1_to_100_is_accepted(raw, limit):
+    assert validation.list_request({"limit": raw}).limit == limit
+
+
+@pytest.mark.parametrize("raw", ["0", "101", "-1", "1.5", "", " 5", "\u0661", "ten"])
+def test_any_other_limit_is_refused(raw):
+    error = refused(validation.list_request, {"limit": raw})
+    assert error.field == "limit" and "1 to 100" in str(error)
+
+
+def test_a_search_of_100_characters_is_accepted_and_101_refused():
+    assert validation.list_request({"search": "s" * 100}).search == "s" * 100
+    assert validation.list_request({"search": "  ci  "}).search == "ci"
+    error = refused(validation.list_request, {"search": "s" * 101})
+    assert error.field == "search" and "100" in str(error)
+
+
+def test_an_unknown_status_or_parameter_is_refused_by_name():
+    assert refused(validation.list_request, {"status": "deleted"}).field == "status"
+    assert [validation.list_request({"status": s}).status for s in validation.LIST_STATUSES] == list(
+        validation.LIST_STATUSES
+    )
+    assert refused(validation.list_request, {"sort": "name"}).field == "sort"
+    assert validation.list_request({"cursor": ""}).cursor is None
+
+
+# -- Idempotency-Key ----------------------------------------------------------------------------
+
+
+def test_an_idempotency_key_of_255_characters_is_accepted_and_256_refused():
+    assert validation.idempotency_key("k" * 255) == "k" * 255
+    error = refused(validation.idempotency_key, "k" * 256)
+    assert error.field == "Idempotency-Key" and "1 to 255" in str(error)
+
+
+@pytest.mark.parametrize("value", ["", "caf\u00e9", "tab\there", "nl\n", "\x7f"])
+def test_an_empty_non_ascii_or_unprintable_idempotency_key_is_refused(value):
+    assert refused(validation.idempotency_key, value).field == "Idempotency-Key"
+
+
+def test_no_idempotency_key_is_fine_and_printable_ascii_is_kept_as_is():
+    assert validation.idempotency_key(None) is None
+    assert validation.idempotency_key("a b~!") == "a b~!"
+
+
+# -- vault choice -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vault", [{}, {"target": ""}, {"target": 7}, {"target": None}, {"path": "x"}])
+def test_a_missing_or_empty_vault_target_names_vault_target(vault):
+    error = refused(create, {"vault": vault})
+    assert error.field == "vault.target" and "vault target" in str(error)
+
+
+def test_a_vault_that_is_not_an_object_names_vault_and_a_bad_path_names_vault_path():
+    assert refused(create, {"vault": "aws-secrets"}).field == "vault"
+    assert refused(create, {"vault": {"target": "t", "path": ""}}).field == "vault.path"
+    assert refused(create, {"vault": {"target": "t", "path": 3}}).field == "vault.path"
+    error = refused(create, {"vault": {"target": "t", "region": "x"}})
+    assert error.field == "region" and "in vault" in str(error)
+
+
+def test_a_vault_choice_is_passed_on_and_no_vault_is_none():
+    request = create({"vault": {"target": "t", "path": "ci"}, "reveal": False})
+    assert (request.vault_target, request.vault_path, request.reveal) == ("t", "ci", False)
+    request = create({"vault": {"target": "t"}})
+    assert (request.vault_target, request.vault_path, request.reveal) == ("t", None, True)
+    assert create({"vault": None}).vault_target is None
+
+
+def test_reveal_false_without_a_vault_or_not_a_boolean_is_refused_naming_reveal():
+    assert refused(create, {"reveal": False}).field == "reveal"
+    assert refused(create, {"reveal": "no"}).field == "reveal"
+
+
+# -- bodies, roles, revoke ----------------------------------------------------------------------
+
+
+def test_a_body_that_is_not_an_object_or_has_an_unknown_field_is_refused():
+    assert refused(validation.create_request, [], known_roles=BUILTIN_ROLES, now=NOW, max_days=365).field == "body"
+    error = refused(create, {"owner": "x"})
+    assert error.field == "owner" and "allowed:" in str(error)
+    assert refused(validation.edit_request, {}, known_roles=BUILTIN_ROLES).field == "body"
+    assert refused(validation.edit_request, {"status": "active"}, known_roles=BUILTIN_ROLES).field == "status"
+
+
+@pytest.mark.parametrize(
+    ("roles", "words"),
+    [([], "at least one"), (["ic_viewer", "ic_viewer"], "repeat"), (["root"], "'root'"), ("ic_viewer", "list"),
+     ([1], "list")],
+)  # fmt: skip
+def test_roles_must_be_a_non_empty_list_of_distinct_known_names(roles, words):
+    error = refused(create, {"roles": roles})
+    assert error.field == "roles" and words in str(error)
+
+
+def test_an_edit_keeps_only_what_was_given():
+    changes = validation.edit_request({"description": "x", "roles": ["ic_viewer"]}, known_roles=BUILTIN_ROLES)
+    assert changes == {"description": "x", "roles": ["ic_viewer"]}
+
+
+def test_a_revoke_reason_is_optional_trimmed_and_bounded():
+    assert validation.revoke_request(None) is None
+    assert validation.revoke_request({}) is None
+    assert validation.revoke_request({"reason": None}) is None
+    assert validation.revoke_request({"reason": " leaked "}) == "leaked"
+    assert validation.revoke_request({"reason": "r" * 1000}) == "r" * 1000
+    assert refused(validation.revoke_request, {"reason": "r" * 1001}).field == "reason"
+    assert refused(validation.revoke_request, {"why": "x"}).field == "why"
