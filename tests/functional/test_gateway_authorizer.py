@@ -420,3 +420,19 @@ def test_the_app_face_logs_through_the_same_core(client, admin, capsys):
         ("app", "allow", "ok"), ("app", "unauthorized", "unknown"), ("app", "unauthorized", "malformed"),
     ]  # fmt: skip
     assert secret[4:] not in json.dumps(lines)
+
+
+def test_the_app_face_refuses_dot_segments_too(client, admin, capsys):
+    _, secret = admin
+    for path in ("/communities/demo/apikeys/%2e%2e", "/communities/demo/apikeys/.."):
+        assert client.http.get(path, headers=bearer(secret)).status_code == 401
+    assert client.http.get("/communities/demo/apikeys", headers=bearer(secret)).status_code == 200
+    reasons = [line["reason"] for line in decisions(capsys)]
+    assert reasons[:2] == ["unsafe path", "unsafe path"] and reasons[2] == "ok"
+
+
+def test_the_app_face_reads_bearer_in_any_case(client, admin):
+    admin_id, secret = admin
+    for value in (f"bearer {secret}", f"BEARER   {secret} ", f"  Bearer\t{secret}"):
+        response = client.http.get("/whoami", headers={"Authorization": value})
+        assert response.status_code == 200 and response.json_body["id"] == admin_id, value
