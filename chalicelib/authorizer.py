@@ -113,7 +113,10 @@ class RouteRule:
         return cls(method, path, permission, re.compile(regex, re.DOTALL))
 
     def matches(self, method: str, path: str) -> bool:
-        return (self.method == "*" or self.method == method) and self.pattern.fullmatch(path) is not None
+        # ``*`` means the methods the policy spells out, no more: IAM compares them case-sensitively.
+        if self.method != method and (self.method != "*" or method not in _CONCRETE_METHODS):
+            return False
+        return self.pattern.fullmatch(path) is not None
 
     def may_overlap(self, other: RouteRule) -> bool:
         """Whether some request could match both rules; may say yes when none can, never no when one can."""

@@ -20,9 +20,10 @@ _PARTITION = re.compile(r"aws[a-z-]*")
 _REGION = re.compile(r"[a-z0-9-]+")
 _ACCOUNT = re.compile(r"[0-9]+")
 _API_ID = re.compile(r"[A-Za-z0-9]+")
-# REST and HTTP API stage names, HTTP API's ``$default``, and ``*``: the stage of a test
-# invoke from the API Gateway console, which is not a stage any request can reach.
-_STAGE = re.compile(r"[A-Za-z0-9_-]+|\$default|\*")
+# REST and HTTP API stage names and HTTP API's ``$default``. Not ``*`` (a console test invoke
+# may send it): a policy for stage ``*`` would name every stage, and since IAM's ``*`` crosses
+# ``/``, ``API/*/GET/intelligence/*`` would also match ``API/prod/GET/x:s/GET/intelligence/``.
+_STAGE = re.compile(r"[A-Za-z0-9_-]+|\$default")
 _METHOD = re.compile(r"[A-Za-z]+|\*")
 
 

@@ -433,16 +433,25 @@ class DynamoStore:
         records = (self.get(key_id) for key_id in ids)
         return [r for r in records if r is not None and r.status == ACTIVE and r.grace_until and r.grace_until <= now]
 
+    # The only attributes the last-used write names, and all the authorizer's IAM role lets it
+    # name in an UpdateItem (``dynamodb:Attributes``, see scripts/deploy_files.py).
+    LAST_USED_ATTRIBUTES = ("key_id", "last_used_at", "revoked_at")
+
     def touch_last_used(self, key_id: str, now: datetime, interval_seconds: float) -> None:
         ApiKey = self.models.ApiKey
         stale = now - timedelta(seconds=interval_seconds)
         # Not through Model.update: that would bump the version and make edits conflict
         # with every authorized request. One attempt: bookkeeping never holds a decision up.
+        # Only the attributes of LAST_USED_ATTRIBUTES are named, conditions included: the
+        # authorizer's role may touch no others (a condition on ``status`` would let it rewrite
+        # ``status``). Every revoke sets ``revoked_at``, so it stands for ``status = active``.
         self.touch_connection.update_item(
             key_id,
             actions=[ApiKey.last_used_at.set(now)],
-            condition=(ApiKey.status == ACTIVE)
+            condition=ApiKey.key_id.exists()
+            & ApiKey.revoked_at.does_not_exist()
             & (ApiKey.last_used_at.does_not_exist() | (ApiKey.last_used_at < stale)),
+            return_values="NONE",
         )
 
     @functools.cached_property

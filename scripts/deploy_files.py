@@ -346,12 +346,29 @@ def authorizer_policy(config: dict[str, Any], stage: str) -> dict[str, Any]:
     env = stage_environment(config, stage)
     settings = stage_settings(config, stage)
     statements = _log_statements(config, stage)
+    from chalicelib.store import DynamoStore
+
     statements.append(
         {
-            "Sid": "ReadKeyRecordLastUse",
+            "Sid": "ReadKeyRecord",
             "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            "Action": ["dynamodb:GetItem"],
             "Resource": _table_arn(settings.keys_table),
+        }
+    )
+    # UpdateItem exists for last_used_at only: a compromised authorizer must not be able to
+    # rewrite a key's status, roles or hash. dynamodb:Attributes lists every attribute a request
+    # names (key, update, condition); ReturnValues NONE keeps it from reading through the write.
+    statements.append(
+        {
+            "Sid": "RecordLastUseOnly",
+            "Effect": "Allow",
+            "Action": ["dynamodb:UpdateItem"],
+            "Resource": _table_arn(settings.keys_table),
+            "Condition": {
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": list(DynamoStore.LAST_USED_ATTRIBUTES)},
+                "StringEquals": {"dynamodb:ReturnValues": ["NONE"]},
+            },
         }
     )
     roles_table = getattr(settings, "roles_table", None)

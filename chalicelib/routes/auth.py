@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 
 from chalice import AuthResponse, Blueprint
 from chalice.app import AuthRequest
 
 from chalicelib import wiring
-from chalicelib.authorizer import Unauthorized
+from chalicelib.authorizer import Unauthorized, log_decision
+from chalicelib.execute_api import MethodArn, NotAMethodArn, is_unsafe_path
 
 bp = Blueprint(__name__)
 
@@ -21,8 +23,19 @@ AUTHORIZER_TTL_SECONDS = int(os.environ.get("APIKEYS_AUTHORIZER_TTL", "60"))
 
 @bp.authorizer(header="Authorization", ttl_seconds=AUTHORIZER_TTL_SECONDS)
 def api_key(auth_request: AuthRequest) -> AuthResponse:
+    started = time.perf_counter()
+    # The gateway face's rules: the ARN read from the left (Chalice builds the policy from its
+    # API id and stage), and no dot segment or encoded separator in the path.
     try:
-        decision = wiring.verifier().authorize(auth_request.token, face="app")
+        arn = MethodArn.parse(auth_request.method_arn)
+    except NotAMethodArn:
+        arn = None
+    if arn is None or is_unsafe_path(arn.path):
+        reason = "unsafe path" if arn is not None else "error:NotAMethodArn"
+        log_decision(outcome="unauthorized", reason=reason, key_id="unknown", community="", started=started, face="app")
+        raise _unauthorized()
+    try:
+        decision = wiring.verifier().authorize(auth_request.token, face="app", started=started)
     except Unauthorized:
         raise _unauthorized() from None
     # This app checks community and permission in each route, so the key may reach every

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib import keys, wiring
+from chalicelib.execute_api import MethodArn
 from tests.conftest import bearer, free_port, make_key
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
@@ -126,9 +127,7 @@ def test_rest_events_get_a_policy_for_every_route(client, capsys, name, role, al
 
 
 def _base(arn: str) -> str:
-    head, _, resource = arn.rpartition(":")
-    api_id, stage = resource.split("/")[:2]
-    return f"{head}:{api_id}/{stage}"
+    return MethodArn.parse(arn).base
 
 
 @pytest.mark.parametrize(
@@ -166,6 +165,52 @@ def test_a_bare_token_in_a_token_event_works_too(client):
     payload = event("rest_token", secret)
     payload["authorizationToken"] = secret
     assert invoke(client, payload)["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+
+# Variants of the payloads AWS documents: path parameters and stage variables, a colon in the
+# path (an ISO timestamp), lower-case "bearer" with extra spaces, an HTTP API set to another
+# header (X-Api-Key), the $default stage and route with $context.routeKey as a second identity source.
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "allowed"),
+    [
+        ("rest_request_path_parameters", "ic_viewer", True),
+        ("rest_request_path_parameters", "playbooks_operator", False),
+        ("http_api_v1_identity_source", "soc_analyst", True),
+        ("http_api_v1_identity_source", "ic_viewer", False),
+    ],
+)
+def test_documented_payload_variants_get_the_right_policy(client, name, role, allowed):
+    key_id, secret = make_key(roles=(role,))
+    payload = event(name, secret)
+    answer = invoke(client, payload)
+    assert answer["principalId"] == key_id
+    assert iam_allows(answer["policyDocument"], method_arn(payload)) is allowed
+
+
+@pytest.mark.parametrize(("role", "allowed"), [("playbooks_operator", True), ("ic_viewer", False)])
+def test_http_api_default_stage_and_route_key_identity_source(client, role, allowed):
+    key_id, secret = make_key(roles=(role,))
+    answer = invoke(client, event("http_api_v2_default_route", secret))
+    assert answer["isAuthorized"] is allowed and answer["context"]["key_id"] == key_id
+
+
+def test_dot_segments_are_denied_even_to_an_admin(client, admin, capsys):
+    """A backend decoding %2e%2e would serve /apikeys/keys: refused now, and by the cached policy."""
+    _, secret = admin
+    payload = event("rest_request_dot_segments", secret)
+    policy = invoke(client, payload)["policyDocument"]
+    assert not iam_allows(policy, method_arn(payload))
+    assert iam_allows(policy, f"{_base(method_arn(payload))}/GET/intelligence/reports")
+    assert [line["reason"] for line in decisions(capsys)] == ["unsafe path"]
+
+
+def test_a_console_test_invoke_for_stage_star_is_refused(client, admin, capsys):
+    """A policy for stage * would match API/*/GET/x:s/GET/intelligence/…: no such policy is made."""
+    _, secret = admin
+    assert unauthorized(client, event("rest_token_console_test", secret)) == "Unauthorized"
+    assert [line["reason"] for line in decisions(capsys)] == ["error:NotAMethodArn"]
 
 
 # -- refusals --------------------------------------------------------------------------------------
@@ -375,3 +420,19 @@ def test_the_app_face_logs_through_the_same_core(client, admin, capsys):
         ("app", "allow", "ok"), ("app", "unauthorized", "unknown"), ("app", "unauthorized", "malformed"),
     ]  # fmt: skip
     assert secret[4:] not in json.dumps(lines)
+
+
+def test_the_app_face_refuses_dot_segments_too(client, admin, capsys):
+    _, secret = admin
+    for path in ("/communities/demo/apikeys/%2e%2e", "/communities/demo/apikeys/.."):
+        assert client.http.get(path, headers=bearer(secret)).status_code == 401
+    assert client.http.get("/communities/demo/apikeys", headers=bearer(secret)).status_code == 200
+    reasons = [line["reason"] for line in decisions(capsys)]
+    assert reasons[:2] == ["unsafe path", "unsafe path"] and reasons[2] == "ok"
+
+
+def test_the_app_face_reads_bearer_in_any_case(client, admin):
+    admin_id, secret = admin
+    for value in (f"bearer {secret}", f"BEARER   {secret} ", f"  Bearer\t{secret}"):
+        response = client.http.get("/whoami", headers={"Authorization": value})
+        assert response.status_code == 200 and response.json_body["id"] == admin_id, value
