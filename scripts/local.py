@@ -44,6 +44,24 @@ LOCAL_VAULT_TARGETS: list[dict[str, object]] = [
 ]
 
 
+def create_local_usage_plans() -> str:
+    """The stages' usage plans (``.chalice/usage-plans.json``) made on moto's API Gateway;
+    the ``APIKEYS_USAGE_PLANS`` that offers them, by id."""
+    import boto3
+
+    gateway = boto3.client("apigateway")
+    offered = []
+    for plan in json.loads((ROOT / ".chalice" / "usage-plans.json").read_text())["plans"]:
+        created = gateway.create_usage_plan(
+            name=f"apikeys-local-{plan['name']}",
+            description=plan["description"],
+            throttle={"rateLimit": float(plan["rate_limit"]), "burstLimit": plan["burst_limit"]},
+            quota={"limit": plan["quota"]["limit"], "period": plan["quota"]["period"]},
+        )
+        offered.append({"name": plan["name"], "usage_plan_id": created["id"], "description": plan["description"]})
+    return json.dumps(offered)
+
+
 def _die_with_parent() -> None:
     """Linux: the dev server gets SIGTERM if this script is killed without running its finally."""
     if sys.platform.startswith("linux"):
@@ -108,6 +126,7 @@ def main() -> int:
     bao = start_openbao()
     if bao is not None:
         os.environ["APIKEYS_VAULT_TARGETS"] = json.dumps([*LOCAL_VAULT_TARGETS, bao[1]])
+    os.environ["APIKEYS_USAGE_PLANS"] = create_local_usage_plans()
     chalice = None
     try:
         from chalicelib import wiring
