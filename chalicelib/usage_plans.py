@@ -1,7 +1,8 @@
 """API Gateway usage plans: per-key rate limits and quotas, enforced at the edge.
 
 The deployment names the usage plans a key may be put on (``APIKEYS_USAGE_PLANS``, a JSON list
-of ``{"name", "usage_plan_id", "description"}``) and optionally the plan of keys created without
+of ``{"name", "usage_plan_id", "description"}``; ``usage_plan_name`` instead of the id names a plan
+its stack declared, whose id is read once per container) and optionally the plan of keys created without
 one (``APIKEYS_DEFAULT_PLAN``). For a key on a plan the service keeps one API Gateway API key,
 named ``apikeys:<key id>``, in that plan; the standalone authorizer returns its value as
 ``usageIdentifierKey`` and API Gateway throttles, meters and caps the key. Nothing is counted here.
@@ -53,6 +54,7 @@ class PlanSetting:
     name: str
     usage_plan_id: str
     description: str = ""
+    usage_plan_name: str = ""  # when the id is not known before deployment
 
 
 @dataclass(frozen=True)
@@ -71,18 +73,21 @@ def parse_plans(text: str) -> tuple[PlanSetting, ...]:
         raise UsagePlanConfigError("APIKEYS_USAGE_PLANS must be a JSON list")
     plans: list[PlanSetting] = []
     for item in items:
-        if not isinstance(item, dict) or set(item) - {"name", "usage_plan_id", "description"}:
-            raise UsagePlanConfigError("APIKEYS_USAGE_PLANS: each entry holds name, usage_plan_id, description")
-        name, plan_id, description = item.get("name"), item.get("usage_plan_id"), item.get("description", "")
+        if not isinstance(item, dict) or set(item) - {"name", "usage_plan_id", "usage_plan_name", "description"}:
+            raise UsagePlanConfigError(
+                "APIKEYS_USAGE_PLANS: each entry holds name, usage_plan_id (or usage_plan_name), description"
+            )
+        name, description = item.get("name"), item.get("description", "")
+        plan_id, plan_name = item.get("usage_plan_id", ""), item.get("usage_plan_name", "")
         if not isinstance(name, str) or not name or len(name) > NAME_MAX or not name.isprintable():
             raise UsagePlanConfigError("APIKEYS_USAGE_PLANS: each entry needs a printable name")
-        if not isinstance(plan_id, str) or not plan_id:
-            raise UsagePlanConfigError(f"APIKEYS_USAGE_PLANS: plan {name!r} needs a usage_plan_id")
+        if not isinstance(plan_id, str) or not isinstance(plan_name, str) or bool(plan_id) == bool(plan_name):
+            raise UsagePlanConfigError(f"APIKEYS_USAGE_PLANS: plan {name!r} needs a usage_plan_id or a usage_plan_name")
         if not isinstance(description, str):
             raise UsagePlanConfigError(f"APIKEYS_USAGE_PLANS: plan {name!r}: description must be a string")
         if any(plan.name == name for plan in plans):
             raise UsagePlanConfigError(f"APIKEYS_USAGE_PLANS: plan {name!r} is listed twice")
-        plans.append(PlanSetting(name, plan_id, description))
+        plans.append(PlanSetting(name, plan_id, description, plan_name))
     return tuple(plans)
 
 
@@ -129,12 +134,31 @@ class UsagePlans:
         self._monotonic = monotonic
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._ids: dict[str, str] = {plan.name: plan.usage_plan_id for plan in plans if plan.usage_plan_id}
         self._lock = threading.Lock()
 
     def client(self) -> Any:
         if self._client is None:
             self._client = self._client_factory()
         return self._client
+
+    def plan_id(self, plan: str) -> str:
+        """The usage plan id of ``plan``; named plans are looked up once per container."""
+        if plan not in self._ids:
+            wanted = {p.usage_plan_name: p.name for p in self.plans.values() if p.usage_plan_name}
+
+            def find() -> dict[str, str]:
+                pages = self.client().get_paginator("get_usage_plans").paginate()
+                items = [item for page in pages for item in page.get("items", [])]
+                return {wanted[i["name"]]: str(i["id"]) for i in items if i.get("name") in wanted}
+
+            found = self._call(plan, "GetUsagePlans", find)
+            with self._lock:
+                self._ids.update(found)
+            if plan not in self._ids:
+                missing = self.plans[plan].usage_plan_name
+                raise UsagePlanFailure(f"usage plan {plan!r}: API Gateway has no usage plan named {missing!r}")
+        return self._ids[plan]
 
     # -- choosing ---------------------------------------------------------------------------
 
@@ -164,7 +188,7 @@ class UsagePlans:
         if cached is not None and cached[0] > now:
             return cached[1]
         answer = self._call(
-            plan.name, "GetUsagePlan", lambda: self.client().get_usage_plan(usagePlanId=plan.usage_plan_id)
+            plan.name, "GetUsagePlan", lambda: self.client().get_usage_plan(usagePlanId=self.plan_id(plan.name))
         )
         throttle = answer.get("throttle") or {}
         quota = answer.get("quota") or {}
@@ -198,7 +222,7 @@ class UsagePlans:
                 plan,
                 "CreateUsagePlanKey",
                 lambda: client.create_usage_plan_key(
-                    usagePlanId=setting.usage_plan_id, keyId=gateway_key.id, keyType="API_KEY"
+                    usagePlanId=self.plan_id(setting.name), keyId=gateway_key.id, keyType="API_KEY"
                 ),
             )
         except UsagePlanFailure:
@@ -215,7 +239,7 @@ class UsagePlans:
             self._call(
                 old.name,
                 "DeleteUsagePlanKey",
-                lambda: client.delete_usage_plan_key(usagePlanId=old.usage_plan_id, keyId=gateway_key_id),
+                lambda: client.delete_usage_plan_key(usagePlanId=self.plan_id(old.name), keyId=gateway_key_id),
                 tolerate=("NotFoundException",),
             )
         try:
@@ -223,7 +247,7 @@ class UsagePlans:
                 new_plan,
                 "CreateUsagePlanKey",
                 lambda: client.create_usage_plan_key(
-                    usagePlanId=self.plans[new_plan].usage_plan_id, keyId=gateway_key_id, keyType="API_KEY"
+                    usagePlanId=self.plan_id(new_plan), keyId=gateway_key_id, keyType="API_KEY"
                 ),
                 tolerate=("ConflictException",),
             )
@@ -246,7 +270,9 @@ class UsagePlans:
             self._call(
                 setting.name,
                 "DeleteUsagePlanKey",
-                lambda: self.client().delete_usage_plan_key(usagePlanId=setting.usage_plan_id, keyId=gateway_key_id),
+                lambda: self.client().delete_usage_plan_key(
+                    usagePlanId=self.plan_id(setting.name), keyId=gateway_key_id
+                ),
                 tolerate=("NotFoundException",),
             )
         self._call(
@@ -290,7 +316,7 @@ class UsagePlans:
                 self.client()
                 .get_paginator("get_usage")
                 .paginate(
-                    usagePlanId=setting.usage_plan_id,
+                    usagePlanId=self.plan_id(setting.name),
                     keyId=gateway_key_id,
                     startDate=start.isoformat(),
                     endDate=today.isoformat(),

@@ -59,6 +59,24 @@ LOCAL_VAULT_TARGETS: list[dict[str, object]] = [
 ]
 
 
+def create_local_usage_plans() -> str:
+    """The stages' usage plans (``.chalice/usage-plans.json``) made on moto's API Gateway;
+    the ``APIKEYS_USAGE_PLANS`` that offers them, by id."""
+    import boto3
+
+    gateway = boto3.client("apigateway")
+    offered = []
+    for plan in json.loads((ROOT / ".chalice" / "usage-plans.json").read_text())["plans"]:
+        created = gateway.create_usage_plan(
+            name=f"apikeys-local-{plan['name']}",
+            description=plan["description"],
+            throttle={"rateLimit": float(plan["rate_limit"]), "burstLimit": plan["burst_limit"]},
+            quota={"limit": plan["quota"]["limit"], "period": plan["quota"]["period"]},
+        )
+        offered.append({"name": plan["name"], "usage_plan_id": created["id"], "description": plan["description"]})
+    return json.dumps(offered)
+
+
 class Stop(BaseException):
     """A stop signal arrived: unwind to ``main``'s cleanup, whatever was running."""
 
@@ -187,7 +205,8 @@ def main() -> int:
         if bao is not None:
             settings["APIKEYS_VAULT_TARGETS"] = json.dumps([*LOCAL_VAULT_TARGETS, bao[1]])
             settings["APIKEYS_LOCAL_BAO_TOKEN"] = os.environ["APIKEYS_LOCAL_BAO_TOKEN"]
-            os.environ.update(settings)
+        settings["APIKEYS_USAGE_PLANS"] = create_local_usage_plans()
+        os.environ.update(settings)
 
         from chalicelib import wiring
         from chalicelib.service import Caller

@@ -265,6 +265,8 @@ def test_no_data_action_on_a_wildcard_resource(packages, stage, pkg_format):
                     assert statement["Condition"]["StringLike"]["kms:ViaService"]
                 elif service == "logs":
                     assert f":log-group:/aws/lambda/{CONFIG['app_name']}-{stage}-" in resource
+                elif service == "apigateway":  # the keys' API Gateway keys and usage plans only
+                    assert re.fullmatch(r"arn:aws:apigateway:\*::/(apikeys|usageplans)(/.*)?", resource), resource
                 else:
                     pytest.fail(f"{name}: unexpected service {service} in {statement}")
 
@@ -304,6 +306,32 @@ def test_authorizers_run_on_their_own_small_role(packages, stage, pkg_format):
         assert condition["ForAllValues:StringEquals"]["dynamodb:Attributes"] == ["key_id", "last_used_at", "revoked_at"]
         assert condition["StringEquals"]["dynamodb:ReturnValues"] == ["NONE"]
     assert len(functions["api_handler"]["statements"]) > len(functions["api_key"]["statements"])
+
+
+@pytest.mark.parametrize("pkg_format", FORMATS)
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_declares_the_usage_plans_its_keys_are_put_on(packages, stage, pkg_format):
+    from chalicelib.settings import from_environ
+
+    env = {k: v for k, v in _stage_env(stage).items() if k != "APIKEYS_PEPPERS_SOURCE"}
+    offered = {plan.usage_plan_name for plan in from_environ({**env, "APIKEYS_PEPPERS": "t:" + "A" * 44}).usage_plans}
+    if pkg_format == "cloudformation":
+        resources = _cfn(packages, stage)["Resources"].values()
+        declared = {
+            r["Properties"]["UsagePlanName"]: (
+                r["Properties"]["Throttle"]["RateLimit"],
+                r["Properties"]["Quota"]["Limit"],
+            )
+            for r in resources
+            if r["Type"] == "AWS::ApiGateway::UsagePlan"
+        }
+    else:
+        plans = _tf(packages, stage)["resource"]["aws_api_gateway_usage_plan"].values()
+        declared = {
+            p["name"]: (p["throttle_settings"][0]["rate_limit"], p["quota_settings"][0]["limit"]) for p in plans
+        }
+    assert offered and set(declared) == offered
+    assert all(rate > 0 and quota > 0 for rate, quota in declared.values())
 
 
 def test_cloudformation_passes_cfn_lint(packages):

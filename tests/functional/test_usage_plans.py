@@ -302,3 +302,53 @@ def test_usage_of_another_communitys_key_is_404(client, plans):
     assert response.status_code == 404
     response = client.http.get(f"{BASE}/{other_id}/usage", headers=bearer(admin))
     assert response.status_code == 404
+
+
+def test_http_api_answers_never_carry_a_usage_identifier_key(plans):
+    """HTTP APIs have no usage plans: neither answer form of payload 2.0 names one."""
+    from pathlib import Path
+
+    from chalicelib import wiring
+    from chalicelib.authorizer import handle_gateway_event
+
+    key_id, secret = make_key(roles=("ic_viewer",), plan="standard")
+    event = json.loads((Path(__file__).parents[1] / "events" / "http_api_v2.json").read_text())
+    event["headers"] = {**event.get("headers", {}), "authorization": f"Bearer {secret}"}
+    event["identitySource"] = [f"Bearer {secret}"]
+    for form in ("simple", "policy"):
+        answer = handle_gateway_event(wiring.verifier(), event, http_api_response=form)
+        assert answer.get("isAuthorized") is True or answer.get("principalId") == key_id  # a key let through
+        assert "usageIdentifierKey" not in answer and stored(key_id).gateway_key_value not in json.dumps(answer)
+
+
+@pytest.mark.parametrize(
+    ("setting", "default"),
+    [
+        ("{}", None),
+        ('[{"name": "a"}]', None),
+        ('[{"name": "a", "usage_plan_id": "x", "usage_plan_name": "y"}]', None),
+        ('[{"name": "a", "usage_plan_id": "x"}, {"name": "a", "usage_plan_id": "y"}]', None),
+        ('[{"name": "a", "usage_plan_id": "x", "throttle": 1}]', None),
+        ('[{"name": "a", "usage_plan_id": "x"}]', "b"),
+    ],
+)
+def test_a_wrong_usage_plan_setting_stops_the_container(setting, default):
+    from chalicelib.settings import SettingsError, from_environ
+    from tests.conftest import PEPPER
+
+    env = {"APIKEYS_PEPPERS": f"p:{PEPPER}", "APIKEYS_USAGE_PLANS": setting}
+    if default:
+        env["APIKEYS_DEFAULT_PLAN"] = default
+    with pytest.raises(SettingsError, match="APIKEYS_(USAGE|DEFAULT)_PLAN"):
+        from_environ(env)
+
+
+def test_plans_named_by_usage_plan_name_are_found_by_name(plans, monkeypatch):
+    from chalicelib import wiring
+
+    setting = [{"name": "standard", "usage_plan_name": "apikeys-test-standard", "description": "by name"}]
+    monkeypatch.setenv("APIKEYS_USAGE_PLANS", json.dumps(setting))
+    wiring.reset()
+    key_id, _ = make_key(roles=("ic_viewer",), plan="standard")
+    assert plan_key_ids(plans["standard"]) == {stored(key_id).gateway_key_id}
+    assert wiring.plans().catalog()[0]["quota"] == {"limit": 100000, "period": "MONTH"}
