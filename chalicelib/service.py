@@ -122,6 +122,12 @@ class Created:
     replayed: bool = False
 
 
+@dataclass
+class Edited:
+    key: KeyRecord
+    changed: list[str]  # the fields whose value the edit changed; empty: nothing written
+
+
 class KeyService:
     resume_after_seconds = RESUME_AFTER_SECONDS
 
@@ -333,6 +339,10 @@ class KeyService:
     # -- edit and revoke ------------------------------------------------------------------------
 
     def edit(self, caller: Caller, community: str, key_id: str, body: Any) -> KeyRecord:
+        return self.edit_changes(caller, community, key_id, body).key
+
+    def edit_changes(self, caller: Caller, community: str, key_id: str, body: Any) -> Edited:
+        """The edit, and which fields it changed: only those are written and audited."""
         self.authorize_manage(caller, community)
         changes = validation.edit_request(body, known_roles=self.catalog(community))
         for _ in range(EDIT_RETRIES):
@@ -345,13 +355,14 @@ class KeyService:
                 added = [role for role in changes["roles"] if role not in key.roles]
                 self.authorize_grant(caller, community, added)
             now = self.clock()
-            before = {name: getattr(key, name) for name in changes}
-            after = dict(changes)
-            if before == after:
-                return key
+            changed = [name for name, value in changes.items() if not _same_value(name, getattr(key, name), value)]
+            if not changed:
+                return Edited(key, [])  # nothing to write, so nothing to audit
+            before = {name: getattr(key, name) for name in changed}
+            after = {name: changes[name] for name in changed}
             event = Event(community, key_id, "edit", caller.actor, now, {"before": before, "after": after})
             try:
-                return self.store.update(key, {**changes, "updated_at": now}, event)
+                return Edited(self.store.update(key, {**after, "updated_at": now}, event), changed)
             except VersionConflict:
                 continue  # changed meanwhile: apply the edit to the new version
         raise Conflict("the key is being changed by other requests; try again")
@@ -446,6 +457,13 @@ class KeyService:
 
 def _fingerprint(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _same_value(field: str, current: Any, wanted: Any) -> bool:
+    # A key's roles are a set: naming the same roles in another order changes nothing.
+    if field == "roles":
+        return sorted(current) == sorted(wanted)
+    return bool(current == wanted)
 
 
 def _vault_token(key: KeyRecord) -> str:
