@@ -59,7 +59,13 @@ def line_count(console: Console, selector: str) -> int:
 
 def no_sideways_scroll(console: Console) -> None:
     widths = console.page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], f"the page is {widths[0]} px wide in a {widths[1]} px window"
+    # What reaches past the window (some of it may scroll inside its own box), to name it on failure.
+    wide = console.page.evaluate(
+        """() => Array.from(document.querySelectorAll('body *'))
+            .filter((el) => el.getBoundingClientRect().right > innerWidth && el.checkVisibility())
+            .slice(0, 5).map((el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + ' ' + el.className)"""
+    )
+    assert widths[0] <= widths[1], f"the page is {widths[0]} px wide in a {widths[1]} px window: {wide}"
 
 
 def in_view_and_clickable(console: Console, selector: str) -> bool:
@@ -423,3 +429,11 @@ def test_at_390px_the_list_is_cards_without_sideways_scrolling(console: Console,
     no_sideways_scroll(console)
     assert in_view_and_clickable(console, "#edit-save")
     console.shot("52-edit-dialog-390")
+    page.keyboard.press("Escape")
+
+    # The other sections keep to the screen's width too (their tables scroll inside their box).
+    for section in ("Roles", "Events"):
+        page.get_by_role("link", name=section).click()
+        page.locator(f"#{section.lower()}-table:not([aria-busy])").wait_for()
+        no_sideways_scroll(console)
+    console.shot("53-events-390")
