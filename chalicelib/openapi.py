@@ -173,6 +173,24 @@ def _components() -> dict[str, Any]:
                     "plan": openapi_plans.PLAN_CHOICE,
                 },
             },
+            "EditedKey": {
+                "description": "The key after the edit, and the fields whose value it changed: only those "
+                "are written and recorded in the audit trail. An empty list means the edit changed "
+                "nothing, and nothing was written or recorded.",
+                "allOf": [
+                    _ref("ApiKey"),
+                    {
+                        "type": "object",
+                        "required": ["changed"],
+                        "properties": {
+                            "changed": {
+                                "type": "array",
+                                "items": {"type": "string", "enum": ["name", "description", "roles", "plan"]},
+                            }
+                        },
+                    },
+                ],
+            },
             "RevokeKey": {
                 "type": "object",
                 "additionalProperties": False,
@@ -382,7 +400,10 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
                 "parameters": [_COMMUNITY_PARAM, _KEY_PARAM],
                 "requestBody": {"required": True, "content": _json(_ref("EditKey"))},
                 "responses": {
-                    "200": {"description": "The edited key", "content": _json(_ref("ApiKey"))},
+                    "200": {
+                        "description": "The edited key and the fields the edit changed",
+                        "content": _json(_ref("EditedKey")),
+                    },
                     "400": _error("A field is wrong; the message names it, nothing was written"),
                     "409": _error("The key is revoked"),
                     "502": _error("API Gateway refused the plan change; nothing was changed"),

@@ -145,6 +145,12 @@ class Created:
     replayed: bool = False
 
 
+@dataclass
+class Edited:
+    key: KeyRecord
+    changed: list[str]  # the fields whose value the edit changed; empty: nothing written
+
+
 class KeyService:
     resume_after_seconds = RESUME_AFTER_SECONDS
 
@@ -383,6 +389,10 @@ class KeyService:
     # -- edit and revoke ------------------------------------------------------------------------
 
     def edit(self, caller: Caller, community: str, key_id: str, body: Any) -> KeyRecord:
+        return self.edit_changes(caller, community, key_id, body).key
+
+    def edit_changes(self, caller: Caller, community: str, key_id: str, body: Any) -> Edited:
+        """The edit, and which fields it changed: only those are written and audited."""
         self.authorize_manage(caller, community)
         changes = validation.edit_request(body, known_roles=self.catalog(community))
         if "plan" in body:
@@ -398,15 +408,16 @@ class KeyService:
                 added = [role for role in changes["roles"] if role not in key.roles]
                 self.authorize_grant(caller, community, added)
             now = self.clock()
-            before = {name: getattr(key, name) for name in changes}
-            after = dict(changes)
-            if before == after:
-                return key
+            changed = [name for name, value in changes.items() if not _same_value(name, getattr(key, name), value)]
+            if not changed:
+                return Edited(key, [])  # nothing to write, so nothing to audit
+            before = {name: getattr(key, name) for name in changed}
+            after = {name: changes[name] for name in changed}
             event = Event(community, key_id, "edit", caller.actor, now, {"before": before, "after": after})
             moving = "plan" in changes and changes["plan"] != key.plan
             gateway_changes = self._enter_plan(key, changes["plan"]) if moving else {}
             try:
-                edited = self.store.update(key, {**changes, **gateway_changes, "updated_at": now}, event)
+                edited = self.store.update(key, {**after, **gateway_changes, "updated_at": now}, event)
             except (VersionConflict, StoreError) as error:
                 if moving:
                     self._undo_plan(key, changes["plan"], gateway_changes)
@@ -415,7 +426,7 @@ class KeyService:
                 continue  # changed meanwhile: apply the edit to the new version
             if moving and changes["plan"] is None and key.gateway_key_id:
                 self.plans.release_quietly(key.gateway_key_id, key.plan)
-            return edited
+            return Edited(edited, changed)
         raise Conflict("the key is being changed by other requests; try again")
 
     def revoke(self, caller: Caller, community: str, key_id: str, body: Any = None) -> KeyRecord:
@@ -548,6 +559,13 @@ class KeyService:
 
 def _fingerprint(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _same_value(field: str, current: Any, wanted: Any) -> bool:
+    # A key's roles are a set: naming the same roles in another order changes nothing.
+    if field == "roles":
+        return sorted(current) == sorted(wanted)
+    return bool(current == wanted)
 
 
 def _vault_token(key: KeyRecord) -> str:

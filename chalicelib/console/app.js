@@ -40,6 +40,7 @@
     editingRole: null,
     events: { cursors: [null], page: 0, nextCursor: null, limit: 25, request: 0 },
     keyEvents: { keyId: null, cursor: null, request: 0 },
+    keyNames: new Map(), // key id → name, for "Created by"
   };
 
   const $ = (id) => document.getElementById(id);
@@ -85,8 +86,24 @@
     return new Intl.DateTimeFormat(undefined, options).format(moment);
   }
 
+  function fullTimestamp(iso) {
+    const moment = new Date(iso);
+    if (Number.isNaN(moment.getTime())) return iso;
+    return new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" }).format(moment);
+  }
+
   function timeEl(iso, withTime) {
-    return el("time", { datetime: iso, title: iso }, formatDate(iso, withTime));
+    return el("time", { datetime: iso, title: fullTimestamp(iso) }, formatDate(iso, withTime));
+  }
+
+  // A table cell's time: the date, then the time on its own line, the full timestamp on hover.
+  function cellTime(iso, missing) {
+    if (!iso) return el("span", { className: "muted" }, missing);
+    const moment = new Date(iso);
+    if (Number.isNaN(moment.getTime())) return document.createTextNode(iso);
+    const time = new Intl.DateTimeFormat(undefined, { timeStyle: "short" }).format(moment);
+    return el("time", { datetime: iso, title: fullTimestamp(iso) },
+      el("span", { className: "time-date" }, formatDate(iso, false)), " ", el("span", { className: "time-clock" }, time));
   }
 
   function statusLabel(status) {
@@ -161,7 +178,51 @@
     for (const node of form.querySelectorAll("[aria-invalid]")) node.removeAttribute("aria-invalid");
   }
 
+  // The controls an error message describes (aria-describedby names it).
+  function controlsOf(form, message) {
+    return message.id ? Array.from(form.querySelectorAll('[aria-describedby~="' + CSS.escape(message.id) + '"]')) : [];
+  }
+
+  function clearError(form, message) {
+    message.hidden = true;
+    message.textContent = "";
+    for (const control of controlsOf(form, message)) control.removeAttribute("aria-invalid");
+  }
+
+  // Every wrong field at once, each beside its message; the first one gets the focus.
+  function showErrors(form, errors) {
+    clearErrors(form);
+    let first = null;
+    for (const error of errors) {
+      const focusable = markError(form, error);
+      if (!first && focusable) first = focusable;
+    }
+    if (first) first.focus();
+  }
+
+  // A message goes as soon as its field is mended: when the person changes that field and the
+  // console's own check of it (problems) no longer complains. Errors without a check of their
+  // own (the service's) go when their field is changed at all.
+  function watchMends(form, problems) {
+    const onChange = (event) => {
+      const remaining = new Set(problems().map((problem) => problem.field));
+      for (const message of form.querySelectorAll("[data-error-for]:not([hidden])")) {
+        const field = message.getAttribute("data-error-for");
+        if (field === "_form" || remaining.has(field)) continue;
+        const controls = controlsOf(form, message);
+        if (controls.some((control) => control === event.target || control.contains(event.target))) clearError(form, message);
+      }
+    };
+    form.addEventListener("input", onChange);
+    form.addEventListener("change", onChange);
+  }
+
   function showError(form, error) {
+    const focusable = markError(form, error);
+    if (focusable) focusable.focus();
+  }
+
+  function markError(form, error) {
     let field = error.field;
     let target = field ? form.querySelector('[data-error-for="' + CSS.escape(field) + '"]') : null;
     if (!target && field && field.includes(".")) {
@@ -170,16 +231,15 @@
     }
     const text = target ? error.detail : error.message;
     if (!target) target = form.querySelector('[data-error-for="_form"]');
-    if (!target) { toast(error.message); return; }
+    if (!target) { toast(error.message); return null; }
     target.textContent = capitalise(text);
     target.hidden = false;
-    // The control the message describes, for aria-invalid and focus.
-    const control = target.id ? form.querySelector('[aria-describedby~="' + CSS.escape(target.id) + '"]') : null;
-    if (control) {
-      control.setAttribute("aria-invalid", "true");
-      const focusable = control.matches("input, select, textarea") ? control : control.querySelector("input, select, textarea");
-      if (focusable) focusable.focus();
-    }
+    // The controls the message describes: aria-invalid on each, the focus on the first.
+    const controls = controlsOf(form, target);
+    for (const control of controls) control.setAttribute("aria-invalid", "true");
+    if (!controls.length) return null;
+    const direct = controls.find((control) => control.matches("input, select, textarea") && control.getClientRects().length);
+    return direct || controls[0].querySelector("input, select, textarea");
   }
 
   function capitalise(text) {
@@ -216,6 +276,7 @@
     sessionStorage.removeItem(COMMUNITY_ITEM);
     for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
     Object.assign(state, { key: null, whoami: null, community: null, items: [], editing: null, communityRoles: [], editingRole: null });
+    state.keyNames = new Map();
     $("keys-body").replaceChildren();
     $("roles-body").replaceChildren();
     $("events-body").replaceChildren();
@@ -254,17 +315,24 @@
     state.nextCursor = null;
   }
 
+  const KEY_COLUMNS = 9;
+
   function messageRow(kind, text, action) {
-    const cell = el("td", { colspan: 7, className: "state-cell state-" + kind }, el("p", { text }));
-    if (action) cell.append(action);
-    return el("tr", { className: "state-row" }, cell);
+    return stateRow(KEY_COLUMNS, kind, text, action);
+  }
+
+  // A table's status line says in words what the table shows. While the table itself shows a
+  // state (loading, empty, error) the line is for screen readers only, so it is seen once.
+  function setListStatus(node, text, tableShowsIt) {
+    node.textContent = text;
+    node.classList.toggle("visually-hidden", Boolean(tableShowsIt));
   }
 
   async function loadList() {
     const ticket = ++state.listRequest;
     const body = $("keys-body");
     $("keys-table").setAttribute("aria-busy", "true");
-    $("list-status").textContent = "Loading API keys…";
+    setListStatus($("list-status"), "Loading API keys…", true);
     body.replaceChildren(messageRow("loading", "Loading API keys…"));
     $("page-prev").disabled = true;
     $("page-next").disabled = true;
@@ -277,13 +345,14 @@
       if (ticket !== state.listRequest) return;
       if (error.status === 401) return signOut(error.message);
       $("keys-table").removeAttribute("aria-busy");
-      $("list-status").textContent = "The API keys could not be loaded.";
+      setListStatus($("list-status"), "The API keys could not be loaded.", true);
       const retry = el("button", { type: "button", className: "button", onclick: () => loadList() }, "Retry");
       body.replaceChildren(messageRow("error", "The API keys could not be loaded: " + error.message, retry));
       return;
     }
     if (ticket !== state.listRequest) return; // a newer search or filter won
     state.items = data.items || [];
+    for (const key of state.items) state.keyNames.set(key.id, key.name);
     state.nextCursor = data.next_cursor || null;
     renderList();
   }
@@ -297,12 +366,12 @@
         : filtered ? "No API keys match this search and filter."
         : "No API keys yet. Create one with + API key.";
       body.replaceChildren(messageRow("empty", text));
-      $("list-status").textContent = text;
+      setListStatus($("list-status"), text, true);
     } else {
       body.replaceChildren(...state.items.map(row));
       const first = state.page * state.limit + 1;
       const last = first + state.items.length - 1;
-      $("list-status").textContent = "Showing API keys " + first + "–" + last + (state.nextCursor ? "" : " of " + last) + ".";
+      setListStatus($("list-status"), "Showing API keys " + first + "–" + last + (state.nextCursor ? "" : " of " + last) + ".", false);
     }
     $("page-label").textContent = "Page " + (state.page + 1);
     $("page-prev").disabled = state.page === 0;
@@ -328,19 +397,28 @@
     const status = el("span", { className: "badge badge-" + key.status }, statusLabel(key.status));
     if (key.status === "revoked" && key.revoked_at) status.title = "Revoked " + formatDate(key.revoked_at, true);
     if (key.status === "expired" && key.expires_at) status.title = "Expired " + formatDate(key.expires_at, true);
-    return el("tr", { "data-key-id": key.id, className: "key-row status-" + key.status },
-      el("td", { className: "cell-name" }, el("span", { className: "key-name" }, key.name)),
-      el("td", { className: "cell-description", title: key.description || null }, key.description || ""),
-      el("td", { className: "cell-id" }, el("span", { className: "id-wrap" }, el("code", { className: "key-id" }, key.id), copyButton)),
-      el("td", { className: "cell-created" }, timeEl(key.created_at, false)),
-      el("td", { className: "cell-roles" }, ...(key.roles || []).map((name) =>
+    const mine = isSignedInKey(key);
+    // data-label names each cell where a narrow screen shows the row as a card.
+    return el("tr", { "data-key-id": key.id, className: "key-row status-" + key.status + (mine ? " signed-in-key" : "") },
+      el("td", { className: "cell-name", "data-label": "Name" }, el("span", { className: "key-name" }, key.name),
+        mine ? el("span", { className: "badge badge-this-key", title: "The key this console is signed in with" }, "this key") : null),
+      el("td", { className: "cell-description", "data-label": "Description", title: key.description || null }, key.description || null),
+      el("td", { className: "cell-id", "data-label": "ID" }, el("span", { className: "id-wrap" }, el("code", { className: "key-id" }, key.id), copyButton)),
+      el("td", { className: "cell-created", "data-label": "Created" }, cellTime(key.created_at, "")),
+      el("td", { className: "cell-expires", "data-label": "Expires" }, cellTime(key.expires_at, "Never")),
+      el("td", { className: "cell-last-used", "data-label": "Last used" }, cellTime(key.last_used_at, "Never")),
+      el("td", { className: "cell-roles", "data-label": "Roles" }, ...(key.roles || []).map((name) =>
         el("span", { className: "chip", title: roleDescriptions[name] || null }, name))),
-      el("td", { className: "cell-status" }, status, ...rotationLinks(key)),
+      el("td", { className: "cell-status", "data-label": "Status" }, status, ...rotationLinks(key)),
       el("td", { className: "cell-action" }, action),
     );
   }
 
-  async function copyText(text, button, done) {
+  function isSignedInKey(key) {
+    return Boolean(state.whoami && key && key.id === state.whoami.id);
+  }
+
+  async function copyText(text, button, done, quiet) {
     let copied = false;
     try {
       await navigator.clipboard.writeText(text);
@@ -355,7 +433,7 @@
       scratch.value = "";
       scratch.remove();
     }
-    toast(copied ? done : "Could not copy; select the text and copy it by hand.");
+    if (!quiet) toast(copied ? done : "Could not copy; select the text and copy it by hand.");
     if (copied && button) {
       button.classList.add("copied");
       setTimeout(() => button.classList.remove("copied"), 1500);
@@ -407,11 +485,21 @@
     const shown = disabled ? state.roles.filter((role) => chosen.has(role.name)) : state.roles;
     container.replaceChildren(...shown.map((role) => {
       const id = prefix + "-role-" + role.name;
+      const permissions = role.permissions || [];
+      const grants = el("span", { className: "role-permissions", id: id + "-permissions" },
+        el("span", { className: "visually-hidden" }, "Grants: "),
+        ...(permissions.length ? permissions.map((name) => el("code", { className: "permission" }, name))
+          : [el("span", { className: "muted" }, "no permissions listed")]));
       return el("div", { className: "role-option" },
-        el("input", { type: "checkbox", id, name: "roles", value: role.name, checked: chosen.has(role.name), disabled }),
-        el("label", { for: id },
-          el("span", { className: "role-name" }, role.name),
-          el("span", { className: "role-description" }, " – " + (role.description || ""))));
+        el("input", {
+          type: "checkbox", id, name: "roles", value: role.name, checked: chosen.has(role.name), disabled,
+          "aria-describedby": id + "-permissions " + prefix + "-roles-error",
+        }),
+        el("div", { className: "role-text" },
+          el("label", { for: id },
+            el("span", { className: "role-name" }, role.name),
+            el("span", { className: "role-description" }, " – " + (role.description || ""))),
+          grants));
     }));
     if (!state.roles.length) container.append(el("p", { className: "muted" }, "The role catalog could not be loaded."));
   }
@@ -467,6 +555,23 @@
     if (custom) $("create-expiry-date").focus();
   }
 
+  // What the console checks itself, so that every wrong field is shown at once.
+  function createProblems() {
+    const problems = keyProblems("create");
+    const expiry = $("create-form").querySelector('input[name="expiry"]:checked').value;
+    if (expiry === "custom" && !$("create-expiry-date").value) problems.push(new ApiError(400, "", "expires_at: pick a date"));
+    return problems;
+  }
+
+  function keyProblems(prefix) {
+    const problems = [];
+    if (!$(prefix + "-name").value.trim()) problems.push(new ApiError(400, "", "name: must not be empty"));
+    if (!$(prefix + "-roles").querySelector('input[name="roles"]:checked')) {
+      problems.push(new ApiError(400, "", "roles: must name at least one role"));
+    }
+    return problems;
+  }
+
   function createBody() {
     const body = {
       name: $("create-name").value,
@@ -496,6 +601,8 @@
     event.preventDefault();
     const form = $("create-form");
     clearErrors(form);
+    const problems = createProblems();
+    if (problems.length) return showErrors(form, problems);
     const save = $("create-save");
     save.disabled = true;
     try {
@@ -542,12 +649,13 @@
 
   function forgetSecret() {
     $("secret-value").textContent = "";
+    $("secret-value").scrollLeft = 0;
     $("secret-key-name").textContent = "";
     $("secret-copy-status").textContent = "";
   }
 
   async function copySecret() {
-    const copied = await copyText($("secret-value").textContent, $("secret-copy"), "Key copied");
+    const copied = await copyText($("secret-value").textContent, $("secret-copy"), "Key copied", true);
     $("secret-copy-status").textContent = copied ? "Copied to the clipboard." : "Could not copy; select the key and copy it by hand.";
   }
 
@@ -580,7 +688,7 @@
       ...detail("Status", statusLabel(key.status)),
       ...detail("Hint", key.hint ? el("code", {}, key.hint) : null),
       ...detail("Created", key.created_at ? timeEl(key.created_at, true) : null),
-      ...detail("Created by", key.created_by),
+      ...detail("Created by", actorEl(key.created_by)),
       ...detail("Expires", key.expires_at ? timeEl(key.expires_at, true) : "Never"),
       ...detail("Last used", key.last_used_at ? timeEl(key.last_used_at, true) : "Never"),
       ...detail("Vault", key.vault ? key.vault.target + (key.vault.path ? " · " + key.vault.path : "") : null),
@@ -588,7 +696,7 @@
       ...detail("Rotated to", key.rotated_to ? el("code", {}, key.rotated_to) : null),
       ...detail(key.status === "active" ? "Works until" : "Grace until", key.rotated_to && key.grace_until ? timeEl(key.grace_until, true) : null),
       ...detail("Revoked", key.revoked_at ? timeEl(key.revoked_at, true) : null),
-      ...detail("Revoked by", key.revoked_by),
+      ...detail("Revoked by", actorEl(key.revoked_by)),
     );
     $("edit-save").hidden = !editable;
     $("edit-revoke").hidden = key.status !== "active" && key.status !== "expired";
@@ -600,23 +708,52 @@
     (editable ? $("edit-name") : $("edit-cancel")).focus();
   }
 
+  // "key:<id>" shown with that key's name when the console knows it or can look it up.
+  function actorEl(actor) {
+    const match = /^key:([0-9A-Za-z]+)$/.exec(actor || "");
+    if (!match) return actor;
+    const id = match[1];
+    const node = el("span", { className: "actor" }, el("code", {}, actor));
+    const show = (name) => { if (name) node.replaceChildren(el("span", { className: "actor-name" }, name), " ", el("code", {}, id)); };
+    if (state.keyNames.has(id)) {
+      show(state.keyNames.get(id));
+    } else {
+      state.keyNames.set(id, null); // asked once: another community's key stays an id
+      api("GET", keysPath() + "/" + enc(id)).then((found) => {
+        state.keyNames.set(id, found.name);
+        show(found.name);
+      }).catch(() => {});
+    }
+    return node;
+  }
+
   async function submitEdit(event) {
     event.preventDefault();
     const key = state.editing;
     if (!key) return;
     const form = $("edit-form");
     clearErrors(form);
-    const body = {
-      name: $("edit-name").value,
-      description: $("edit-description").value,
-      roles: checkedRoles($("edit-roles")),
-      ...planChoice(key),
-    };
+    const problems = keyProblems("edit");
+    if (problems.length) return showErrors(form, problems);
+    // Only what the person changed is sent, so the audit trail records only that.
+    const body = {};
+    const name = $("edit-name").value;
+    const description = $("edit-description").value;
+    const roles = checkedRoles($("edit-roles"));
+    if (name.trim() !== key.name) body.name = name;
+    if (description !== (key.description || "")) body.description = description;
+    if (!sameSet(roles, key.roles || [])) body.roles = roles;
+    Object.assign(body, planChoice(key));
+    if (!Object.keys(body).length) {
+      $("edit-dialog").close();
+      toast("Nothing changed, nothing saved.");
+      return;
+    }
     $("edit-save").disabled = true;
     try {
       const updated = await api("PATCH", keysPath() + "/" + enc(key.id), { body });
       $("edit-dialog").close();
-      toast("Saved " + updated.name + ".");
+      toast(updated.changed && !updated.changed.length ? "Nothing changed, nothing saved." : "Saved " + updated.name + ".");
       loadList();
     } catch (error) {
       if (error.status === 401) return signOut(error.message);
@@ -626,10 +763,17 @@
     }
   }
 
+  function sameSet(left, right) {
+    return left.length === right.length && left.every((item) => right.includes(item));
+  }
+
   function askRevoke() {
     const key = state.editing;
     if (!key) return;
     $("revoke-key-name").textContent = key.name;
+    $("revoke-reason").value = "";
+    $("revoke-self-warning").hidden = !isSignedInKey(key);
+    $("revoke-dialog").setAttribute("aria-describedby", "revoke-text" + (isSignedInKey(key) ? " revoke-self-warning" : ""));
     $("revoke-error").hidden = true;
     $("revoke-error").textContent = "";
     $("revoke-confirm").disabled = false;
@@ -641,8 +785,13 @@
     const key = state.editing;
     if (!key) return;
     $("revoke-confirm").disabled = true;
+    const reason = $("revoke-reason").value.trim();
     try {
-      const revoked = await api("POST", keysPath() + "/" + enc(key.id) + "/revoke");
+      const revoked = await api("POST", keysPath() + "/" + enc(key.id) + "/revoke", reason ? { body: { reason } } : undefined);
+      if (isSignedInKey(key)) {
+        signOut("key: you revoked the key this console was signed in with; sign in with another key");
+        return;
+      }
       $("revoke-dialog").close();
       $("edit-dialog").close();
       toast("Revoked " + revoked.name + ". It no longer works.");
@@ -791,7 +940,7 @@
     const ticket = (loadRoles.ticket = (loadRoles.ticket || 0) + 1);
     const body = $("roles-body");
     $("roles-table").setAttribute("aria-busy", "true");
-    $("roles-status").textContent = "Loading roles…";
+    setListStatus($("roles-status"), "Loading roles…", true);
     body.replaceChildren(stateRow(5, "loading", "Loading roles…"));
     let data;
     try {
@@ -800,7 +949,7 @@
       if (ticket !== loadRoles.ticket) return;
       if (error.status === 401) return signOut(error.message);
       $("roles-table").removeAttribute("aria-busy");
-      $("roles-status").textContent = "The roles could not be loaded.";
+      setListStatus($("roles-status"), "The roles could not be loaded.", true);
       const retry = el("button", { type: "button", className: "button", onclick: () => loadRoles() }, "Retry");
       body.replaceChildren(stateRow(5, "error", "The roles could not be loaded: " + error.message, retry));
       return;
@@ -809,7 +958,7 @@
     state.communityRoles = data.items || [];
     $("roles-table").removeAttribute("aria-busy");
     const custom = state.communityRoles.filter((role) => !role.builtin).length;
-    $("roles-status").textContent = state.communityRoles.length + " roles, " + custom + " of them custom.";
+    setListStatus($("roles-status"), state.communityRoles.length + " roles, " + custom + " of them custom.", false);
     body.replaceChildren(...state.communityRoles.map(roleRow));
   }
 
@@ -990,7 +1139,7 @@
     const ticket = ++events.request;
     const body = $("events-body");
     $("events-table").setAttribute("aria-busy", "true");
-    $("events-status").textContent = "Loading events…";
+    setListStatus($("events-status"), "Loading events…", true);
     body.replaceChildren(stateRow(5, "loading", "Loading events…"));
     $("events-prev").disabled = true;
     $("events-next").disabled = true;
@@ -1001,7 +1150,7 @@
       if (ticket !== events.request) return;
       if (error.status === 401) return signOut(error.message);
       $("events-table").removeAttribute("aria-busy");
-      $("events-status").textContent = "The events could not be loaded.";
+      setListStatus($("events-status"), "The events could not be loaded.", true);
       const retry = el("button", { type: "button", className: "button", onclick: () => loadEvents() }, "Retry");
       body.replaceChildren(stateRow(5, "error", "The events could not be loaded: " + error.message, retry));
       return;
@@ -1013,11 +1162,11 @@
     if (!items.length) {
       const text = events.page > 0 ? "No older events." : "No events yet.";
       body.replaceChildren(stateRow(5, "empty", text));
-      $("events-status").textContent = text;
+      setListStatus($("events-status"), text, true);
     } else {
       body.replaceChildren(...items.map(eventRow));
       const first = events.page * events.limit + 1;
-      $("events-status").textContent = "Showing events " + first + "–" + (first + items.length - 1) + ", newest first.";
+      setListStatus($("events-status"), "Showing events " + first + "–" + (first + items.length - 1) + ", newest first.", false);
     }
     $("events-page-label").textContent = "Page " + (events.page + 1);
     $("events-prev").disabled = events.page === 0;
@@ -1120,6 +1269,9 @@
     });
     $("add-key").addEventListener("click", openCreate);
     $("create-form").addEventListener("submit", submitCreate);
+    watchMends($("create-form"), createProblems);
+    watchMends($("edit-form"), () => keyProblems("edit"));
+    watchMends($("role-form"), () => []);
     $("create-cancel").addEventListener("click", () => $("create-dialog").close());
     $("create-vault-target").addEventListener("change", onVaultChange);
     for (const radio of document.querySelectorAll('#create-form input[name="expiry"]')) {

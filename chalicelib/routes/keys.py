@@ -55,8 +55,8 @@ def edit_key(community: str, key_id: str) -> dict[str, Any]:
     request = bp.current_request
     with service_errors():
         service = wiring.service()
-        key = service.edit(caller_of(request), community, key_id, json_body(request))
-        return key.view(service.clock())  # type: ignore[no-any-return]
+        edited = service.edit_changes(caller_of(request), community, key_id, json_body(request))
+        return {**edited.key.view(service.clock()), "changed": edited.changed}
 
 
 @bp.route(BASE + "/{key_id}/revoke", methods=["POST"], authorizer=api_key)
