@@ -38,7 +38,7 @@ _DUMMY_PEPPER = "generator:" + base64.b64encode(b"\0" * 32).decode()
 
 # Every DynamoDB call the code makes. TransactWriteItems is authorized per item by these actions.
 API_TABLE_ACTIONS = [
-    "dynamodb:BatchGetItem",  # a search page's keys, read by key
+    "dynamodb:BatchGetItem",  # a search page's keys, custom roles and leaked tokens, read by key
     "dynamodb:ConditionCheckItem",
     "dynamodb:DeleteItem",
     "dynamodb:GetItem",
@@ -471,7 +471,8 @@ def authorizer_policy(config: dict[str, Any], stage: str) -> dict[str, Any]:
             {
                 "Sid": "ReadCustomRoles",
                 "Effect": "Allow",
-                "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+                # Only the roles a key holds, by key (BatchGetItem): never the community's whole list.
+                "Action": ["dynamodb:BatchGetItem"],
                 "Resource": _table_arn(roles_table),
             }
         )

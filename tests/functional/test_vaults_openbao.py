@@ -140,6 +140,7 @@ def test_tls_is_verified_by_default(monkeypatch, client, admin, bao_tls_server):
     answer = create(client, admin[1], {"target": "bao"})
     assert answer.status_code == 502
     assert "TLS verification" in answer.json_body["Message"]
+    assert bao_tls_server.address not in answer.json_body["Message"]
 
 
 def test_tls_with_the_servers_ca_bundle(monkeypatch, client, admin, bao_tls_server):
@@ -165,3 +166,23 @@ def test_switching_tls_verification_off_is_logged(monkeypatch, client, admin, ba
 
 def test_hvac_is_the_client(bao_server):
     assert isinstance(kv_client(bao_server), hvac.Client)
+
+
+def test_an_unreachable_vault_is_named_but_not_its_address(monkeypatch, client, admin, caplog):
+    from tests.conftest import free_port
+
+    port = free_port()  # nothing listens there
+    monkeypatch.setenv("TEST_BAO_TOKEN", "s.anything")
+    target = {
+        "name": "bao", "kind": "openbao", "address": f"http://127.0.0.1:{port}", "mount": "secret",
+        "path_prefix": unique_prefix(), "auth": {"method": "token", "token_env": "TEST_BAO_TOKEN"},
+    }  # fmt: skip
+    set_vault_targets(monkeypatch, [target])
+    with caplog.at_level(logging.WARNING, logger="apikeys.vaults"):
+        answer = create(client, admin[1], {"target": "bao"})
+    assert answer.status_code == 502
+    message = answer.json_body["Message"]
+    assert message.startswith("vault target 'bao':") and "could not reach the vault (ConnectionError)" in message
+    assert "127.0.0.1" not in message and str(port) not in message
+    assert f"127.0.0.1:{port}" in caplog.text, "the operator's log keeps the address"
+    assert not [key for key in all_keys() if key.status == "active" and key.vault]

@@ -14,6 +14,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -183,3 +184,43 @@ def test_openapi_document_is_public_over_http(local_run: LocalRun) -> None:
     answer = requests.get(local_run.url + "/openapi.json", timeout=10)
     assert answer.status_code == 200
     assert answer.json()["openapi"].startswith("3.")
+
+
+# -- bodies nested past any bound: what Schemathesis' generators never send ---------------------
+
+BODY_OPERATIONS = sorted(
+    (method.upper(), path)
+    for path, item in openapi.document()["paths"].items()
+    for method, operation in item.items()
+    if "requestBody" in operation and path != "/leaks/github"  # signed: tests/functional/test_bounds.py
+)
+
+
+@st.composite
+def deep_bodies(draw: Any) -> bytes:
+    """JSON nested from just past the bound to far past the parser's recursion limit, with
+    arrays and objects mixed, inside a field or at the top, closed or left open."""
+    depth = draw(st.integers(min_value=validation.BODY_MAX_DEPTH + 1, max_value=5000))
+    openings = draw(st.lists(st.sampled_from(["[", '{"a":']), min_size=1, max_size=4))
+    opened = [openings[i % len(openings)] for i in range(depth)]
+    closed = "".join("]" if o == "[" else "}" for o in reversed(opened)) if draw(st.booleans()) else ""
+    text = "".join(opened) + "1" + closed
+    if draw(st.booleans()):
+        text = '{"name": ' + text + ("}" if closed else "")
+    return text.encode()
+
+
+@pytest.mark.parametrize(("method", "path"), BODY_OPERATIONS)
+def test_deeply_nested_bodies_are_a_400_naming_body(local_run: LocalRun, method: str, path: str) -> None:
+    url = local_run.url + path.replace("{community}", local_run.community).replace("{key_id}", local_run.admin_key_id)
+    url = url.replace("{name}", "no_such_role")
+
+    @given(body=deep_bodies())
+    @settings(deadline=None, suppress_health_check=list(HealthCheck), max_examples=10, database=None)
+    def check(body: bytes) -> None:
+        count("bad inputs")
+        answer = requests.request(method, url, data=body, headers=local_run.headers(), timeout=15)
+        assert answer.status_code == 400, (answer.status_code, answer.text[:200])
+        assert answer.json()["Message"].startswith("body:"), answer.text[:200]
+
+    check()
