@@ -35,3 +35,5 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/authorizer.py
+	$(PY) bench/cold_start.py
+	$(PY) bench/search.py
