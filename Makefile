@@ -35,6 +35,8 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/authorizer.py
+	$(PY) bench/cold_start.py
+	$(PY) bench/search.py
 
 # Mutation testing of the security core (mutmut, configured in pyproject.toml), one module at a
 # time (of custom_roles.py, its grant checks), each run time-boxed (MUTATION_TIMEOUT seconds) so a

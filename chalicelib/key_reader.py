@@ -1,8 +1,9 @@
 """The authorizer's way to the keys table: one plain botocore client, no PynamoDB.
 
-A standalone authorizer's cold start pays for what its first decision needs: botocore, one
-DynamoDB client (the service model parsed once), one consistent GetItem, and, when the key's
-last use is stale, one conditional UpdateItem. PynamoDB's import and model classes (about half a
+A standalone authorizer's cold start pays for what its first decision needs: botocore (imported
+with this module, at Lambda init), one DynamoDB client (the service model parsed once, at the
+first request), one consistent GetItem, and, when the key's last use is stale, one conditional
+UpdateItem. PynamoDB's import and model classes (about half a
 second on a cold container) are left to the API's routes, which reuse these clients
 (``store.share_clients``), so a container never parses DynamoDB's service model twice.
 
@@ -16,6 +17,9 @@ import functools
 import json
 from datetime import UTC, datetime
 from typing import Any
+
+import botocore.session
+from botocore.config import Config
 
 from chalicelib.domain import ACTIVE, KeyRecord, StoreError
 
@@ -74,13 +78,9 @@ class KeyReader:
 
     @functools.cached_property
     def session(self) -> Any:
-        import botocore.session
-
         return botocore.session.get_session()
 
     def _client(self, attempts: int) -> Any:
-        from botocore.config import Config
-
         config = Config(
             parameter_validation=False,  # what PynamoDB sets: our requests are built, not typed in
             connect_timeout=self.connect_timeout,

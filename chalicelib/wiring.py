@@ -9,14 +9,15 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+# botocore's import is code only (no settings, no credentials, no I/O): it belongs to Lambda's
+# init, which runs on a boosted CPU and which a SnapStart snapshot captures.
+from chalicelib.key_reader import KeyReader
 from chalicelib.settings import get_settings, reset_settings
 
 
 @functools.lru_cache(maxsize=1)
 def key_reader() -> Any:
     """The authorizer's reads, without PynamoDB: a cold start's first decision skips its import."""
-    from chalicelib.key_reader import KeyReader
-
     settings = get_settings()
     return KeyReader(
         settings.keys_table,
