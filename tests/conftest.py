@@ -111,12 +111,14 @@ def dynamodb_local_url() -> Iterator[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under DDB_BACKEND=dynamodb-local run only the tests that reach DynamoDB through ``moto_aws``."""
+    """Under DDB_BACKEND=dynamodb-local run only the tests that reach DynamoDB through ``moto_aws``
+    or, behind a real socket, through ``served_aws`` (tests/security)."""
     from tests.deploy import dynamodb_local
 
     if dynamodb_local.backend() != dynamodb_local.DYNAMODB_LOCAL:
         return
-    kept = [item for item in items if "moto_aws" in getattr(item, "fixturenames", ())]
+    reach = ("moto_aws", "served_aws")
+    kept = [item for item in items if any(name in getattr(item, "fixturenames", ()) for name in reach)]
     config.hook.pytest_deselected(items=[item for item in items if item not in kept])
     items[:] = kept
 
