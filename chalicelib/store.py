@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import random
 import secrets
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,6 +50,7 @@ from chalicelib.domain import (
 from chalicelib.settings import Settings
 
 PENDING_BUCKET = "pending"
+TRANSACTION_CONFLICT_RETRIES = 6
 GRACE_BUCKET = "grace"
 # The counts a community's limits are enforced on live in one item of the roles table, in the
 # community's partition, under a sort key no role can have (role names start with a letter).
@@ -271,6 +274,14 @@ def create_tables(models: Models) -> None:
     models.Idempotency.update_ttl(ignore_update_ttl_errors=True)
 
 
+def _conflicted(error: TransactWriteError) -> bool:
+    """Cancelled because another transaction was writing one of the items, and for no other reason."""
+    if getattr(error, "cause_response_code", None) == "TransactionConflictException":
+        return True
+    codes = {reason.code for reason in (getattr(error, "cancellation_reasons", None) or []) if reason is not None}
+    return "TransactionConflict" in codes and codes <= {"TransactionConflict", "None"}
+
+
 def _sort_key(created_at: datetime, key_id: str) -> str:
     return f"{created_at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{key_id}"
 
@@ -333,6 +344,7 @@ class DynamoStore:
 
     def __init__(self, models: Models, reader: Any = None) -> None:
         self.models = models
+        self.conflicts_retried = 0  # transactions cancelled by another in flight, then committed again
         if reader is not None:
             # PynamoDB makes a botocore session and client per connection, each parsing DynamoDB's
             # service model again (~100 ms on a cold container): here every connection sends
@@ -708,8 +720,11 @@ class DynamoStore:
         # was lost (timeout, 500) is not applied twice by DynamoDB (a duplicate key, a lost secret).
         tx = TransactWrite(connection=self.models.connection, client_request_token=secrets.token_hex(16))
         try:
-            with tx:
-                yield tx
+            try:
+                with tx:
+                    yield tx
+            except TransactWriteError as first:
+                self._retry_conflicts(tx, first)
         except TransactWriteError as error:
             reasons = list(getattr(error, "cancellation_reasons", None) or [])
             if any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons):
@@ -717,6 +732,26 @@ class DynamoStore:
             raise StoreError(f"the {table} table refused the write") from error
         except PynamoDBException as error:
             raise StoreError(f"the {table} table could not be reached") from error
+
+    def _retry_conflicts(self, tx: Any, error: TransactWriteError) -> None:
+        """Commit ``tx`` again while DynamoDB cancelled it only for another transaction in flight on
+        one of its items (reason ``TransactionConflict``): nothing of it was written, and the same
+        writes with the same conditions decide again once the other one is done. Re-raises the last
+        error otherwise, or when conflicts outlast the retries."""
+        for attempt in range(TRANSACTION_CONFLICT_RETRIES):
+            if not _conflicted(error):
+                break
+            self.conflicts_retried += 1
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # jitter: racing writers retry apart
+            # A fresh token: the cancelled request wrote nothing, and this one must not be taken
+            # for a replay of it.
+            tx._client_request_token = secrets.token_hex(16)
+            try:
+                tx._commit()
+                return
+            except TransactWriteError as again:
+                error = again
+        raise error
 
     def _update_actions(self, key: KeyRecord, changes: dict[str, Any]) -> tuple[KeyRecord, Any, list[Any]]:
         """The record after ``changes``, the version-carrying item and the update actions."""

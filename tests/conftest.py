@@ -112,15 +112,18 @@ def dynamodb_local_url() -> Iterator[str]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under DDB_BACKEND=dynamodb-local run only the tests that reach DynamoDB: through ``moto_aws``,
-    or through a fixture of their own that picks the backend (marked ``dynamodb``)."""
+    behind a real socket through ``served_aws`` (tests/security), or through a fixture of their own
+    that picks the backend (marked ``dynamodb``)."""
     from tests.deploy import dynamodb_local
 
     if dynamodb_local.backend() != dynamodb_local.DYNAMODB_LOCAL:
         return
+    reach = ("moto_aws", "served_aws")
     kept = [
         item
         for item in items
-        if "moto_aws" in getattr(item, "fixturenames", ()) or item.get_closest_marker("dynamodb") is not None
+        if any(name in getattr(item, "fixturenames", ()) for name in reach)
+        or item.get_closest_marker("dynamodb") is not None
     ]
     config.hook.pytest_deselected(items=[item for item in items if item not in kept])
     items[:] = kept

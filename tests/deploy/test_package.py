@@ -51,6 +51,9 @@ def _package(stage: str, pkg_format: str, out: Path) -> None:
     if pkg_format == "terraform":
         # Chalice merges templates for CloudFormation only: the tables' file is applied beside its own.
         (out / "tables.tf.json").write_text((ROOT / ".chalice" / f"resources-{stage}.tf.json").read_text())
+        # Settings on Chalice's own resources, which Terraform merges in from an override file.
+        override = (ROOT / ".chalice" / f"resources-{stage}_override.tf.json").read_text()
+        (out / "functions_override.tf.json").write_text(override)
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +79,17 @@ def _cfn(packages: dict[tuple[str, str], Path], stage: str) -> dict[str, Any]:
 def _tf(packages: dict[tuple[str, str], Path], stage: str) -> dict[str, Any]:
     """chalice.tf.json and the tables' file, as Terraform would read the directory."""
     merged: dict[str, Any] = {"resource": {}}
-    for path in sorted(packages[(stage, "terraform")].glob("*.tf.json")):
+    paths = sorted(packages[(stage, "terraform")].glob("*.tf.json"))
+    for path in [p for p in paths if not p.name.endswith("_override.tf.json")]:
         for kind, resources in json.loads(path.read_text()).get("resource", {}).items():
             clash = set(resources) & set(merged["resource"].get(kind, {}))
             assert not clash, f"{path.name} redefines {kind} {clash}"
             merged["resource"].setdefault(kind, {}).update(resources)
+    for path in [p for p in paths if p.name.endswith("_override.tf.json")]:
+        for kind, resources in json.loads(path.read_text()).get("resource", {}).items():
+            for name, attributes in resources.items():
+                assert name in merged["resource"].get(kind, {}), f"{path.name} overrides no {kind} {name}"
+                merged["resource"][kind][name].update(attributes)  # Terraform's override rule, top level
     return merged
 
 
@@ -267,6 +276,9 @@ def test_no_data_action_on_a_wildcard_resource(packages, stage, pkg_format):
                     assert f":log-group:/aws/lambda/{CONFIG['app_name']}-{stage}-" in resource
                 elif service == "apigateway":  # the keys' API Gateway keys and usage plans only
                     assert re.fullmatch(r"arn:aws:apigateway:\*::/(apikeys|usageplans)(/.*)?", resource), resource
+                elif service == "sqs":  # the scheduled functions' dead-letter queue, and only it
+                    assert resource == f"arn:aws:sqs:*:*:{CONFIG['app_name']}-{stage}-failed-invocations"
+                    assert actions == ["sqs:SendMessage"]
                 else:
                     pytest.fail(f"{name}: unexpected service {service} in {statement}")
 
@@ -381,3 +393,182 @@ def test_zip_holds_only_runtime_packages(packages):
     assert "app.py" in top and "chalicelib" in top
     size = path.stat().st_size
     print(f"\ndeployment.zip ({STAGES[0]}): {size / 1e6:.1f} MB, {len(names)} files, {len(dists)} distributions")
+
+
+# -- what an operator sees, and the scanner --------------------------------------------------------
+
+
+def _cfn_of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r["Properties"] for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def _alarm_metrics(alarm: dict[str, Any], pkg_format: str) -> set[tuple[str, str, tuple[tuple[str, str], ...]]]:
+    found = set()
+    if pkg_format == "cloudformation":
+        for query in alarm["Metrics"]:
+            if "MetricStat" in query:
+                metric = query["MetricStat"]["Metric"]
+                dims = tuple(sorted((d["Name"], d["Value"]) for d in metric["Dimensions"]))
+                found.add((metric["Namespace"], metric["MetricName"], dims))
+    else:
+        for query in alarm["metric_query"]:
+            for metric in query.get("metric", []):
+                found.add((metric["namespace"], metric["metric_name"], tuple(sorted(metric["dimensions"].items()))))
+    return found
+
+
+@pytest.mark.parametrize("pkg_format", FORMATS)
+@pytest.mark.parametrize("stage", STAGES)
+def test_alarms_notify_one_topic_and_cover_what_fails(packages, stage, pkg_format):
+    app = CONFIG["app_name"]
+    if pkg_format == "cloudformation":
+        template = _cfn(packages, stage)
+        alarms = _cfn_of_type(template, "AWS::CloudWatch::Alarm")
+        topics = _cfn_of_type(template, "AWS::SNS::Topic")
+        assert all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms.values())
+        assert list(topics) == ["AlarmTopic"] and topics["AlarmTopic"]["TopicName"] == f"{app}-{stage}-alarms"
+    else:
+        resources = _tf(packages, stage)["resource"]
+        alarms = resources["aws_cloudwatch_metric_alarm"]
+        assert all(a["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"] for a in alarms.values())
+        assert resources["aws_sns_topic"]["alarms"]["name"] == f"{app}-{stage}-alarms"
+    watched = set().union(*(_alarm_metrics(a, pkg_format) for a in alarms.values()))
+
+    def covered(namespace: str, metric: str, **dims: str) -> bool:
+        return any(n == namespace and m == metric and set(dims.items()) <= set(d) for n, m, d in watched)
+
+    for function in ("api_key", "gateway_authorizer"):
+        for metric in ("Errors", "Throttles"):
+            assert covered("AWS/Lambda", metric, FunctionName=f"{app}-{stage}-{function}"), (function, metric)
+    for function in ("sweep_pending", "finish_grace"):
+        assert covered("AWS/Lambda", "Errors", FunctionName=f"{app}-{stage}-{function}"), function
+    for face in ("app", "gateway"):
+        assert covered("apikeys", "Unauthorized", stage=stage, face=face), face
+    assert covered("apikeys", "VaultFailures", stage=stage, face="api")
+    for table in _model_tables(stage):
+        for metric in ("ThrottledRequests", "SystemErrors"):
+            assert covered("AWS/DynamoDB", metric, TableName=table, Operation="TransactWriteItems") or covered(
+                "AWS/DynamoDB", metric, TableName=table, Operation="GetItem"
+            ), (table, metric)
+    # Only stage and face as dimensions of the service's own metrics, never a key or a community.
+    assert all(set(dict(d)) == {"stage", "face"} for n, _, d in watched if n == "apikeys")
+
+
+@pytest.mark.parametrize("pkg_format", FORMATS)
+@pytest.mark.parametrize("stage", STAGES)
+def test_one_dashboard_with_the_decision_metrics(packages, stage, pkg_format):
+    if pkg_format == "cloudformation":
+        boards = _cfn_of_type(_cfn(packages, stage), "AWS::CloudWatch::Dashboard")
+        assert len(boards) == 1
+        body = json.loads(next(iter(boards.values()))["DashboardBody"]["Fn::Sub"])
+    else:
+        boards = _tf(packages, stage)["resource"]["aws_cloudwatch_dashboard"]
+        assert len(boards) == 1
+        body = json.loads(next(iter(boards.values()))["dashboard_body"])
+    shown = {tuple(m[:6]) for w in body["widgets"] for m in w["properties"]["metrics"]}
+    for face in ("app", "gateway"):
+        for outcome in ("Allow", "Deny", "Unauthorized", "DecisionLatency"):
+            assert ("apikeys", outcome, "stage", stage, "face", face) in shown, (face, outcome)
+
+
+@pytest.mark.parametrize("pkg_format", FORMATS)
+@pytest.mark.parametrize("stage", STAGES)
+def test_authorizers_reserved_schedules_dead_lettered(packages, stage, pkg_format):
+    queue = f"{CONFIG['app_name']}-{stage}-failed-invocations"
+    if pkg_format == "cloudformation":
+        template = _cfn(packages, stage)
+        functions = _cfn_of_type(template, "AWS::Serverless::Function")
+        for name in ("ApiKey", "GatewayAuthorizer"):
+            assert functions[name]["ReservedConcurrentExecutions"] > 0, name
+        for name in ("SweepPending", "FinishGrace"):
+            assert functions[name]["DeadLetterQueue"] == {
+                "Type": "SQS",
+                "TargetArn": {"Fn::GetAtt": ["FailedInvocations", "Arn"]},
+            }
+        assert template["Resources"]["FailedInvocations"]["Properties"]["QueueName"] == queue
+    else:
+        resources = _tf(packages, stage)["resource"]
+        functions = resources["aws_lambda_function"]
+        for name in ("api_key", "gateway_authorizer"):
+            assert functions[name]["reserved_concurrent_executions"] > 0, name
+        for name in ("sweep_pending", "finish_grace"):
+            assert functions[name]["dead_letter_config"] == [{"target_arn": "${aws_sqs_queue.failed_invocations.arn}"}]
+        assert resources["aws_sqs_queue"]["failed_invocations"]["name"] == queue
+    # The schedules run on the API handler's policy: it may send to that queue, and to no other.
+    statements = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())["Statement"]
+    sends = [s for s in statements if "sqs:SendMessage" in s["Action"]]
+    assert [s["Resource"] for s in sends] == [f"arn:aws:sqs:*:*:{queue}"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_access_log_is_json_without_the_authorization_header(packages, stage):
+    api = _cfn(packages, stage)["Resources"]["RestAPI"]["Properties"]
+    setting = api["AccessLogSetting"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["AccessLog", "Arn"]}
+    fields = json.loads(setting["Format"])
+    assert fields["requestId"] == "$context.requestId" and fields["keyId"] == "$context.authorizer.key_id"
+    assert {"status", "latencyMs"} <= set(fields)
+    assert "authorization" not in setting["Format"].lower().replace("$context.authorizer", "")
+    assert "$input" not in setting["Format"] and "header" not in setting["Format"].lower()
+    assert api["TracingEnabled"] is bool(CONFIG["stages"][stage].get("xray"))
+
+
+def _checkov_exceptions() -> list[tuple[str, list[str], str]]:
+    entries = []
+    for line in (Path(__file__).with_name("checkov_exceptions.txt")).read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            check, patterns, reason = line.split(None, 2)
+            entries.append((check, patterns.split(","), reason))
+    return entries
+
+
+def _checkov_dir(packages: dict[tuple[str, str], Path], stage: str, pkg_format: str, into: Path) -> tuple[Path, str]:
+    """What checkov scans: the CloudFormation template as packaged; the Terraform directory as
+    Terraform reads it (override files merged). Checkov's terraform_json parser rejects the
+    ``terraform`` block (version constraints only, no resource), so it is left out."""
+    if pkg_format == "cloudformation":
+        return packages[(stage, pkg_format)], "cloudformation"
+    into.mkdir()
+    merged = json.loads((packages[(stage, pkg_format)] / "chalice.tf.json").read_text())
+    merged.pop("terraform", None)
+    merged["resource"] = _tf(packages, stage)["resource"]
+    (into / "main.tf.json").write_text(json.dumps(merged))
+    return into, "terraform_json"
+
+
+def test_checkov_fails_only_the_listed_checks(packages, tmp_path):
+    import fnmatch
+
+    installed = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "checkov.sh")], capture_output=True, text=True, check=False
+    )
+    assert installed.returncode == 0, installed.stderr
+    checkov = installed.stdout.strip().splitlines()[-1]
+    exceptions = _checkov_exceptions()
+    used: set[str] = set()
+    unexpected = []
+    for stage in STAGES:
+        for pkg_format in FORMATS:
+            directory, framework = _checkov_dir(packages, stage, pkg_format, tmp_path / f"{stage}-{pkg_format}")
+            done = subprocess.run(
+                [checkov, "-d", str(directory), "--framework", framework, "-o", "json", "--quiet", "--skip-download"],
+                capture_output=True, text=True, timeout=300, check=False,
+            )  # fmt: skip
+            reports = json.loads(done.stdout)
+            reports = reports if isinstance(reports, list) else [reports]
+            assert all(r.get("summary", r).get("parsing_errors", 0) == 0 for r in reports), done.stderr[-2000:]
+            assert sum(r.get("summary", r).get("passed", 0) for r in reports) > 50, "checkov read no resource"
+            for report in reports:
+                for failed in report.get("results", {}).get("failed_checks", []):
+                    resource = failed["resource"]
+                    matched = [
+                        check for check, patterns, _ in exceptions
+                        if check == failed["check_id"] and any(fnmatch.fnmatchcase(resource, p) for p in patterns)
+                    ]  # fmt: skip
+                    used.update(matched)
+                    if not matched:
+                        unexpected.append(
+                            (stage, pkg_format, failed["check_id"], failed["resource"], failed["check_name"])
+                        )
+    assert not unexpected, unexpected
+    assert {check for check, _, _ in exceptions} <= used, "an exception no longer needed: remove it"

@@ -45,15 +45,30 @@ def moto_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def served_aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The app's settings pointed at the moto server, tables created."""
+def served_aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The app's settings pointed at a DynamoDB behind a real socket, tables created and empty:
+    moto's server mode (one request at a time), or under ``DDB_BACKEND=dynamodb-local`` DynamoDB
+    Local, which runs requests concurrently and answers contention as DynamoDB does
+    (``TransactionConflict``). Every other service stays on the moto server."""
     from chalicelib import wiring
     from chalicelib.settings import get_settings
     from chalicelib.store import create_tables, models_for
+    from tests.deploy import dynamodb_local
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", request.getfixturevalue("moto_server"))
+    on_local = dynamodb_local.backend() == dynamodb_local.DYNAMODB_LOCAL
+    if on_local:
+        variables = {
+            **dynamodb_local.table_environment(),
+            "AWS_ENDPOINT_URL_DYNAMODB": request.getfixturevalue("dynamodb_local_url"),
+        }
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
     wiring.reset()
-    create_tables(models_for(get_settings()))
+    models = models_for(get_settings())
+    create_tables(models)
+    if on_local:
+        dynamodb_local.empty_tables(models)
     yield
     wiring.reset()
 

@@ -42,7 +42,8 @@ class TallyPlugin:
         terminalreporter.section("security suite")
         terminalreporter.write_line(
             f"bad inputs tried: {TALLY['bad inputs']}, faults injected: {TALLY['faults']}, "
-            f"concurrency cases: {TALLY['concurrency cases']} ({TALLY['concurrent calls']} concurrent calls), "
+            f"concurrency cases: {TALLY['concurrency cases']} ({TALLY['concurrent calls']} concurrent calls, "
+            f"{TALLY['transaction conflicts retried']} transaction conflicts retried), "
             f"access checks: {TALLY['access checks']}, generated keys checked: {TALLY['generated keys']}, "
             f"stateful API cases: {TALLY['stateful cases']}"
         )

@@ -4,7 +4,7 @@ conditions and transactions must hold the guarantees under races, not the Python
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,6 +25,14 @@ def patient_clients(monkeypatch: pytest.MonkeyPatch) -> None:
     production read timeout (2 s) would turn it into spurious StoreErrors."""
     monkeypatch.setenv("APIKEYS_DDB_READ_TIMEOUT", "60")
     monkeypatch.setenv("APIKEYS_DDB_MAX_RETRIES", "5")
+
+
+@pytest.fixture(autouse=True)
+def conflicts_counted(patient_clients: None, served_aws: None) -> Iterator[None]:
+    """DynamoDB Local cancels overlapping transactions (``TransactionConflict``) as DynamoDB does;
+    the tally says how many the store committed again (moto's serialized server: none)."""
+    yield
+    count("transaction conflicts retried", wiring.store().conflicts_retried)
 
 
 def race(calls: list[Callable[[], Any]], workers: int = 25) -> list[Any]:
