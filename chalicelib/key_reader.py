@@ -21,9 +21,13 @@ from typing import Any
 import botocore.session
 from botocore.config import Config
 
-from chalicelib.domain import ACTIVE, KeyRecord, StoreError
+from chalicelib.domain import KeyRecord, StoreError
 
 _DATETIMES = ("created_at", "expires_at", "revoked_at", "last_used_at", "updated_at", "grace_until")
+# The only attributes the last-used write names, and all the authorizer's IAM role lets it name
+# in an UpdateItem (``dynamodb:Attributes``, see scripts/deploy_files.py).
+LAST_USED_ATTRIBUTES = ("key_id", "last_used_at", "revoked_at")
+
 _STRINGS = (
     "key_id", "community", "name", "description", "status", "key_hash", "pepper_id", "hint", "created_by",
     "revoked_by", "revoke_reason", "rotated_from", "rotated_to", "plan", "gateway_key_id", "gateway_key_value",
@@ -108,8 +112,13 @@ class KeyReader:
         return None if item is None else to_record(item)
 
     def touch_last_used(self, key_id: str, now: datetime, interval_seconds: float) -> None:
-        """``last_used_at = now`` if the key is active and its last use is older than the interval.
-        Not versioned: that would make edits conflict with every authorized request."""
+        """``last_used_at = now`` if the key exists, is not revoked and its last use is older than
+        the interval. Not versioned: that would make edits conflict with every authorized request.
+
+        Only the attributes of ``LAST_USED_ATTRIBUTES`` are named, conditions included: the
+        authorizer's IAM role may name no others (a condition on ``status`` would let it rewrite
+        ``status``). Every revoke sets ``revoked_at``, so its absence stands for ``status = active``.
+        """
         from datetime import timedelta
 
         stale = format_datetime(now - timedelta(seconds=interval_seconds))
@@ -119,14 +128,11 @@ class KeyReader:
                 Key={"key_id": {"S": key_id}},
                 UpdateExpression="SET last_used_at = :now",
                 ConditionExpression=(
-                    "#status = :active AND (attribute_not_exists(last_used_at) OR last_used_at < :stale)"
+                    "attribute_exists(key_id) AND attribute_not_exists(revoked_at)"
+                    " AND (attribute_not_exists(last_used_at) OR last_used_at < :stale)"
                 ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":now": {"S": format_datetime(now)},
-                    ":active": {"S": ACTIVE},
-                    ":stale": {"S": stale},
-                },
+                ExpressionAttributeValues={":now": {"S": format_datetime(now)}, ":stale": {"S": stale}},
+                ReturnValues="NONE",
             )
         except self.touch_client.exceptions.ConditionalCheckFailedException:
             pass  # another container recorded a use meanwhile, or the key is no longer active

@@ -47,6 +47,7 @@ from chalicelib.domain import (
     StoreError,
     VersionConflict,
 )
+from chalicelib.key_reader import LAST_USED_ATTRIBUTES
 from chalicelib.settings import Settings
 
 PENDING_BUCKET = "pending"
@@ -445,9 +446,8 @@ class DynamoStore:
         records = (self.get(key_id) for key_id in ids)
         return [r for r in records if r is not None and r.status == ACTIVE and r.grace_until and r.grace_until <= now]
 
-    # The only attributes the last-used write names, and all the authorizer's IAM role lets it
-    # name in an UpdateItem (``dynamodb:Attributes``, see scripts/deploy_files.py).
-    LAST_USED_ATTRIBUTES = ("key_id", "last_used_at", "revoked_at")
+    # The only attributes the last-used write names (the same write as ``KeyReader``'s).
+    LAST_USED_ATTRIBUTES = LAST_USED_ATTRIBUTES
 
     def touch_last_used(self, key_id: str, now: datetime, interval_seconds: float) -> None:
         ApiKey = self.models.ApiKey

@@ -130,8 +130,8 @@ def test_any_as_a_method_means_every_method_spelt_out_one_by_one():
     for method in METHODS:
         assert route_map.allows(frozenset({"intelligence:read"}), method, "/reports/1") == (True, "ok")
         assert route_map.allows(frozenset({"intelligence:read"}), method, "/feeds") == (True, "ok")
-    [allow] = route_map.policy(frozenset({"intelligence:read"}), BASE)["Statement"]
-    assert allow["Effect"] == "Allow"
+    statements = route_map.policy(frozenset({"intelligence:read"}), BASE)["Statement"]
+    [allow] = [statement for statement in statements if statement["Effect"] == "Allow"]
     assert sorted(allow["Resource"]) == sorted(
         [f"{BASE}/{m}/reports" for m in METHODS] + [f"{BASE}/{m}/reports/*" for m in METHODS]
         + [f"{BASE}/{m}/feeds" for m in METHODS]
@@ -206,11 +206,21 @@ def test_http_api_reads_the_token_from_identity_source_when_no_authorization_hea
 
 
 def test_the_authorization_header_is_found_whatever_its_case(verifier, table):
+    """With no identity source in the event, the header is read, whatever the case of its name."""
     key_id, secret = table.add("ic_viewer")
+    payload = event("http_api_v2", "none")
+    del payload["identitySource"]
+    payload["headers"] = {"AUTHORIZATION": f"Bearer {secret}"}
+    assert handle_gateway_event(verifier, payload)["context"]["key_id"] == key_id
+
+
+def test_the_identity_source_api_gateway_sends_wins_over_a_header(verifier, table):
+    """The identity source is what the API's owner configured; a header beside it is not read."""
+    _, secret = table.add("ic_viewer")
     payload = event("http_api_v2", "none")
     payload["identitySource"] = ["Bearer apk_wrong"]
     payload["headers"] = {"AUTHORIZATION": f"Bearer {secret}"}
-    assert handle_gateway_event(verifier, payload)["context"]["key_id"] == key_id
+    assert handle_gateway_event(verifier, payload) == {"isAuthorized": False}
 
 
 def test_http_api_simple_answer_follows_the_route(verifier, table):
