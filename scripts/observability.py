@@ -37,6 +37,10 @@ ACCESS_LOG_FORMAT = json.dumps(
     separators=(",", ":"),
 )
 
+# API Gateway's execution log: errors only, and never the data trace (full requests, headers
+# included: the Authorization header holds the key).
+EXECUTION_LOG_LEVEL = "ERROR"
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -277,9 +281,16 @@ def cloudformation(config: dict[str, Any], stage: str, tables: list[str]) -> dic
         },
         "RestAPI": {
             "Properties": {
-                # X-Ray is a stage option (``"xray": true`` in .chalice/config.json); Chalice traces
-                # the functions, this traces the API's stage too.
-                "TracingEnabled": bool(config["stages"][stage].get("xray", config.get("xray", False))),
+                "TracingEnabled": _xray(config, stage),
+                "MethodSettings": [
+                    {
+                        "ResourcePath": "/*",
+                        "HttpMethod": "*",
+                        "MetricsEnabled": True,
+                        "LoggingLevel": EXECUTION_LOG_LEVEL,
+                        "DataTraceEnabled": False,
+                    }
+                ],  # fmt: skip
                 "AccessLogSetting": {
                     "DestinationArn": {"Fn::GetAtt": ["AccessLog", "Arn"]},
                     "Format": ACCESS_LOG_FORMAT,
@@ -322,6 +333,36 @@ def terraform(config: dict[str, Any], stage: str, tables: list[str]) -> dict[str
         "aws_cloudwatch_metric_alarm": {
             alarm.key.replace("-", "_"): _tf_alarm(alarm, config, stage) for alarm in alarms(config, stage, tables)
         },
+        "aws_cloudwatch_log_group": {"access_log": {"name": n["access_log"], "retention_in_days": 365}},
+        # Chalice's Terraform makes the stage inside ``aws_api_gateway_deployment``, which has no
+        # access log setting: the stage is a resource of its own here (the override below takes
+        # it out of the deployment), as the AWS provider recommends.
+        "aws_api_gateway_stage": {
+            "rest_api": {
+                "stage_name": _stage_setting(config, stage, "api_gateway_stage", "api"),
+                "rest_api_id": "${aws_api_gateway_rest_api.rest_api.id}",
+                "deployment_id": "${aws_api_gateway_deployment.rest_api.id}",
+                "xray_tracing_enabled": _xray(config, stage),
+                "access_log_settings": [
+                    {"destination_arn": "${aws_cloudwatch_log_group.access_log.arn}", "format": ACCESS_LOG_FORMAT}
+                ],
+                "tags": {"app": config["app_name"], "stage": stage},
+            }
+        },
+        "aws_api_gateway_method_settings": {
+            "rest_api": {
+                "rest_api_id": "${aws_api_gateway_rest_api.rest_api.id}",
+                "stage_name": "${aws_api_gateway_stage.rest_api.stage_name}",
+                "method_path": "*/*",
+                "settings": [
+                    {
+                        "metrics_enabled": True,
+                        "logging_level": EXECUTION_LOG_LEVEL,
+                        "data_trace_enabled": False,
+                    }
+                ],
+            }
+        },  # fmt: skip
         "aws_cloudwatch_dashboard": {
             "main": {
                 "dashboard_name": n["dashboard"],
@@ -334,4 +375,29 @@ def terraform(config: dict[str, Any], stage: str, tables: list[str]) -> dict[str
 def terraform_overrides() -> dict[str, Any]:
     """Settings on Chalice's own Terraform resources (a Terraform override file merges them)."""
     dead_letter = [{"target_arn": "${aws_sqs_queue.failed_invocations.arn}"}]
-    return {"resource": {"aws_lambda_function": {name: {"dead_letter_config": dead_letter} for name in SCHEDULED}}}
+    return {
+        "resource": {
+            "aws_lambda_function": {name: {"dead_letter_config": dead_letter} for name in SCHEDULED},
+            # The stage is ``aws_api_gateway_stage.rest_api`` (see ``terraform``); a new API
+            # document still makes a new deployment, through ``triggers`` instead of the stage's
+            # description. ``null`` unsets an attribute in an override file.
+            "aws_api_gateway_deployment": {
+                "rest_api": {
+                    "stage_name": None,
+                    "stage_description": None,
+                    "triggers": {"api_document": "${md5(local.chalice_api_swagger)}"},
+                }
+            },
+        },
+        "output": {"EndpointURL": {"value": "${aws_api_gateway_stage.rest_api.invoke_url}"}},
+    }
+
+
+def _stage_setting(config: dict[str, Any], stage: str, name: str, default: Any) -> Any:
+    return config["stages"][stage].get(name, config.get(name, default))
+
+
+def _xray(config: dict[str, Any], stage: str) -> bool:
+    """X-Ray is a stage option (``"xray": true`` in .chalice/config.json): Chalice traces the
+    functions, the packaged stack traces the API's stage too."""
+    return bool(_stage_setting(config, stage, "xray", False))

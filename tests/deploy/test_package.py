@@ -500,17 +500,48 @@ def test_authorizers_reserved_schedules_dead_lettered(packages, stage, pkg_forma
     assert [s["Resource"] for s in sends] == [f"arn:aws:sqs:*:*:{queue}"]
 
 
+def _assert_json_access_log(log_format: str) -> None:
+    fields = json.loads(log_format)
+    assert fields["requestId"] == "$context.requestId" and fields["keyId"] == "$context.authorizer.key_id"
+    assert {"status", "latencyMs"} <= set(fields)
+    assert "authorization" not in log_format.lower().replace("$context.authorizer", "")
+    assert "$input" not in log_format and "header" not in log_format.lower()
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_access_log_is_json_without_the_authorization_header(packages, stage):
     api = _cfn(packages, stage)["Resources"]["RestAPI"]["Properties"]
     setting = api["AccessLogSetting"]
     assert setting["DestinationArn"] == {"Fn::GetAtt": ["AccessLog", "Arn"]}
-    fields = json.loads(setting["Format"])
-    assert fields["requestId"] == "$context.requestId" and fields["keyId"] == "$context.authorizer.key_id"
-    assert {"status", "latencyMs"} <= set(fields)
-    assert "authorization" not in setting["Format"].lower().replace("$context.authorizer", "")
-    assert "$input" not in setting["Format"] and "header" not in setting["Format"].lower()
+    _assert_json_access_log(setting["Format"])
     assert api["TracingEnabled"] is bool(CONFIG["stages"][stage].get("xray"))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_terraform_stage_is_its_own_resource_with_the_access_log(packages, stage):
+    """Chalice's Terraform stage lives inside the deployment, which cannot log: the packaged
+    directory moves it to an ``aws_api_gateway_stage`` that does, and still redeploys on change."""
+    resources = _tf(packages, stage)["resource"]
+    deployment = resources["aws_api_gateway_deployment"]["rest_api"]
+    assert deployment["stage_name"] is None and deployment["stage_description"] is None
+    assert deployment["triggers"] == {"api_document": "${md5(local.chalice_api_swagger)}"}
+    [(name, api_stage)] = resources["aws_api_gateway_stage"].items()
+    assert api_stage["deployment_id"] == f"${{aws_api_gateway_deployment.{name}.id}}"
+    assert api_stage["rest_api_id"] == "${aws_api_gateway_rest_api.rest_api.id}"
+    assert api_stage["stage_name"] == CONFIG["stages"][stage]["api_gateway_stage"]
+    assert api_stage["xray_tracing_enabled"] is bool(CONFIG["stages"][stage].get("xray"))
+    [setting] = api_stage["access_log_settings"]
+    assert setting["destination_arn"] == "${aws_cloudwatch_log_group.access_log.arn}"
+    assert resources["aws_cloudwatch_log_group"]["access_log"]["retention_in_days"] == 365
+    _assert_json_access_log(setting["format"])
+    # The endpoint the deployer is shown is the stage's, not the (now stageless) deployment's.
+    outputs = {}
+    for path in sorted(packages[(stage, "terraform")].glob("*.tf.json")):
+        outputs.update(json.loads(path.read_text()).get("output", {}))
+    assert outputs["EndpointURL"]["value"] == "${aws_api_gateway_stage.rest_api.invoke_url}"
+    text = json.dumps(resources)
+    assert "aws_api_gateway_deployment.rest_api.invoke_url" not in text
+    assert "aws_api_gateway_deployment.rest_api.stage_name" not in text
 
 
 def _checkov_exceptions() -> list[tuple[str, list[str], str]]:
@@ -570,5 +601,5 @@ def test_checkov_fails_only_the_listed_checks(packages, tmp_path):
                         unexpected.append(
                             (stage, pkg_format, failed["check_id"], failed["resource"], failed["check_name"])
                         )
-    assert not unexpected, unexpected
+    assert not unexpected, "\n".join(map(str, unexpected))
     assert {check for check, _, _ in exceptions} <= used, "an exception no longer needed: remove it"
