@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 EDIT_RETRIES = 5
+# Revocation is the action that stops a leaked key: it must not give up to a burst of edits. Each
+# lost round is a write that won (edits end once the key is revoked), so the bound is the number
+# of writers that can overtake it, not a time.
+REVOKE_RETRIES = 64
 MAX_KEYS_PER_COMMUNITY = 1000
 # A pending key touched more recently than this may still have its vault write in flight (the
 # Lambda timeout bounds a request), so a retry waits rather than racing it to the same path.
@@ -432,7 +436,7 @@ class KeyService:
     def revoke(self, caller: Caller, community: str, key_id: str, body: Any = None) -> KeyRecord:
         self.authorize_manage(caller, community)
         reason = validation.revoke_request(body)
-        for _ in range(EDIT_RETRIES):
+        for _ in range(REVOKE_RETRIES):
             key = self.load_key(community, key_id)
             if key.status == REVOKED:
                 return key
