@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +20,36 @@ bp = Blueprint(__name__)
 
 ASSET_DIR = Path(__file__).resolve().parent.parent / "console"
 
-# name -> content type; nothing outside this list is ever read from disk.
-ASSETS: dict[str, str] = {
-    "app.js": "text/javascript; charset=utf-8",
-    "app.css": "text/css; charset=utf-8",
-    "favicon.svg": "image/svg+xml",
+# Served types by file ending. The allow-list is the console folder as listed once, at import:
+# name -> content type. A request's name is only ever looked up in it, never joined to a path.
+CONTENT_TYPES: dict[str, str] = {
+    ".js": "text/javascript; charset=utf-8",  # ES modules need a JavaScript type
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
 }
+ASSETS: dict[str, str] = {
+    path.name: CONTENT_TYPES[path.suffix]
+    for path in sorted(ASSET_DIR.iterdir())
+    if path.is_file() and path.suffix in CONTENT_TYPES
+}
+MODULES: tuple[str, ...] = tuple(name for name in ASSETS if name.endswith(".js"))
+# What index.html links itself ({{name}} placeholders); the other modules come by import.
+PAGE_ASSETS = ("app.css", "app.js", "favicon.svg")
+
+# Cache busting of the modules. app.js (linked by the page) imports the other modules, which
+# import each other, by relative path ("./keys.js"). All of them share one version: a hash of
+# every module's name and text, served as ``?v=`` on app.js and written into each import as the
+# module is served ("./keys.js?v=<version>"). A change to any module changes every module URL,
+# so a browser holding an immutable copy of an old module can never load it beside a newer one,
+# and an unchanged deploy keeps every cached module. (An import map would need an inline script,
+# which the Content-Security-Policy refuses; per-module hashes cannot cover import cycles.)
+# A static import statement's specifier: `import { a } from "./b.js"` (over lines too), `import "./b.js"`.
+_IMPORT = re.compile(r'^(import\b[^"]*")\./([\w-]+\.js)(")', re.MULTILINE)
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'none'",
-        "script-src 'self'",
+        "script-src 'self'",  # module scripts and their imports alike: this origin only
         "style-src 'self'",
         "img-src 'self'",
         "connect-src 'self'",
@@ -58,15 +78,37 @@ ASSET_CACHE_UNVERSIONED = "no-cache"
 
 
 @functools.cache
-def _asset(name: str) -> tuple[str, str]:
-    """(text, short content hash) of one allowed asset, read once per container."""
-    text = (ASSET_DIR / name).read_text(encoding="utf-8")
-    return text, hashlib.sha256(text.encode()).hexdigest()[:16]
+def _read(name: str) -> str:
+    return (ASSET_DIR / name).read_text(encoding="utf-8")
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @functools.cache
-def _page_template() -> str:
-    return (ASSET_DIR / "index.html").read_text(encoding="utf-8")
+def _modules_version() -> str:
+    """One version for all modules: a hash of each module's name and text."""
+    return _hash("".join(f"{name}\0{_read(name)}\0" for name in MODULES))
+
+
+def _versioned_imports(text: str, version: str) -> str:
+    def versioned(match: re.Match[str]) -> str:
+        name = match.group(2)
+        return match.group(0) if name not in MODULES else f"{match.group(1)}./{name}?v={version}{match.group(3)}"
+
+    return _IMPORT.sub(versioned, text)
+
+
+@functools.cache
+def _asset(name: str) -> tuple[str, str]:
+    """(text, version) of one allowed asset, read once per container: a module's imports carry
+    the modules' shared version; another asset's version is its own content hash."""
+    text = _read(name)
+    if name in MODULES:
+        version = _modules_version()
+        return _versioned_imports(text, version), version
+    return text, _hash(text)
 
 
 def _base_path(context: dict[str, Any]) -> str:
@@ -91,8 +133,8 @@ def _respond(body: str, content_type: str, cache_control: str) -> Response:
 @bp.route("/", methods=["GET"])
 def console_page() -> Response:
     base = _base_path(bp.current_request.context or {})
-    page = _page_template()
-    for name in ASSETS:
+    page = _read("index.html")
+    for name in PAGE_ASSETS:
         url = f"{base}/console/{name}?v={_asset(name)[1]}"
         page = page.replace("{{" + name + "}}", html.escape(url, quote=True))
     return _respond(page, "text/html; charset=utf-8", PAGE_CACHE)

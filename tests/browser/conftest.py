@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -256,7 +257,7 @@ class Console:
 
 
 def query_of(url: str) -> dict[str, str]:
-    from urllib.parse import parse_qsl, urlsplit
+    from urllib.parse import parse_qsl
 
     return dict(parse_qsl(urlsplit(url).query))
 
@@ -278,6 +279,29 @@ def console(browser: Any, server: Server) -> Iterator[Console]:
         ),
     )
 
+    # The console's own files (the page, its style sheet and modules) must all load: a module that
+    # fails to load logs only "Failed to load resource", which the API's own 4xx answers log too.
+    def own_file(url: str) -> bool:
+        path = urlsplit(url).path
+        return path == "/" or path.startswith("/console/")
+
+    page.on(
+        "response",
+        lambda response: (
+            problems.append(f"{response.status} for {response.url}")
+            if response.status >= 400 and own_file(response.url)
+            else None
+        ),
+    )
+    page.on(
+        "requestfailed",  # not one the browser dropped itself as the test moved on (a reload)
+        lambda request: (
+            problems.append(f"request failed: {request.url} ({request.failure})")
+            if own_file(request.url) and request.failure != "net::ERR_ABORTED"
+            else None
+        ),
+    )
+
     def refuse_js_dialog(dialog: Any) -> None:
         problems.append(f"JS dialog: {dialog.message}")
         dialog.dismiss()
@@ -287,7 +311,7 @@ def console(browser: Any, server: Server) -> Iterator[Console]:
         yield Console(page, server, problems)
     finally:
         context.close()
-    assert not problems, problems  # a page error, a CSP refusal or a JS dialog fails the test
+    assert not problems, problems  # a page error, a CSP refusal, a file of its own not loaded or a JS dialog
 
 
 def unique(label: str) -> str:

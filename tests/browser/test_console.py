@@ -7,11 +7,13 @@ depending on each other's data. Screenshots of the main states go to artifacts/s
 from __future__ import annotations
 
 import re
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from tests.browser.conftest import Api, Console, Server, query_of, unique
+from tests.browser.conftest import ROOT, Api, Console, Server, query_of, unique
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -52,6 +54,32 @@ def test_page_and_assets_carry_security_headers(server: Server) -> None:
         assert unversioned.headers["Cache-Control"] == "no-cache"
     assert requests.get(server.base_url + "/console/../app.py", timeout=30).status_code in (403, 404)
     assert requests.get(server.base_url + "/console/secrets.txt", timeout=30).status_code == 404
+
+
+def test_the_console_runs_on_all_its_modules_at_one_version(console: Console, api: Api) -> None:
+    name = unique("modules")
+    api.create(name)  # a key in the list and an event in the audit trail
+    modules = sorted(path.name for path in (ROOT / "chalicelib" / "console").glob("*.js"))
+    loaded: dict[str, tuple[int, str, str]] = {}
+
+    def record(response: Any) -> None:
+        url = urlsplit(response.url)
+        if url.path.startswith("/console/") and url.path.endswith(".js"):
+            version = query_of(response.url).get("v", "")
+            loaded[url.path.removeprefix("/console/")] = (response.status, response.headers["content-type"], version)
+
+    console.page.on("response", record)
+    console.sign_in()  # the sign-in form, the list and the panels all work: every module ran
+    console.search(name)
+    expect(console.row(name)).to_have_count(1)
+    console.page.get_by_role("link", name="Events").click()
+    console.page.locator("#events-table:not([aria-busy])").wait_for()
+    expect(console.page.locator("#events-body tr.event-row").first).to_be_visible()
+    assert sorted(loaded) == modules
+    assert {status for status, _, _ in loaded.values()} == {200}
+    assert all(content_type.startswith("text/javascript") for _, content_type, _ in loaded.values())
+    versions = {version for _, _, version in loaded.values()}
+    assert len(versions) == 1 and re.fullmatch(r"[0-9a-f]{16}", versions.pop())
 
 
 def test_every_control_is_labelled(console: Console) -> None:
