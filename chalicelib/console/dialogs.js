@@ -8,7 +8,7 @@ import {
   checkedRoles, clearErrors, openConfirmation, renderRolePicker, showError, showErrors, watchMends, wireConfirmation,
   wireFormDialog,
 } from "./forms.js";
-import { resetKeyEvents } from "./events.js";
+import { actorEl, resetKeyEvents } from "./events.js";
 import { planChoice, showPlanAndUsage } from "./plans.js";
 
 // -- create ---------------------------------------------------------------------------------
@@ -207,23 +207,6 @@ export async function openEdit(key) {
 }
 
 // "key:<id>" shown with that key's name when the console knows it or can look it up.
-function actorEl(actor) {
-  const match = /^key:([0-9A-Za-z]+)$/.exec(actor || "");
-  if (!match) return actor;
-  const id = match[1];
-  const node = el("span", { className: "actor" }, el("code", {}, actor));
-  const show = (name) => { if (name) node.replaceChildren(el("span", { className: "actor-name" }, name), " ", el("code", {}, id)); };
-  if (state.keyNames.has(id)) {
-    show(state.keyNames.get(id));
-  } else {
-    state.keyNames.set(id, null); // asked once: another community's key stays an id
-    api("GET", keysPath() + "/" + enc(id)).then((found) => {
-      state.keyNames.set(id, found.name);
-      show(found.name);
-    }).catch(() => {});
-  }
-  return node;
-}
 
 // The key a dialog's form was submitted for, its old errors cleared; null once no key is open.
 function submittedKey(event, form) {

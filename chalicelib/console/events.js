@@ -44,6 +44,26 @@ function subjectOf(event) {
   return el("code", { className: "key-id" }, event.key_id);
 }
 
+// "key:<id>" as the key's name beside its id once known (asked once per id; a key of another
+// community, or one gone, stays an id); any other actor ("operator:…") as it is.
+export function actorEl(actor) {
+  const match = /^key:([0-9A-Za-z]+)$/.exec(actor || "");
+  if (!match) return actor;
+  const id = match[1];
+  const node = el("span", { className: "actor" }, el("code", {}, actor));
+  const show = (name) => { if (name) node.replaceChildren(el("span", { className: "actor-name" }, name), " ", el("code", {}, id)); };
+  if (state.keyNames.has(id)) {
+    show(state.keyNames.get(id));
+  } else {
+    state.keyNames.set(id, null); // asked once: another community's key stays an id
+    api("GET", keysPath() + "/" + enc(id)).then((found) => {
+      state.keyNames.set(id, found.name);
+      show(found.name);
+    }).catch(() => {});
+  }
+  return node;
+}
+
 function actionBadge(event) {
   return el("span", { className: "badge badge-event badge-event-" + event.action }, ACTION_LABELS[event.action] || event.action);
 }
@@ -53,7 +73,7 @@ function eventRow(event) {
     el("td", { className: "cell-created" }, timeEl(event.at, true)),
     el("td", { className: "cell-event-action" }, actionBadge(event)),
     el("td", { className: "cell-subject" }, subjectOf(event)),
-    el("td", { className: "cell-actor" }, event.actor),
+    el("td", { className: "cell-actor" }, actorEl(event.actor)),
     el("td", { className: "cell-details" }, eventDetails(event)),
   );
 }
@@ -141,7 +161,7 @@ async function loadKeyEvents(more) {
   keyEvents.cursor = data.next_cursor || null;
   const items = (data.items || []).map((event) => el("li", { className: "event-item", "data-action": event.action },
     el("div", { className: "event-head" }, actionBadge(event), " ", timeEl(event.at, true), " by ",
-      el("span", { className: "event-actor" }, event.actor)),
+      el("span", { className: "event-actor" }, actorEl(event.actor))),
     eventDetails(event)));
   const list = $("edit-events-list");
   if (more) list.append(...items); else list.replaceChildren(...items);

@@ -261,7 +261,8 @@ def test_events_tab_and_a_keys_own_events(console: Console, api: Api) -> None:
     rows = page.locator("#events-body tr.event-row")
     expect(rows.nth(0).locator(".cell-event-action")).to_have_text("Revoked")
     expect(rows.nth(0).locator(".cell-subject")).to_have_text(key_id)
-    expect(rows.nth(0).locator(".cell-actor")).to_have_text(f"key:{console.server.admin_key_id}")
+    # A key as actor shows its name beside its id, not "key:<id>".
+    expect(rows.nth(0).locator(".cell-actor")).to_have_text(f"First admin {console.server.admin_key_id}")
     edit = rows.nth(1)
     expect(edit.locator(".cell-event-action")).to_have_text("Edited")
     expect(edit.locator('li[data-field="description"]')).to_have_text("description: v9 → v10")
