@@ -11,7 +11,7 @@ from typing import Any
 
 # botocore's import is code only (no settings, no credentials, no I/O): it belongs to Lambda's
 # init, which runs on a boosted CPU and which a SnapStart snapshot captures.
-from chalicelib.key_reader import KeyReader
+from chalicelib.keys.reader import KeyReader
 from chalicelib.settings import get_settings, reset_settings
 
 
@@ -29,7 +29,7 @@ def key_reader() -> Any:
 
 @functools.lru_cache(maxsize=1)
 def store() -> Any:
-    from chalicelib.store import DynamoStore, models_for
+    from chalicelib.keys.store import DynamoStore, models_for
 
     return DynamoStore(models_for(get_settings()), key_reader())
 
@@ -47,7 +47,7 @@ def vaults() -> Any:
 @functools.lru_cache(maxsize=1)
 def plans() -> Any:
     """The deployment's API Gateway usage plans (none configured: every plan name is unknown)."""
-    from chalicelib.usage_plans import UsagePlans
+    from chalicelib.plans.usage_plans import UsagePlans
 
     settings = get_settings()
     return UsagePlans(settings.usage_plans, default_plan=settings.default_plan)
@@ -56,7 +56,7 @@ def plans() -> Any:
 @functools.lru_cache(maxsize=1)
 def service() -> Any:
     from chalicelib import logs
-    from chalicelib.service import KeyService
+    from chalicelib.keys.service import KeyService
 
     settings = get_settings()
     logs.configure(settings.log_level)
@@ -75,8 +75,8 @@ def service() -> Any:
 @functools.lru_cache(maxsize=1)
 def verifier() -> Any:
     from chalicelib import logs
-    from chalicelib.authorizer import DEFAULT_ROUTE_MAP, RouteMap, Verifier
-    from chalicelib.service import utcnow
+    from chalicelib.authorizer.verifier import DEFAULT_ROUTE_MAP, RouteMap, Verifier
+    from chalicelib.keys.records import utcnow
 
     settings = get_settings()
     logs.configure(settings.log_level)
@@ -97,10 +97,10 @@ def verifier() -> Any:
 
 @functools.lru_cache(maxsize=1)
 def custom_roles() -> Any:
-    from chalicelib.custom_roles import CustomRoles
+    from chalicelib.roles.custom import CustomRoles
 
     def role_store() -> Any:
-        from chalicelib.role_store import DynamoRoleStore
+        from chalicelib.roles.store import DynamoRoleStore
 
         return DynamoRoleStore(store())
 
@@ -124,28 +124,28 @@ class _Deferred:
 
 @functools.lru_cache(maxsize=1)
 def rotation() -> Any:
-    from chalicelib.rotation import Rotation
+    from chalicelib.keys.rotation import Rotation
 
     return Rotation(service(), store())
 
 
 @functools.lru_cache(maxsize=1)
 def audit() -> Any:
-    from chalicelib.audit import AuditTrail
+    from chalicelib.keys.audit import AuditTrail
 
     return AuditTrail(service())
 
 
 @functools.lru_cache(maxsize=1)
 def leaks() -> Any:
-    from chalicelib.leaks import LeakReports
+    from chalicelib.keys.leaks import LeakReports
 
     return LeakReports(service(), on_revoke=verifier().forget)
 
 
 def reset() -> None:
     """Forget everything built, so the next request reads settings and makes clients anew."""
-    from chalicelib.store import build_models
+    from chalicelib.keys.store import build_models
 
     for getter in (key_reader, store, vaults, plans, service, verifier, custom_roles, rotation, audit, leaks):
         getter.cache_clear()

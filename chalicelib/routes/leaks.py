@@ -8,7 +8,7 @@ from typing import Any
 from chalice import Blueprint, UnauthorizedError
 
 from chalicelib import wiring
-from chalicelib.leaks import NotConfigured, SignatureError
+from chalicelib.keys.leaks import NotConfigured, SignatureError
 from chalicelib.routes.common import header, service_errors
 from chalicelib.settings import get_settings
 

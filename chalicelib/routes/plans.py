@@ -7,9 +7,9 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import wiring
+from chalicelib.plans.usage_plans import usage_days
 from chalicelib.routes.auth import api_key
 from chalicelib.routes.common import caller_of, service_errors
-from chalicelib.usage_plans import usage_days
 
 bp = Blueprint(__name__)
 

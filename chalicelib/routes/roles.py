@@ -7,7 +7,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import wiring
-from chalicelib.custom_roles import RoleInUse
+from chalicelib.roles.custom import RoleInUse
 from chalicelib.routes.auth import api_key
 from chalicelib.routes.common import caller_of, json_body, service_errors
 

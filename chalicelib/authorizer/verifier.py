@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chalicelib import keys, logs, metrics
-from chalicelib.domain import ACTIVE, KeyRecord
-from chalicelib.execute_api import (
+from chalicelib import logs, metrics
+from chalicelib.authorizer.execute_api import (
     MethodArn,
     bearer_token,
     header,
@@ -33,8 +32,10 @@ from chalicelib.execute_api import (
     multi_value_header,
     unsafe_path_resources,
 )
-from chalicelib.roles import PERMISSIONS, Role
-from chalicelib.service import Caller
+from chalicelib.keys import format as key_format
+from chalicelib.keys.records import ACTIVE, KeyRecord
+from chalicelib.roles.caller import Caller
+from chalicelib.roles.catalog import PERMISSIONS, Role
 
 log = logging.getLogger(logs.DECISIONS)
 _quote: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
@@ -226,7 +227,7 @@ class Verifier:
         lookup: Callable[[str], KeyRecord | None],
         *,
         key_prefix: str,
-        peppers: tuple[keys.Pepper, ...],
+        peppers: tuple[key_format.Pepper, ...],
         catalog: Callable[[str], Mapping[str, Role]],
         clock: Callable[[], datetime],
         touch: Callable[[str, datetime], None] | None = None,
@@ -297,16 +298,16 @@ class Verifier:
         if not token:
             raise Unauthorized("missing")
         try:
-            parsed = keys.parse(token, self.key_prefix)
-        except keys.InvalidKey:
+            parsed = key_format.parse(token, self.key_prefix)
+        except key_format.InvalidKey:
             raise Unauthorized("malformed") from None
         key = self._record(parsed.key_id)
         if key is None:
             # The same HMAC a known id costs, against a hash nothing matches, so an unknown id
             # is not told apart by answering sooner.
-            keys.verify(parsed.plaintext, _NO_SUCH_HASH, self.peppers[0].id, self.peppers)
+            key_format.verify(parsed.plaintext, _NO_SUCH_HASH, self.peppers[0].id, self.peppers)
             raise Unauthorized("unknown", parsed.key_id)
-        if not keys.verify(parsed.plaintext, key.key_hash, key.pepper_id, self.peppers):
+        if not key_format.verify(parsed.plaintext, key.key_hash, key.pepper_id, self.peppers):
             raise Unauthorized("hash mismatch", parsed.key_id, key.community)
         now = self.clock()
         if key.status != ACTIVE:
