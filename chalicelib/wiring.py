@@ -75,7 +75,8 @@ def service() -> Any:
 @functools.lru_cache(maxsize=1)
 def verifier() -> Any:
     from chalicelib import logs
-    from chalicelib.authorizer.verifier import DEFAULT_ROUTE_MAP, RouteMap, Verifier
+    from chalicelib.authorizer.policy import DEFAULT_ROUTE_MAP, RouteMap
+    from chalicelib.authorizer.verifier import Verifier
     from chalicelib.keys.records import utcnow
 
     settings = get_settings()

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib import logs
-from chalicelib.authorizer.verifier import DEFAULT_ROUTE_MAP, RouteMap, RouteMapError, Unauthorized, Verifier
+from chalicelib.authorizer.policy import DEFAULT_ROUTE_MAP, RouteMap, RouteMapError
+from chalicelib.authorizer.verifier import Unauthorized, Verifier
 from chalicelib.keys import format as key_format
 from chalicelib.keys.records import ACTIVE, PENDING, REVOKED, KeyRecord
 from chalicelib.roles.catalog import BUILTIN_ROLES

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.authorizer.execute_api import MethodArn, NotAMethodArn, bearer_token, is_unsafe_path
-from chalicelib.authorizer.verifier import DEFAULT_ROUTE_MAP, POLICY, SIMPLE, RouteMap, handle_gateway_event
+from chalicelib.authorizer.gateway import POLICY, SIMPLE, handle_gateway_event
+from chalicelib.authorizer.policy import DEFAULT_ROUTE_MAP, RouteMap
 from chalicelib.keys import format as key_format
 from chalicelib.roles.catalog import BUILTIN_ROLES
 from tests.unit.test_authorizer import Clock, Table, verifier

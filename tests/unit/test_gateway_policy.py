@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.authorizer.verifier import DEFAULT_ROUTE_MAP, RouteMap, RouteMapError, Verifier, handle_gateway_event
+from chalicelib.authorizer.gateway import handle_gateway_event
+from chalicelib.authorizer.policy import DEFAULT_ROUTE_MAP, RouteMap, RouteMapError
+from chalicelib.authorizer.verifier import Verifier
 from chalicelib.keys import format as key_format
 from chalicelib.keys.records import ACTIVE, KeyRecord
 from chalicelib.roles.catalog import BUILTIN_ROLES
