@@ -29,4 +29,4 @@ def key_usage(community: str, key_id: str) -> dict[str, Any]:
         days = usage_days(request.query_params)
         if not key.plan or not key.gateway_key_id:
             return {"plan": None, "days": [], "quota": None, "quota_remaining": None}
-        return wiring.plans().usage(key.plan, key.gateway_key_id, days, service.clock().date())  # type: ignore[no-any-return]
+        return wiring.plans().usage(key.plan, key.gateway_key_id, days, service.clock().date())
