@@ -15,6 +15,11 @@ from typing import Any
 from chalicelib.authorizer.execute_api import is_unsafe_path, unsafe_path_resources
 from chalicelib.roles.catalog import PERMISSIONS
 
+
+class RouteMapError(ValueError):
+    """A route map entry that cannot be understood; the deployment's configuration is wrong."""
+
+
 # Other APIs' routes → the permission each needs. ``METHOD /path``; ``*`` as method means any,
 # a ``*`` in a path matches anything (slashes too, as in IAM), and a trailing ``/*`` also
 # matches the bare path. A route needs the permission of every rule that matches it; a route
@@ -42,10 +47,6 @@ DEFAULT_ROUTE_MAP: tuple[tuple[str, str], ...] = (
 _CONCRETE_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _METHODS = frozenset({*_CONCRETE_METHODS, "*"})
 _PATH = re.compile(r"/[A-Za-z0-9\-._~/*:@!$&'()+,;=%]*")
-
-
-class RouteMapError(ValueError):
-    """A route map entry that cannot be understood; the deployment's configuration is wrong."""
 
 
 @dataclass(frozen=True)
