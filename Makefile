@@ -43,10 +43,10 @@ bench: $(VENV)/.installed
 	$(PY) bench/search.py
 
 # Mutation testing of the security core (mutmut, configured in pyproject.toml), one module at a
-# time (of custom_roles.py, its grant checks), each run time-boxed (MUTATION_TIMEOUT seconds) so a
+# time (of roles/custom.py, its grant checks), each run time-boxed (MUTATION_TIMEOUT seconds) so a
 # slow module cannot hold the machine; then the score per module and the survivors. Long: not
 # part of `make test`.
-MUTATION_TARGETS ?= keys.* roles.* custom_roles.x__may_* validation.* service.* authorizer.*
+MUTATION_TARGETS ?= keys.format.* roles.catalog.* roles.custom.x__may_* validation.* keys.service.* authorizer.*
 MUTATION_TIMEOUT ?= 1500
 MUTATION_CHILDREN ?= 2
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/authorizer.py [--rounds N]
 
 1. a full standalone-authorizer decision (REST TOKEN event through the Lambda handler: parse,
-   one consistent GetItem (chalicelib/key_reader.py), hash, status, route map, policy, the JSON log
+   one consistent GetItem (chalicelib/keys/reader.py), hash, status, route map, policy, the JSON log
    line) against the floor: one raw boto3 GetItem of the same item, same moto, same run,
    interleaved; p50, p99 and their ratio;
 2. a malformed-key rejection (bad checksum) through the same handler: p50, and the number
@@ -71,9 +71,9 @@ def decisions(rounds: int) -> None:
     with mock_aws():
         from app import app
         from chalicelib import wiring
-        from chalicelib.service import Caller
+        from chalicelib.keys.store import create_tables, models_for
+        from chalicelib.roles.caller import Caller
         from chalicelib.settings import get_settings
-        from chalicelib.store import create_tables, models_for
 
         wiring.reset()
         settings = get_settings()

@@ -89,9 +89,9 @@ def _seed(env: dict[str, str]) -> tuple[str, str, str]:
     """Tables and one key on the moto server; (keys table, key id, secret)."""
     os.environ.update(env)
     from chalicelib import wiring
-    from chalicelib.service import Caller
+    from chalicelib.keys.store import create_tables, models_for
+    from chalicelib.roles.caller import Caller
     from chalicelib.settings import get_settings
-    from chalicelib.store import create_tables, models_for
 
     wiring.reset()
     settings = get_settings()

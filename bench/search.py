@@ -56,7 +56,7 @@ def _environment(endpoint: str) -> None:
 
 
 def _load(store: Any) -> None:
-    from chalicelib.domain import ACTIVE, REVOKED
+    from chalicelib.keys.records import ACTIVE, REVOKED
     from tests.bulk import bulk_keys
 
     start = datetime.now(UTC) - timedelta(days=1)
@@ -99,9 +99,9 @@ def main() -> None:
     try:
         _environment(endpoint)
         from chalicelib import wiring
-        from chalicelib.service import Caller
+        from chalicelib.keys.store import create_tables, models_for
+        from chalicelib.roles.caller import Caller
         from chalicelib.settings import get_settings
-        from chalicelib.store import create_tables, models_for
 
         wiring.reset()
         create_tables(models_for(get_settings()))

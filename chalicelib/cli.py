@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from chalicelib import validation, wiring
-from chalicelib.domain import ServiceError, StoreError, ValidationError
-from chalicelib.service import Caller
+from chalicelib.errors import ServiceError, StoreError, ValidationError
+from chalicelib.roles.caller import Caller
 from chalicelib.settings import SettingsError, get_settings
 
 USAGE_ERROR = 2
@@ -56,8 +56,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
     from pynamodb.exceptions import PynamoDBException
 
+    from chalicelib.keys.store import create_tables, models_for
     from chalicelib.settings import from_environ
-    from chalicelib.store import create_tables, models_for
 
     # Creating tables hashes nothing: no pepper needed yet.
     models = models_for(from_environ(os.environ, peppers=False))

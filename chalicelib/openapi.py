@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib import validation
-from chalicelib.roles import BUILTIN_ROLES
+from chalicelib.roles.catalog import BUILTIN_ROLES
 
 TITLE = "API keys"
 VERSION = "1.0.0"

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import custom_roles, leaks, rotation, validation
+from chalicelib import validation
+from chalicelib.keys import leaks, rotation
 from chalicelib.openapi import _COMMUNITY_PARAM, _KEY_PARAM, _PLAIN_TEXT, _SECURED_ERRORS, _error, _json, _ref
-from chalicelib.roles import PERMISSIONS
+from chalicelib.roles import custom as custom_roles
+from chalicelib.roles.catalog import PERMISSIONS
 
 _ROLE_PARAM = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 _PAGE_PARAMS = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.openapi import _COMMUNITY_PARAM, _KEY_PARAM, _SECURED_ERRORS, _UNAUTHORIZED, _error, _json, _ref
-from chalicelib.usage_plans import USAGE_DAYS_DEFAULT, USAGE_DAYS_MAX
+from chalicelib.plans.usage_plans import USAGE_DAYS_DEFAULT, USAGE_DAYS_MAX
 
 _GATEWAY_ERROR = _error("API Gateway refused or could not be reached; the message names the plan and the call")
 # A plan name, or null for no plan; which names exist is the deployment's (GET /plans).

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.keys import PREFIX_PATTERN, Pepper
-from chalicelib.usage_plans import PlanSetting, UsagePlanConfigError, check_default, parse_plans
+from chalicelib.keys.format import PREFIX_PATTERN, Pepper
+from chalicelib.plans.usage_plans import PlanSetting, UsagePlanConfigError, check_default, parse_plans
 
 
 class SettingsError(Exception):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.domain import ValidationError
+from chalicelib.errors import ValidationError
 
 NAME_MAX = 100
 DESCRIPTION_MAX = 1000

@@ -7,16 +7,31 @@ can start moto (or swap settings) before anything exists, then call ``reset()``.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 # botocore's import is code only (no settings, no credentials, no I/O): it belongs to Lambda's
 # init, which runs on a boosted CPU and which a SnapStart snapshot captures.
-from chalicelib.key_reader import KeyReader
+from chalicelib.keys.reader import KeyReader
 from chalicelib.settings import get_settings, reset_settings
+
+if TYPE_CHECKING:  # the types only: each getter imports its module when first called
+    from chalicelib.authorizer.verifier import Verifier
+    from chalicelib.keys.audit import AuditTrail
+    from chalicelib.keys.leaks import LeakReports
+    from chalicelib.keys.rotation import Rotation
+    from chalicelib.keys.service import KeyService
+    from chalicelib.keys.store import DynamoStore
+    from chalicelib.plans.usage_plans import UsagePlans
+    from chalicelib.roles.custom import CustomRoles
+    from chalicelib.roles.store import DynamoRoleStore
+    from chalicelib.vaults import VaultRegistry
+
+T = TypeVar("T")
 
 
 @functools.lru_cache(maxsize=1)
-def key_reader() -> Any:
+def key_reader() -> KeyReader:
     """The authorizer's reads, without PynamoDB: a cold start's first decision skips its import."""
     settings = get_settings()
     return KeyReader(
@@ -28,14 +43,14 @@ def key_reader() -> Any:
 
 
 @functools.lru_cache(maxsize=1)
-def store() -> Any:
-    from chalicelib.store import DynamoStore, models_for
+def store() -> DynamoStore:
+    from chalicelib.keys.store import DynamoStore, models_for
 
     return DynamoStore(models_for(get_settings()), key_reader())
 
 
 @functools.lru_cache(maxsize=1)
-def vaults() -> Any:
+def vaults() -> VaultRegistry | None:
     settings = get_settings()
     if not settings.vault_targets:
         return None
@@ -45,18 +60,18 @@ def vaults() -> Any:
 
 
 @functools.lru_cache(maxsize=1)
-def plans() -> Any:
+def plans() -> UsagePlans:
     """The deployment's API Gateway usage plans (none configured: every plan name is unknown)."""
-    from chalicelib.usage_plans import UsagePlans
+    from chalicelib.plans.usage_plans import UsagePlans
 
     settings = get_settings()
     return UsagePlans(settings.usage_plans, default_plan=settings.default_plan)
 
 
 @functools.lru_cache(maxsize=1)
-def service() -> Any:
+def service() -> KeyService:
     from chalicelib import logs
-    from chalicelib.service import KeyService
+    from chalicelib.keys.service import KeyService
 
     settings = get_settings()
     logs.configure(settings.log_level)
@@ -73,10 +88,11 @@ def service() -> Any:
 
 
 @functools.lru_cache(maxsize=1)
-def verifier() -> Any:
+def verifier() -> Verifier:
     from chalicelib import logs
-    from chalicelib.authorizer import DEFAULT_ROUTE_MAP, RouteMap, Verifier
-    from chalicelib.service import utcnow
+    from chalicelib.authorizer.policy import DEFAULT_ROUTE_MAP, RouteMap
+    from chalicelib.authorizer.verifier import Verifier
+    from chalicelib.keys.records import utcnow
 
     settings = get_settings()
     logs.configure(settings.log_level)
@@ -96,26 +112,26 @@ def verifier() -> Any:
 
 
 @functools.lru_cache(maxsize=1)
-def custom_roles() -> Any:
-    from chalicelib.custom_roles import CustomRoles
+def custom_roles() -> CustomRoles:
+    from chalicelib.roles.custom import CustomRoles
 
-    def role_store() -> Any:
-        from chalicelib.role_store import DynamoRoleStore
+    def role_store() -> DynamoRoleStore:
+        from chalicelib.roles.store import DynamoRoleStore
 
         return DynamoRoleStore(store())
 
     return CustomRoles(_Deferred(role_store), cache_ttl_seconds=get_settings().roles_cache_ttl_seconds)
 
 
-class _Deferred:
+class _Deferred(Generic[T]):
     """Builds its object on first use: a key holding only built-in roles never needs the role
     store, so the authorizer's cold start does not import PynamoDB for it."""
 
-    def __init__(self, build: Any) -> None:
+    def __init__(self, build: Callable[[], T]) -> None:
         self._build = build
 
     @functools.cached_property
-    def _built(self) -> Any:
+    def _built(self) -> T:
         return self._build()
 
     def __getattr__(self, name: str) -> Any:
@@ -123,29 +139,29 @@ class _Deferred:
 
 
 @functools.lru_cache(maxsize=1)
-def rotation() -> Any:
-    from chalicelib.rotation import Rotation
+def rotation() -> Rotation:
+    from chalicelib.keys.rotation import Rotation
 
     return Rotation(service(), store())
 
 
 @functools.lru_cache(maxsize=1)
-def audit() -> Any:
-    from chalicelib.audit import AuditTrail
+def audit() -> AuditTrail:
+    from chalicelib.keys.audit import AuditTrail
 
     return AuditTrail(service())
 
 
 @functools.lru_cache(maxsize=1)
-def leaks() -> Any:
-    from chalicelib.leaks import LeakReports
+def leaks() -> LeakReports:
+    from chalicelib.keys.leaks import LeakReports
 
     return LeakReports(service(), on_revoke=verifier().forget)
 
 
 def reset() -> None:
     """Forget everything built, so the next request reads settings and makes clients anew."""
-    from chalicelib.store import build_models
+    from chalicelib.keys.store import build_models
 
     for getter in (key_reader, store, vaults, plans, service, verifier, custom_roles, rotation, audit, leaks):
         getter.cache_clear()

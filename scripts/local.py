@@ -184,7 +184,7 @@ def main() -> int:
     from embedded_moto import PortBusy, serialized_moto_server
 
     from chalicelib import validation
-    from chalicelib.domain import ValidationError
+    from chalicelib.errors import ValidationError
 
     try:
         validation.community(args.community)
@@ -209,9 +209,9 @@ def main() -> int:
         os.environ.update(settings)
 
         from chalicelib import wiring
-        from chalicelib.service import Caller
+        from chalicelib.keys.store import create_tables, models_for
+        from chalicelib.roles.caller import Caller
         from chalicelib.settings import get_settings
-        from chalicelib.store import create_tables, models_for
 
         create_tables(models_for(get_settings()))
 

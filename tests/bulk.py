@@ -13,13 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib import keys
-from chalicelib.domain import ACTIVE, KeyRecord
+from chalicelib.keys import format as key_format
+from chalicelib.keys.records import ACTIVE, KeyRecord
 
 
 def key_record(community: str, index: int, created_at: datetime, name: str, description: str, status: str) -> KeyRecord:
     return KeyRecord(
-        key_id=keys.new_key_id(),
+        key_id=key_format.new_key_id(),
         community=community,
         name=name,
         description=description,
@@ -47,8 +47,8 @@ def bulk_keys(
     status: Callable[[int], str] = lambda i: ACTIVE,
     threads: int = 4,
 ) -> list[KeyRecord]:
-    """``count`` keys, the i-th created ``i`` milliseconds after ``start`` (so the last is the newest)."""
-    from chalicelib.store import _derived
+    """``count`` key_format, the i-th created ``i`` milliseconds after ``start`` (so the last is the newest)."""
+    from chalicelib.keys.store import _derived
 
     ApiKey = store.models.ApiKey
     records = [

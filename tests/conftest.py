@@ -81,8 +81,8 @@ def moto_aws(request: pytest.FixtureRequest) -> Iterator[None]:
     from moto import mock_aws
 
     from chalicelib import wiring
+    from chalicelib.keys.store import create_tables, models_for
     from chalicelib.settings import get_settings
-    from chalicelib.store import create_tables, models_for
     from tests.deploy import dynamodb_local
 
     config = None
@@ -142,7 +142,7 @@ def client(moto_aws: None) -> Iterator[Any]:
 def make_key(community: str = "demo", roles: tuple[str, ...] = ("community_admin",), **extra: Any) -> tuple[str, str]:
     """Create a key as the operator; returns (key id, secret)."""
     from chalicelib import wiring
-    from chalicelib.service import Caller
+    from chalicelib.roles.caller import Caller
 
     body = {"name": extra.pop("name", "fixture key"), "roles": list(roles), **extra}
     created = wiring.service().create(Caller.operator(community), community, body)

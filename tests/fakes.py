@@ -8,19 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain import (
-    ACTIVE,
-    LISTED_STATUSES,
-    PENDING,
-    REVOKED,
-    AlreadyExists,
-    Event,
-    IdempotencyRecord,
-    KeyRecord,
-    OverLimit,
-    Page,
-    VersionConflict,
-)
+from chalicelib.errors import AlreadyExists, OverLimit, VersionConflict
+from chalicelib.keys.records import ACTIVE, LISTED_STATUSES, PENDING, REVOKED, Event, IdempotencyRecord, KeyRecord, Page
 
 
 class InMemoryStore:

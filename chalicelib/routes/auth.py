@@ -9,8 +9,8 @@ from chalice import AuthResponse, Blueprint
 from chalice.app import AuthRequest
 
 from chalicelib import wiring
-from chalicelib.authorizer import Unauthorized, log_decision
-from chalicelib.execute_api import MethodArn, NotAMethodArn, is_unsafe_path
+from chalicelib.authorizer.execute_api import MethodArn, NotAMethodArn, is_unsafe_path
+from chalicelib.authorizer.verifier import Unauthorized, log_decision
 
 bp = Blueprint(__name__)
 

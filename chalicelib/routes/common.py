@@ -17,9 +17,9 @@ from chalice import (
 from chalice.app import Request
 
 from chalicelib import metrics, validation
-from chalicelib.domain import Conflict, Forbidden, NotFound, StoreError, ValidationError, VaultFailure
-from chalicelib.service import Caller
-from chalicelib.usage_plans import UsagePlanFailure
+from chalicelib.errors import Conflict, Forbidden, NotFound, StoreError, ValidationError, VaultFailure
+from chalicelib.plans.usage_plans import UsagePlanFailure
+from chalicelib.roles.caller import Caller
 
 log = logging.getLogger("apikeys")
 

@@ -17,11 +17,11 @@ bp = Blueprint(__name__)
 def key_events(community: str, key_id: str) -> dict[str, Any]:
     request = bp.current_request
     with service_errors():
-        return wiring.audit().key_events(caller_of(request), community, key_id, request.query_params)  # type: ignore[no-any-return]
+        return wiring.audit().key_events(caller_of(request), community, key_id, request.query_params)
 
 
 @bp.route("/communities/{community}/events", methods=["GET"], authorizer=api_key)
 def community_events(community: str) -> dict[str, Any]:
     request = bp.current_request
     with service_errors():
-        return wiring.audit().community_events(caller_of(request), community, request.query_params)  # type: ignore[no-any-return]
+        return wiring.audit().community_events(caller_of(request), community, request.query_params)

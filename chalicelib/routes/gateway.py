@@ -15,7 +15,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import wiring
-from chalicelib.authorizer import SIMPLE, handle_gateway_event, refuse_event
+from chalicelib.authorizer.gateway import SIMPLE, handle_gateway_event, refuse_event
 from chalicelib.settings import get_settings
 
 bp = Blueprint(__name__)

@@ -19,7 +19,7 @@ BASE = "/communities/{community}/apikeys"
 def list_keys(community: str) -> dict[str, Any]:
     request = bp.current_request
     with service_errors():
-        return wiring.service().list(caller_of(request), community, request.query_params)  # type: ignore[no-any-return]
+        return wiring.service().list(caller_of(request), community, request.query_params)
 
 
 @bp.route(BASE, methods=["POST"], authorizer=api_key)
@@ -47,7 +47,7 @@ def get_key(community: str, key_id: str) -> dict[str, Any]:
     with service_errors():
         service = wiring.service()
         key = service.get(caller_of(bp.current_request), community, key_id)
-        return key.view(service.clock())  # type: ignore[no-any-return]
+        return key.view(service.clock())
 
 
 @bp.route(BASE + "/{key_id}", methods=["PATCH"], authorizer=api_key)
@@ -68,4 +68,4 @@ def revoke_key(community: str, key_id: str) -> dict[str, Any]:
     # This container stops accepting the key at once, whatever its cache TTL.
     wiring.verifier().forget(key_id)
     metrics.count("api", "KeysRevoked")
-    return key.view(service.clock())  # type: ignore[no-any-return]
+    return key.view(service.clock())

@@ -8,7 +8,7 @@ from typing import Any
 from chalice import Blueprint, UnauthorizedError
 
 from chalicelib import wiring
-from chalicelib.leaks import NotConfigured, SignatureError
+from chalicelib.keys.leaks import NotConfigured, SignatureError
 from chalicelib.routes.common import header, service_errors
 from chalicelib.settings import get_settings
 
@@ -19,10 +19,12 @@ log = logging.getLogger("apikeys.leaks")
 @bp.route("/leaks/github", methods=["POST"], content_types=["application/json"])
 def github_leaks() -> list[dict[str, Any]]:
     request = bp.current_request
-    raw_body = request.raw_body or b""
+    # Chalice types raw_body as str | bytes; it hands bytes (a str body is encoded first).
+    raw = request.raw_body
+    raw_body = raw.encode() if isinstance(raw, str) else raw or b""
     try:
         with service_errors():
-            return wiring.leaks().handle(  # type: ignore[no-any-return]
+            return wiring.leaks().handle(
                 raw_body,
                 header(request, "Github-Public-Key-Identifier"),
                 header(request, "Github-Public-Key-Signature"),

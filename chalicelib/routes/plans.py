@@ -7,9 +7,9 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import wiring
+from chalicelib.plans.usage_plans import usage_days
 from chalicelib.routes.auth import api_key
 from chalicelib.routes.common import caller_of, service_errors
-from chalicelib.usage_plans import usage_days
 
 bp = Blueprint(__name__)
 
@@ -29,4 +29,4 @@ def key_usage(community: str, key_id: str) -> dict[str, Any]:
         days = usage_days(request.query_params)
         if not key.plan or not key.gateway_key_id:
             return {"plan": None, "days": [], "quota": None, "quota_remaining": None}
-        return wiring.plans().usage(key.plan, key.gateway_key_id, days, service.clock().date())  # type: ignore[no-any-return]
+        return wiring.plans().usage(key.plan, key.gateway_key_id, days, service.clock().date())

@@ -7,7 +7,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import wiring
-from chalicelib.custom_roles import RoleInUse
+from chalicelib.roles.custom import RoleInUse
 from chalicelib.routes.auth import api_key
 from chalicelib.routes.common import caller_of, json_body, service_errors
 
@@ -19,7 +19,7 @@ BASE = "/communities/{community}/roles"
 @bp.route(BASE, methods=["GET"], authorizer=api_key)
 def list_roles(community: str) -> dict[str, Any]:
     with service_errors():
-        return wiring.custom_roles().list(caller_of(bp.current_request), community)  # type: ignore[no-any-return]
+        return wiring.custom_roles().list(caller_of(bp.current_request), community)
 
 
 @bp.route(BASE, methods=["POST"], authorizer=api_key)
@@ -34,7 +34,7 @@ def create_role(community: str) -> Response:
 def edit_role(community: str, name: str) -> dict[str, Any]:
     request = bp.current_request
     with service_errors():
-        return wiring.custom_roles().edit(caller_of(request), community, name, json_body(request)).view()  # type: ignore[no-any-return]
+        return wiring.custom_roles().edit(caller_of(request), community, name, json_body(request)).view()
 
 
 @bp.route(BASE + "/{name}", methods=["DELETE"], authorizer=api_key)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chalicelib.domain import ValidationError, VaultFailure
+from chalicelib.errors import ValidationError, VaultFailure
 from chalicelib.vaults.base import VaultConfigError, VaultTarget
 from chalicelib.vaults.openbao import OpenBaoTarget
 from chalicelib.vaults.secrets_manager import SecretsManagerTarget
@@ -38,7 +38,7 @@ def build_target(config: Mapping[str, Any]) -> VaultTarget:
 
 
 class VaultRegistry:
-    """The configured targets by name; implements ``chalicelib.service.Vaults``."""
+    """The configured targets by name; implements ``chalicelib.keys.service.Vaults``."""
 
     def __init__(self, targets: Sequence[VaultTarget]) -> None:
         self.targets: dict[str, VaultTarget] = {}

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.domain import ValidationError, VaultFailure
+from chalicelib.errors import ValidationError, VaultFailure
 from chalicelib.settings import SettingsError
 
 log = logging.getLogger("apikeys.vaults")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from chalicelib.domain import VaultFailure
+from chalicelib.errors import VaultFailure
 from chalicelib.vaults.base import (
     OWNER_TAG,
     STATUS_TAG,

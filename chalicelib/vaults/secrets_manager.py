@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.domain import ValidationError
+from chalicelib.errors import ValidationError
 from chalicelib.vaults.aws import AWS_FIELDS, AwsTarget, owned_by
 from chalicelib.vaults.base import (
     OWNER_TAG,

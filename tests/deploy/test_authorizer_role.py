@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import keys, wiring
+from chalicelib import wiring
+from chalicelib.keys import format as key_format
 from tests.conftest import make_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,11 +109,11 @@ def test_what_a_compromised_authorizer_would_write_is_refused(sent, stage):
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_a_revoked_key_gets_no_last_used(sent, stage):
-    from chalicelib.service import Caller
+    from chalicelib.roles.caller import Caller
 
     key_id, secret = make_key(roles=("ic_viewer",))
     wiring.service().revoke(Caller.operator("demo"), "demo", key_id, None)
     with pytest.raises(UpdateError, match="ConditionalCheckFailed"):
-        wiring.store().touch_last_used(keys.parse(secret, "apk").key_id, datetime.now(UTC), 0)
+        wiring.store().touch_last_used(key_format.parse(secret, "apk").key_id, datetime.now(UTC), 0)
     assert wiring.store().get(key_id).last_used_at is None  # the condition held
     assert update_allowed(stage_policy(stage, sent[0]["TableName"]), sent[0])

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib import keys, wiring
-from chalicelib.leaks import MAX_TOKENS
-from chalicelib.service import Caller
+from chalicelib import wiring
+from chalicelib.keys import format as key_format
+from chalicelib.keys.leaks import MAX_TOKENS
+from chalicelib.roles.caller import Caller
 from tests.conftest import as_json, bearer, make_key
 from tests.functional.test_leaks import github, report  # noqa: F401 - fixture
 
@@ -86,7 +87,7 @@ def test_a_key_with_built_in_roles_reads_no_role(client: Any, calls: Calls) -> N
 
 
 def test_a_report_of_1000_tokens_is_read_in_batches(github: Any, client: Any, admin: Any, calls: Calls) -> None:  # noqa: F811
-    tokens = [keys.generate("apk").plaintext for _ in range(MAX_TOKENS)]  # well formed, unknown
+    tokens = [key_format.generate("apk").plaintext for _ in range(MAX_TOKENS)]  # well formed, unknown
     calls.clear()
     answer = report(client, github, tokens)
     assert answer.status_code == 200
@@ -109,7 +110,7 @@ def test_a_replayed_report_writes_nothing(github: Any, client: Any, calls: Calls
 
 
 def test_a_report_over_the_bound_is_refused_before_any_read(github: Any, client: Any, admin: Any, calls: Calls) -> None:  # noqa: F811
-    tokens = [keys.generate("apk").plaintext for _ in range(MAX_TOKENS + 1)]
+    tokens = [key_format.generate("apk").plaintext for _ in range(MAX_TOKENS + 1)]
     calls.clear()
     answer = report(client, github, tokens)
     assert answer.status_code == 400 and answer.json_body["Message"].startswith("body:")
@@ -117,7 +118,7 @@ def test_a_report_over_the_bound_is_refused_before_any_read(github: Any, client:
 
 
 def test_a_leak_report_revokes_a_key_stronger_than_any_caller(github: Any, client: Any) -> None:  # noqa: F811
-    from chalicelib.roles import PERMISSIONS
+    from chalicelib.roles.catalog import PERMISSIONS
 
     everything = {"name": "all_of_it", "permissions": sorted(PERMISSIONS)}
     wiring.custom_roles().create(Caller.operator("demo"), "demo", everything)

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib import keys, wiring
-from chalicelib.execute_api import MethodArn
+from chalicelib import wiring
+from chalicelib.authorizer.execute_api import MethodArn
+from chalicelib.keys import format as key_format
 from tests.conftest import bearer, free_port, make_key
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
@@ -23,8 +24,8 @@ def module_moto() -> Any:
     """One moto and one set of tables for this module: keys are random, so tests do not meet."""
     from moto import mock_aws
 
+    from chalicelib.keys.store import create_tables, models_for
     from chalicelib.settings import get_settings
-    from chalicelib.store import create_tables, models_for
     from tests.conftest import OLD_PEPPER, PEPPER
 
     with pytest.MonkeyPatch.context() as patch:
@@ -219,10 +220,10 @@ def test_a_console_test_invoke_for_stage_star_is_refused(client, admin, capsys):
 def bad_tokens() -> dict[str, str]:
     """Every kind of bad key, made for real in the table where one is needed."""
     service = wiring.service()
-    from chalicelib.service import Caller
+    from chalicelib.roles.caller import Caller
 
     _, revoked = make_key(roles=("ic_viewer",))
-    service.revoke(Caller.operator("demo"), "demo", keys.parse(revoked, "apk").key_id, None)
+    service.revoke(Caller.operator("demo"), "demo", key_format.parse(revoked, "apk").key_id, None)
     expired_id, expired = make_key(roles=("ic_viewer",))
     raw_update(expired_id, expires_at=datetime.now(UTC) - timedelta(minutes=1))
     pending_id, pending = make_key(roles=("ic_viewer",))
@@ -232,7 +233,7 @@ def bad_tokens() -> dict[str, str]:
         "missing": "",
         "malformed": "apk_not-a-key",
         "bad checksum": good[:-1] + ("A" if good[-1] != "A" else "B"),
-        "unknown": keys.generate("apk").plaintext,
+        "unknown": key_format.generate("apk").plaintext,
         "revoked": revoked,
         "expired": expired,
         "pending": pending,
@@ -289,7 +290,7 @@ def test_an_unreachable_table_fails_closed(monkeypatch, capsys):
     monkeypatch.setenv("APIKEYS_DDB_READ_TIMEOUT", "0.5")
     monkeypatch.setenv("APIKEYS_DDB_MAX_RETRIES", "1")
     wiring.reset()
-    token = keys.generate("apk").plaintext
+    token = key_format.generate("apk").plaintext
     with pytest.raises(Exception, match="^Unauthorized$"):
         app.handler_map["gateway_authorizer"](event("rest_token", token), None)
     assert app.handler_map["gateway_authorizer"](event("http_api_v2", token), None) == {"isAuthorized": False}
@@ -357,7 +358,7 @@ def test_revoke_then_the_same_container_refuses_the_key(client, admin, monkeypat
 
 def test_a_revoked_key_never_updates_last_used(client, monkeypatch):
     """Even while another container's cache still holds the key as active."""
-    from chalicelib.service import Caller
+    from chalicelib.roles.caller import Caller
 
     monkeypatch.setenv("APIKEYS_AUTH_CACHE_TTL", "300")
     monkeypatch.setenv("APIKEYS_LAST_USED_INTERVAL", "0")
@@ -411,7 +412,7 @@ def test_a_failed_last_used_write_never_denies(client, capsys):
 def test_the_app_face_logs_through_the_same_core(client, admin, capsys):
     admin_id, secret = admin
     assert client.http.get("/whoami", headers=bearer(secret)).json_body["id"] == admin_id
-    unknown = client.http.get("/whoami", headers=bearer(keys.generate("apk").plaintext))
+    unknown = client.http.get("/whoami", headers=bearer(key_format.generate("apk").plaintext))
     malformed = client.http.get("/whoami", headers=bearer("apk_nope"))
     assert (unknown.status_code, unknown.body) == (malformed.status_code, malformed.body)
     assert unknown.status_code == 401

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib import wiring
-from chalicelib.domain import ACTIVE, Event, KeyRecord
+from chalicelib.keys.records import ACTIVE, Event, KeyRecord
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
 

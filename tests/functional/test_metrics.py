@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from chalicelib import wiring
-from chalicelib.domain import StoreError
-from chalicelib.service import Caller
+from chalicelib.errors import StoreError
+from chalicelib.roles.caller import Caller
 from tests.conftest import as_json, bearer, free_port, make_key
 from tests.emf import documents, metric_names, problems
 
@@ -148,7 +148,7 @@ def test_a_store_error_is_counted(client: Any, admin: tuple[str, str], monkeypat
 
 
 def test_the_scheduled_functions_count_what_they_did(client: Any, admin: tuple[str, str], capsys) -> None:
-    from chalicelib.service import utcnow
+    from chalicelib.keys.records import utcnow
 
     old_id, _ = make_key(roles=("ic_viewer",))
     rotated = client.http.post(

@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import quote
 
 from chalicelib import wiring
-from chalicelib.domain import ACTIVE, REVOKED
-from chalicelib.service import Caller
+from chalicelib.keys.records import ACTIVE, REVOKED
+from chalicelib.roles.caller import Caller
 from tests.bulk import bulk_keys
 from tests.conftest import as_json, bearer
 

@@ -87,7 +87,7 @@ def test_plans_lists_the_limits_api_gateway_holds(client, plans):
 
 def test_a_key_on_a_plan_is_metered_by_its_own_gateway_key_from_create_to_revoke(client, plans):
     from chalicelib import wiring
-    from chalicelib.authorizer import handle_gateway_event
+    from chalicelib.authorizer.gateway import handle_gateway_event
 
     _, admin = make_key()
     created = client.http.post(
@@ -131,7 +131,7 @@ def test_a_key_on_a_plan_is_metered_by_its_own_gateway_key_from_create_to_revoke
 
 def test_a_key_without_a_plan_behaves_as_before(client, plans):
     from chalicelib import wiring
-    from chalicelib.authorizer import handle_gateway_event
+    from chalicelib.authorizer.gateway import handle_gateway_event
 
     _, admin = make_key()
     created = client.http.post(BASE, headers=bearer(admin), body=json.dumps({"name": "Plain", "roles": ["ic_viewer"]}))
@@ -218,7 +218,7 @@ def test_sweeper_deletes_the_gateway_key_of_a_key_stuck_pending(plans, monkeypat
     from datetime import timedelta
 
     from chalicelib import wiring
-    from chalicelib.domain import FAILED, PENDING
+    from chalicelib.keys.records import FAILED, PENDING
 
     service = wiring.service()
     crashed = RuntimeError("the Lambda died here")
@@ -309,7 +309,7 @@ def test_http_api_answers_never_carry_a_usage_identifier_key(plans):
     from pathlib import Path
 
     from chalicelib import wiring
-    from chalicelib.authorizer import handle_gateway_event
+    from chalicelib.authorizer.gateway import handle_gateway_event
 
     key_id, secret = make_key(roles=("ic_viewer",), plan="standard")
     event = json.loads((Path(__file__).parents[1] / "events" / "http_api_v2.json").read_text())

@@ -76,10 +76,10 @@ def create(client: Any, admin: Any, idempotency_key: str | None = None) -> Any:
 
 
 def verifies(plaintext: str, key: Any) -> bool:
-    from chalicelib import keys
+    from chalicelib.keys import format as key_format
     from chalicelib.settings import get_settings
 
-    return keys.verify(plaintext, key.key_hash, key.pepper_id, get_settings().peppers)
+    return key_format.verify(plaintext, key.key_hash, key.pepper_id, get_settings().peppers)
 
 
 def assert_no_active_key_lacks_its_secret(backend: Backend) -> None:
@@ -174,7 +174,7 @@ def test_vault_timing_out_is_a_502_and_a_retry_completes_the_same_key(backend, c
 
 
 def test_an_answer_lost_after_the_write_landed_leaves_no_secret(backend, client, admin):
-    from chalicelib.domain import VaultFailure
+    from chalicelib.errors import VaultFailure
 
     registry = backend.service.vaults
     real_put = registry.put

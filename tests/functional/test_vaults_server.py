@@ -62,7 +62,7 @@ def test_create_read_back_and_revoke_over_the_wire(server_client, moto_endpoint,
 
 def test_cli_sweep_fails_stuck_keys_and_deletes_their_secrets(server_client, moto_endpoint, monkeypatch):
     from chalicelib import cli, wiring
-    from chalicelib.service import Caller
+    from chalicelib.roles.caller import Caller
 
     service = wiring.service()
     real_update = service.store.update

@@ -3,7 +3,7 @@ every error body and every authorizer context, and fails the run if any holds a 
 hash made during the session.
 
 Registered from ``tests/conftest.py`` so that it watches every suite, not only tests/security.
-Secrets and hashes are learnt by wrapping ``keys.generate`` and ``keys.hash_key`` (in this
+Secrets and hashes are learnt by wrapping ``key_format.generate`` and ``key_format.hash_key`` (in this
 process) and from ``remember`` (keys made by a subprocess, read from its create answers).
 Texts from outside this process (a local run's log) are handed to ``inspect``.
 """
@@ -99,7 +99,7 @@ class HygienePlugin:
         worker_share.prepare(config)
         from chalice import app as chalice_app
 
-        from chalicelib import keys
+        from chalicelib.keys import format as key_format
 
         handler = _Collector(level=logging.DEBUG)
         root = logging.getLogger()
@@ -115,8 +115,8 @@ class HygienePlugin:
             logger.setLevel(logging.DEBUG)
             self._undo.append(lambda logger=logger, previous=previous: logger.setLevel(previous))
 
-        self._wrap(keys, "generate", lambda result: LEDGER.remember(result.plaintext))
-        self._wrap(keys, "hash_key", LEDGER.remember_hash)
+        self._wrap(key_format, "generate", lambda result: LEDGER.remember(result.plaintext))
+        self._wrap(key_format, "hash_key", LEDGER.remember_hash)
 
         original_response = chalice_app.Response.to_dict
 

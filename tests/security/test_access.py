@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from chalicelib import keys, wiring
-from chalicelib.domain import Event
-from chalicelib.roles import PERMISSIONS
-from chalicelib.service import Caller, utcnow
+from chalicelib import wiring
+from chalicelib.keys import format as key_format
+from chalicelib.keys.records import Event, utcnow
+from chalicelib.roles.caller import Caller
+from chalicelib.roles.catalog import PERMISSIONS
 from tests.conftest import as_json, bearer, make_key
 from tests.security.conftest import count
 
@@ -59,7 +60,7 @@ def callers(client: Any) -> dict[str, dict[str, str]]:
     target_id, _ = make_key(name="target", roles=("ic_viewer",))
     _TARGET["id"] = target_id
     _, revoked = make_key(name="revoked")
-    wiring.service().revoke(Caller.operator("demo"), "demo", keys.parse(revoked, "apk").key_id)
+    wiring.service().revoke(Caller.operator("demo"), "demo", key_format.parse(revoked, "apk").key_id)
     expired_id, expired = make_key(name="expired", expires_in_days=30)
     store = wiring.store()
     record = store.get(expired_id)
@@ -67,7 +68,7 @@ def callers(client: Any) -> dict[str, dict[str, str]]:
     store.update(record, {"expires_at": past}, Event("demo", expired_id, "edit", "operator", utcnow(), {}))
     _, other = make_key(community="other")
     _, no_manage = make_key(roles=("ic_editor", "soc_analyst"))
-    unknown = keys.generate("apk").plaintext  # well formed, never stored
+    unknown = key_format.generate("apk").plaintext  # well formed, never stored
     good = make_key()[1]
     forged = good[:-1] + ("0" if good[-1] != "0" else "1")
     return {

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from chalicelib import wiring
-from chalicelib.domain import Conflict
-from chalicelib.service import Caller
+from chalicelib.errors import Conflict
+from chalicelib.roles.caller import Caller
 from tests.security.conftest import count
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import logging
 
 from chalice import app as chalice_app
 
-from chalicelib import keys
+from chalicelib.keys import format as key_format
 from tests.conftest import bearer
 from tests.security.hygiene import LEDGER, Ledger
 
@@ -15,14 +15,14 @@ from tests.security.hygiene import LEDGER, Ledger
 def test_the_collector_watches_this_session() -> None:
     assert chalice_app.Response.to_dict.__name__ == "response_to_dict"
     assert chalice_app.AuthResponse.to_dict.__name__ == "auth_to_dict"
-    made = keys.generate("apk").plaintext
+    made = key_format.generate("apk").plaintext
     assert made.split("_")[1][16:40] in LEDGER.secret_parts
 
 
 def test_a_leak_anywhere_would_be_found() -> None:
     ledger = Ledger()
-    secret = keys.generate("apk").plaintext
-    key_hash = keys.hash_key(secret, keys.Pepper("p", b"x" * 32))
+    secret = key_format.generate("apk").plaintext
+    key_hash = key_format.hash_key(secret, key_format.Pepper("p", b"x" * 32))
     ledger.remember(secret)
     ledger.remember_hash(key_hash)
     texts = [

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from chalicelib import wiring
-from chalicelib.custom_roles import MAX_CUSTOM_ROLES
-from chalicelib.domain import Conflict
-from chalicelib.service import Caller
+from chalicelib.errors import Conflict
+from chalicelib.roles.caller import Caller
+from chalicelib.roles.custom import MAX_CUSTOM_ROLES
 from tests.deploy import dynamodb_local
 from tests.security.conftest import count
 from tests.security.test_concurrency import race

@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from chalicelib import openapi, validation
-from chalicelib.roles import BUILTIN_ROLES
+from chalicelib.roles.catalog import BUILTIN_ROLES
 from tests.security import hygiene
 from tests.security.conftest import LocalRun, count
 

@@ -1,7 +1,7 @@
 """Hypothesis properties of the key format and of the lifecycle.
 
 The format: every generated key parses and verifies; every one-character change, truncation or
-extension is refused by ``keys.parse`` (the checksum and the shape, with no read at all).
+extension is refused by ``key_format.parse`` (the checksum and the shape, with no read at all).
 The lifecycle: a state machine over the real ``KeyService`` and ``Verifier`` (on the in-memory
 store of tests/fakes.py, which keeps DynamoStore's guarantees) creates, edits, revokes, lets
 time pass and authenticates in any order.
@@ -17,16 +17,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 
-from chalicelib import keys
-from chalicelib.authorizer import Unauthorized, Verifier
-from chalicelib.domain import Conflict
-from chalicelib.roles import PERMISSIONS
-from chalicelib.service import Caller, KeyService
+from chalicelib.authorizer.verifier import Unauthorized, Verifier
+from chalicelib.errors import Conflict
+from chalicelib.keys import format as key_format
+from chalicelib.keys.service import KeyService
+from chalicelib.roles.caller import Caller
+from chalicelib.roles.catalog import PERMISSIONS
 from tests.fakes import InMemoryStore
 from tests.security.conftest import count
 
 PREFIX = "apk"
-PEPPERS = (keys.Pepper("p2", b"p" * 32), keys.Pepper("p1", b"o" * 32))
+PEPPERS = (key_format.Pepper("p2", b"p" * 32), key_format.Pepper("p1", b"o" * 32))
 PRINTABLE = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
 ANY_CHAR = st.one_of(PRINTABLE, st.characters(blacklist_categories=("Cs",)))
 
@@ -34,7 +35,7 @@ ANY_CHAR = st.one_of(PRINTABLE, st.characters(blacklist_categories=("Cs",)))
 def generated_keys() -> st.SearchStrategy[str]:
     """Keys exactly as the service makes them (their randomness comes from ``secrets``)."""
     return st.builds(
-        lambda prefix, _example: keys.generate(prefix).plaintext,
+        lambda prefix, _example: key_format.generate(prefix).plaintext,
         st.sampled_from([PREFIX, "sk", "acme2024x"]),
         st.integers(),  # makes every example distinct, so hypothesis runs them all
     )
@@ -45,14 +46,14 @@ def generated_keys() -> st.SearchStrategy[str]:
 def test_every_generated_key_parses_and_verifies(plaintext: str) -> None:
     count("generated keys")
     prefix = plaintext.split("_", 1)[0]
-    parsed = keys.parse(plaintext, prefix)
+    parsed = key_format.parse(plaintext, prefix)
     assert parsed.plaintext == plaintext and plaintext.startswith(f"{prefix}_{parsed.key_id}")
-    assert keys.is_key_id(parsed.key_id)
+    assert key_format.is_key_id(parsed.key_id)
     for pepper in PEPPERS:
-        stored = keys.hash_key(plaintext, pepper)
-        assert keys.verify(plaintext, stored, pepper.id, PEPPERS)
-        assert not keys.verify(plaintext, stored, "gone", PEPPERS)
-    assert keys.key_pattern(prefix)  # the scanners' expression exists for every prefix
+        stored = key_format.hash_key(plaintext, pepper)
+        assert key_format.verify(plaintext, stored, pepper.id, PEPPERS)
+        assert not key_format.verify(plaintext, stored, "gone", PEPPERS)
+    assert key_format.key_pattern(prefix)  # the scanners' expression exists for every prefix
 
 
 @settings(max_examples=500)
@@ -63,8 +64,8 @@ def test_every_one_character_change_is_refused(plaintext: str, data: Any) -> Non
     replacement = data.draw(ANY_CHAR.filter(lambda c: c != plaintext[position]), label="replacement")
     changed = plaintext[:position] + replacement + plaintext[position + 1 :]
     count("bad inputs")
-    with pytest.raises(keys.InvalidKey):
-        keys.parse(changed, prefix)
+    with pytest.raises(key_format.InvalidKey):
+        key_format.parse(changed, prefix)
 
 
 @settings(max_examples=300)
@@ -76,8 +77,8 @@ def test_every_truncation_and_extension_is_refused(plaintext: str, data: Any) ->
     head = data.draw(st.text(ANY_CHAR, min_size=1, max_size=8), label="head")
     for bad in (plaintext[:cut], plaintext + tail, head + plaintext, plaintext[1:], " " + plaintext):
         count("bad inputs")
-        with pytest.raises(keys.InvalidKey):
-            keys.parse(bad, prefix)
+        with pytest.raises(key_format.InvalidKey):
+            key_format.parse(bad, prefix)
 
 
 @settings(max_examples=200)
@@ -85,11 +86,11 @@ def test_every_truncation_and_extension_is_refused(plaintext: str, data: Any) ->
 def test_a_changed_key_never_matches_the_stored_hash(plaintext: str, data: Any) -> None:
     """Past the checksum, the hash is the second wall: a key forged with a valid checksum fails."""
     prefix = plaintext.split("_", 1)[0]
-    parsed = keys.parse(plaintext, prefix)
-    other = keys.generate(prefix, key_id=parsed.key_id).plaintext  # same id, valid checksum
+    parsed = key_format.parse(plaintext, prefix)
+    other = key_format.generate(prefix, key_id=parsed.key_id).plaintext  # same id, valid checksum
     count("bad inputs")
-    stored = keys.hash_key(plaintext, PEPPERS[0])
-    assert not keys.verify(other, stored, PEPPERS[0].id, PEPPERS)
+    stored = key_format.hash_key(plaintext, PEPPERS[0])
+    assert not key_format.verify(other, stored, PEPPERS[0].id, PEPPERS)
 
 
 # -- the lifecycle state machine -----------------------------------------------------------------
@@ -177,7 +178,7 @@ class Lifecycle(RuleBasedStateMachine):
     def authenticate(self, key_id: str, tamper: bool) -> None:
         secret = self.secrets[key_id]
         if tamper:
-            secret = keys.generate(PREFIX, key_id=key_id).plaintext  # right id and checksum, wrong secret
+            secret = key_format.generate(PREFIX, key_id=key_id).plaintext  # right id and checksum, wrong secret
         expires = self.expires[key_id]
         should_pass = not tamper and key_id not in self.revoked and (expires is None or expires > self.clock.now)
         try:

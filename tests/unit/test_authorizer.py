@@ -12,18 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib import keys, logs
-from chalicelib.authorizer import (
-    DEFAULT_ROUTE_MAP,
-    RouteMap,
-    RouteMapError,
-    Unauthorized,
-    Verifier,
-)
-from chalicelib.domain import ACTIVE, PENDING, REVOKED, KeyRecord
-from chalicelib.roles import BUILTIN_ROLES
+from chalicelib import logs
+from chalicelib.authorizer.policy import DEFAULT_ROUTE_MAP, RouteMap, RouteMapError
+from chalicelib.authorizer.verifier import Unauthorized, Verifier
+from chalicelib.keys import format as key_format
+from chalicelib.keys.records import ACTIVE, PENDING, REVOKED, KeyRecord
+from chalicelib.roles.catalog import BUILTIN_ROLES
 
-PEPPER = keys.Pepper("p1", b"k" * 32)
+PEPPER = key_format.Pepper("p1", b"k" * 32)
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 ARN_BASE = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod"
 
@@ -38,10 +34,10 @@ class Table:
         self.touch_error: Exception | None = None
 
     def add(self, roles: tuple[str, ...] = ("ic_viewer",), **changes: Any) -> str:
-        parsed = keys.generate("apk")
+        parsed = key_format.generate("apk")
         record = KeyRecord(
             key_id=parsed.key_id, community="demo", name="k", description="", roles=list(roles), status=ACTIVE,
-            key_hash=keys.hash_key(parsed.plaintext, PEPPER), pepper_id=PEPPER.id, hint="", created_at=NOW,
+            key_hash=key_format.hash_key(parsed.plaintext, PEPPER), pepper_id=PEPPER.id, hint="", created_at=NOW,
             created_by="operator",
         )  # fmt: skip
         self.items[parsed.key_id] = replace(record, **changes)
@@ -119,11 +115,11 @@ def test_a_bad_checksum_makes_no_lookup(table, clock):
 
 def test_every_bad_key_gets_the_same_refusal(table, clock):
     check = verifier(table, clock)
-    unknown = keys.generate("apk").plaintext
+    unknown = key_format.generate("apk").plaintext
     revoked = table.add(status=REVOKED)
     pending = table.add(status=PENDING)
     expired = table.add(expires_at=NOW - timedelta(seconds=1))
-    wrong_secret = keys.generate("apk", key_id=keys.parse(table.add(), "apk").key_id).plaintext
+    wrong_secret = key_format.generate("apk", key_id=key_format.parse(table.add(), "apk").key_id).plaintext
     reasons = {}
     for name, token in [
         ("unknown", unknown), ("revoked", revoked), ("pending", pending), ("expired", expired),
@@ -166,7 +162,7 @@ def test_cache_ttl_zero_reads_every_time(table, clock):
 
 def test_cache_serves_within_ttl_and_forget_drops_it(table, clock):
     secret = table.add()
-    key_id = keys.parse(secret, "apk").key_id
+    key_id = key_format.parse(secret, "apk").key_id
     check = verifier(table, clock, cache_ttl_seconds=30)
     check.verify(secret)
     check.verify(secret)
@@ -178,7 +174,7 @@ def test_cache_serves_within_ttl_and_forget_drops_it(table, clock):
 
 def test_a_revoked_key_is_refused_once_the_cache_ttl_has_passed(table, clock):
     secret = table.add()
-    key_id = keys.parse(secret, "apk").key_id
+    key_id = key_format.parse(secret, "apk").key_id
     check = verifier(table, clock, cache_ttl_seconds=30)
     check.verify(secret)
     table.items[key_id] = replace(table.items[key_id], status=REVOKED)  # revoked elsewhere
@@ -338,7 +334,7 @@ def test_one_json_line_per_decision_never_the_key(table, clock, capsys):
     assert [(line["outcome"], line["reason"]) for line in lines] == [
         ("allow", "ok"), ("deny", "lacks intelligence:write"), ("unauthorized", "malformed"),
     ]  # fmt: skip
-    key_id = keys.parse(secret, "apk").key_id
+    key_id = key_format.parse(secret, "apk").key_id
     assert [line["key_id"] for line in lines] == [key_id, key_id, "unknown"]
     assert all(isinstance(line["latency_ms"], float) and line["community"] in ("demo", "") for line in lines)
     text = json.dumps(lines)
@@ -358,6 +354,6 @@ def test_decision_context_is_strings_only(table, clock):
     secret = table.add(roles=("ic_viewer", "playbooks_operator"))
     context = verifier(table, clock).authorize(secret, face="app").context()
     assert context == {
-        "key_id": keys.parse(secret, "apk").key_id, "community": "demo", "roles": "ic_viewer,playbooks_operator",
+        "key_id": key_format.parse(secret, "apk").key_id, "community": "demo", "roles": "ic_viewer,playbooks_operator",
         "permissions": "intelligence:read,playbooks:read,playbooks:run",
     }  # fmt: skip

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib import keys, validation
-from chalicelib.authorizer import Unauthorized
-from chalicelib.domain import ValidationError
+from chalicelib import validation
+from chalicelib.authorizer.verifier import Unauthorized
+from chalicelib.errors import ValidationError
+from chalicelib.keys import format as key_format
 from chalicelib.settings import SettingsError, from_environ
 from tests.conftest import PEPPER
 from tests.unit.test_authorizer import Clock, Table, verifier
@@ -21,21 +22,21 @@ from tests.unit.test_authorizer import Clock, Table, verifier
 
 def hmacs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     made: list[str] = []
-    real = keys.hash_key
+    real = key_format.hash_key
 
-    def counting(plaintext: str, pepper: keys.Pepper) -> str:
+    def counting(plaintext: str, pepper: key_format.Pepper) -> str:
         made.append(plaintext)
         return real(plaintext, pepper)
 
-    monkeypatch.setattr(keys, "hash_key", counting)
+    monkeypatch.setattr(key_format, "hash_key", counting)
     return made
 
 
 def test_an_unknown_id_costs_the_same_hmac_as_a_wrong_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     table, clock = Table(), Clock()
-    known = keys.parse(table.add(), "apk")
-    wrong_secret = keys.generate("apk", key_id=known.key_id).plaintext
-    unknown = keys.generate("apk").plaintext
+    known = key_format.parse(table.add(), "apk")
+    wrong_secret = key_format.generate("apk", key_id=known.key_id).plaintext
+    unknown = key_format.generate("apk").plaintext
     made = hmacs(monkeypatch)
     check = verifier(table, clock)
 

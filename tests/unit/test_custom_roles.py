@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chalicelib.custom_roles import CustomRole, CustomRoles
-from chalicelib.roles import permissions_of
+from chalicelib.roles.catalog import permissions_of
+from chalicelib.roles.custom import CustomRole, CustomRoles
 
 
 class CountingStore:

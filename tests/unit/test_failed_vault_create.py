@@ -14,12 +14,14 @@ from typing import Any
 
 import pytest
 
-from chalicelib import keys
-from chalicelib.domain import ACTIVE, FAILED, Conflict, Event, VaultFailure
-from chalicelib.service import Caller, KeyService
+from chalicelib.errors import Conflict, VaultFailure
+from chalicelib.keys import format as key_format
+from chalicelib.keys.records import ACTIVE, FAILED, Event
+from chalicelib.keys.service import KeyService
+from chalicelib.roles.caller import Caller
 from tests.fakes import InMemoryStore
 
-PEPPERS = (keys.Pepper("p1", b"n" * 32),)
+PEPPERS = (key_format.Pepper("p1", b"n" * 32),)
 ADMIN = Caller.operator("demo")
 MOMENT = datetime(2026, 1, 1, tzinfo=UTC)
 BODY = {"name": "CI", "roles": ["ic_viewer"], "vault": {"target": "box"}, "reveal": False}
@@ -149,4 +151,4 @@ def test_a_successful_vault_create_keeps_the_secret_at_the_location_on_the_key(s
     assert created.secret is None
     key = store.keys[created.key.key_id]
     assert key.status == ACTIVE and key.vault == {"target": "box", "path": f"demo/{key.key_id}", "version": 1}
-    assert keys.verify(box.secrets[f"demo/{key.key_id}"], key.key_hash, key.pepper_id, PEPPERS)
+    assert key_format.verify(box.secrets[f"demo/{key.key_id}"], key.key_hash, key.pepper_id, PEPPERS)

@@ -15,10 +15,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import keys
-from chalicelib.authorizer import DEFAULT_ROUTE_MAP, POLICY, SIMPLE, RouteMap, handle_gateway_event
-from chalicelib.execute_api import MethodArn, NotAMethodArn, bearer_token, is_unsafe_path
-from chalicelib.roles import BUILTIN_ROLES
+from chalicelib.authorizer.execute_api import MethodArn, NotAMethodArn, bearer_token, is_unsafe_path
+from chalicelib.authorizer.gateway import POLICY, SIMPLE, handle_gateway_event
+from chalicelib.authorizer.policy import DEFAULT_ROUTE_MAP, RouteMap
+from chalicelib.keys import format as key_format
+from chalicelib.roles.catalog import BUILTIN_ROLES
 from tests.unit.test_authorizer import Clock, Table, verifier
 
 BASE = "arn:aws:execute-api:us-east-1:123456789012:abcdef123"
@@ -323,7 +324,7 @@ def test_every_payload_reads_its_own_identity_source(scheme):
         mode = SIMPLE if event.get("version") == "2.0" else POLICY
         result = answer(event, mode)
         assert result.get("isAuthorized", True) is True, event
-        assert result["context"]["key_id"] == keys.parse(key, "apk").key_id, event
+        assert result["context"]["key_id"] == key_format.parse(key, "apk").key_id, event
 
 
 def test_the_token_is_never_read_from_anywhere_but_the_identity_source():

@@ -15,19 +15,15 @@ from typing import Any
 
 import pytest
 
-from chalicelib import keys
-from chalicelib.authorizer import (
-    DEFAULT_ROUTE_MAP,
-    RouteMap,
-    RouteMapError,
-    Verifier,
-    handle_gateway_event,
-)
-from chalicelib.domain import ACTIVE, KeyRecord
-from chalicelib.roles import BUILTIN_ROLES
+from chalicelib.authorizer.gateway import handle_gateway_event
+from chalicelib.authorizer.policy import DEFAULT_ROUTE_MAP, RouteMap, RouteMapError
+from chalicelib.authorizer.verifier import Verifier
+from chalicelib.keys import format as key_format
+from chalicelib.keys.records import ACTIVE, KeyRecord
+from chalicelib.roles.catalog import BUILTIN_ROLES
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
-PEPPER = keys.Pepper("p1", b"k" * 32)
+PEPPER = key_format.Pepper("p1", b"k" * 32)
 BASE = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 PATHS = ("/", "/intelligence", "/intelligence/reports/42", "/playbooks", "/playbooks/run/7", "/operations/a",
@@ -39,10 +35,10 @@ class Keys:
         self.items: dict[str, KeyRecord] = {}
 
     def add(self, *roles: str) -> tuple[str, str]:
-        parsed = keys.generate("apk")
+        parsed = key_format.generate("apk")
         self.items[parsed.key_id] = KeyRecord(
             key_id=parsed.key_id, community="demo", name="k", description="", roles=list(roles), status=ACTIVE,
-            key_hash=keys.hash_key(parsed.plaintext, PEPPER), pepper_id=PEPPER.id, hint="",
+            key_hash=key_format.hash_key(parsed.plaintext, PEPPER), pepper_id=PEPPER.id, hint="",
             created_at=datetime(2026, 1, 1, tzinfo=UTC), created_by="operator",
         )  # fmt: skip
         return parsed.key_id, parsed.plaintext

@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib import keys
-from chalicelib.domain import Forbidden
-from chalicelib.roles import BUILTIN_ROLES, Role
-from chalicelib.service import Caller, KeyService
+from chalicelib.errors import Forbidden
+from chalicelib.keys import format as key_format
+from chalicelib.keys.service import KeyService
+from chalicelib.roles.caller import Caller
+from chalicelib.roles.catalog import BUILTIN_ROLES, Role
 from tests.fakes import InMemoryStore
 
-PEPPERS = (keys.Pepper("p1", b"n" * 32),)
+PEPPERS = (key_format.Pepper("p1", b"n" * 32),)
 POWER = Role("power", "Keys and operations", ("apikeys:manage", "operations:write"), builtin=False)
 READER = Role("reader", "Reads intelligence", ("intelligence:read",), builtin=False)
 LIMITED = Caller("k1", "demo", ("apikeys_admin",), frozenset({"apikeys:manage"}))

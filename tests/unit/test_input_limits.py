@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from chalicelib import validation
-from chalicelib.domain import ValidationError
-from chalicelib.roles import BUILTIN_ROLES
+from chalicelib.errors import ValidationError
+from chalicelib.roles.catalog import BUILTIN_ROLES
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

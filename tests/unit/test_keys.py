@@ -2,24 +2,24 @@ import re
 
 import pytest
 
-from chalicelib import keys
+from chalicelib.keys import format as key_format
 
-PEPPER = keys.Pepper("p1", b"k" * 32)
-OTHER = keys.Pepper("p0", b"o" * 32)
+PEPPER = key_format.Pepper("p1", b"k" * 32)
+OTHER = key_format.Pepper("p0", b"o" * 32)
 
 
 def test_generated_key_has_the_documented_shape_and_parses_back():
-    made = keys.generate("apk")
-    assert re.fullmatch(keys.key_pattern("apk"), made.plaintext)
-    assert keys.parse(made.plaintext, "apk") == made
+    made = key_format.generate("apk")
+    assert re.fullmatch(key_format.key_pattern("apk"), made.plaintext)
+    assert key_format.parse(made.plaintext, "apk") == made
     assert made.plaintext.startswith(f"apk_{made.key_id}")
 
 
 def test_keys_are_unique_and_carry_at_least_128_random_bits():
-    made = {keys.generate("apk").plaintext for _ in range(2000)}
+    made = {key_format.generate("apk").plaintext for _ in range(2000)}
     assert len(made) == 2000
     # 24 base62 characters of secret beyond the public id: log2(62**24) > 142
-    assert keys.SECRET_LENGTH * 5.95 > 128
+    assert key_format.SECRET_LENGTH * 5.95 > 128
 
 
 @pytest.mark.parametrize(
@@ -36,23 +36,23 @@ def test_keys_are_unique_and_carry_at_least_128_random_bits():
     ],
 )
 def test_mangled_keys_fail_the_checksum_or_shape(mangle):
-    plaintext = keys.generate("apk").plaintext
-    with pytest.raises(keys.InvalidKey):
-        keys.parse(mangle(plaintext), "apk")
+    plaintext = key_format.generate("apk").plaintext
+    with pytest.raises(key_format.InvalidKey):
+        key_format.parse(mangle(plaintext), "apk")
 
 
 def test_hash_verifies_only_with_the_pepper_it_was_made_with():
-    plaintext = keys.generate("apk").plaintext
-    digest = keys.hash_key(plaintext, PEPPER)
+    plaintext = key_format.generate("apk").plaintext
+    digest = key_format.hash_key(plaintext, PEPPER)
     assert plaintext not in digest
-    assert keys.verify(plaintext, digest, "p1", (OTHER, PEPPER))
-    assert not keys.verify(plaintext, digest, "p0", (OTHER, PEPPER))
-    assert not keys.verify(plaintext, digest, "gone", (OTHER,))
-    assert not keys.verify(keys.generate("apk").plaintext, digest, "p1", (PEPPER,))
+    assert key_format.verify(plaintext, digest, "p1", (OTHER, PEPPER))
+    assert not key_format.verify(plaintext, digest, "p0", (OTHER, PEPPER))
+    assert not key_format.verify(plaintext, digest, "gone", (OTHER,))
+    assert not key_format.verify(key_format.generate("apk").plaintext, digest, "p1", (PEPPER,))
 
 
 def test_hint_shows_prefix_and_first_characters_only():
-    plaintext = keys.generate("apk").plaintext
-    hint = keys.hint(plaintext, "apk")
+    plaintext = key_format.generate("apk").plaintext
+    hint = key_format.hint(plaintext, "apk")
     assert hint == plaintext[:10] + "…"
     assert plaintext[20:] not in hint

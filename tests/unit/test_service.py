@@ -2,13 +2,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib import keys
-from chalicelib.domain import Conflict, Forbidden, NotFound, ValidationError, VersionConflict
-from chalicelib.roles import BUILTIN_ROLES
-from chalicelib.service import Caller, KeyService
+from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationError, VersionConflict
+from chalicelib.keys import format as key_format
+from chalicelib.keys.service import KeyService
+from chalicelib.roles.caller import Caller
+from chalicelib.roles.catalog import BUILTIN_ROLES
 from tests.fakes import InMemoryStore
 
-PEPPERS = (keys.Pepper("new", b"n" * 32), keys.Pepper("old", b"o" * 32))
+PEPPERS = (key_format.Pepper("new", b"n" * 32), key_format.Pepper("old", b"o" * 32))
 
 
 class Clock:
@@ -48,8 +49,8 @@ def create(service, name="CTI", roles=("ic_viewer",), caller=ADMIN, **extra):
 def test_create_returns_the_secret_once_and_stores_only_its_hash(service, store):
     created = create(service)
     stored = store.keys[created.key.key_id]
-    assert created.secret and keys.parse(created.secret, "apk").key_id == stored.key_id
-    assert stored.key_hash == keys.hash_key(created.secret, PEPPERS[0])
+    assert created.secret and key_format.parse(created.secret, "apk").key_id == stored.key_id
+    assert stored.key_hash == key_format.hash_key(created.secret, PEPPERS[0])
     assert stored.pepper_id == "new"
     assert created.secret not in repr(stored.__dict__)
     assert service.get(ADMIN, "demo", stored.key_id).view(service.clock()).get("secret") is None
@@ -186,7 +187,7 @@ def test_keys_hashed_with_an_older_pepper_keep_verifying(store, clock):
     created = create(old_service)
     assert store.keys[created.key.key_id].pepper_id == "old"
     stored = store.keys[created.key.key_id]
-    assert keys.verify(created.secret, stored.key_hash, stored.pepper_id, PEPPERS)
+    assert key_format.verify(created.secret, stored.key_hash, stored.pepper_id, PEPPERS)
 
 
 def test_catalog_lists_the_builtin_roles(service):

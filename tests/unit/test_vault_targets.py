@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from chalicelib.domain import ValidationError, VaultFailure
+from chalicelib.errors import ValidationError, VaultFailure
 from chalicelib.vaults import VaultConfigError, VaultRegistry
 
 TARGETS = [

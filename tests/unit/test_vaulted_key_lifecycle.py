@@ -11,19 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib import keys
-from chalicelib.domain import (
-    ACTIVE,
-    FAILED,
-    PENDING,
-    REVOKED,
-    Conflict,
-    Forbidden,
-    NotFound,
-    ServiceError,
-    VaultFailure,
-)
-from chalicelib.service import Caller, KeyService
+from chalicelib.errors import Conflict, Forbidden, NotFound, ServiceError, VaultFailure
+from chalicelib.keys import format as key_format
+from chalicelib.keys.records import ACTIVE, FAILED, PENDING, REVOKED
+from chalicelib.keys.service import KeyService
+from chalicelib.roles.caller import Caller
 from tests.fakes import InMemoryStore
 from tests.unit.test_failed_vault_create import BODY, PEPPERS, Box
 
@@ -83,7 +75,7 @@ def test_a_retry_of_a_failed_vault_create_delivers_a_fresh_secret_to_the_same_ke
     key = store.keys[failed.key_id]
     assert again.key.key_id == failed.key_id and key.status == ACTIVE and again.secret is None
     secret = box.secrets[f"demo/{key.key_id}"]
-    assert keys.verify(secret, key.key_hash, key.pepper_id, PEPPERS)
+    assert key_format.verify(secret, key.key_hash, key.pepper_id, PEPPERS)
     assert key.key_hash != failed.key_hash
     assert [e.action for e in store.events] == ["create", "fail", "resume", "activate"]
     assert {e.actor for e in store.events} == {f"key:{MANAGER.key_id}"}

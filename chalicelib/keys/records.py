@@ -1,10 +1,11 @@
-"""The service's records and errors, and the storage interface it is handed. No AWS here."""
+"""The key records (key, audit event, idempotency record, page), their statuses, and the storage
+interface the key service is handed. No AWS here."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 PENDING = "pending"  # secret not yet delivered: never listed as active, never authorized
@@ -16,48 +17,8 @@ EXPIRED = "expired"  # derived from expires_at, never stored
 LISTED_STATUSES = (ACTIVE, REVOKED)
 
 
-class ServiceError(Exception):
-    """Base of the errors the routes turn into HTTP answers."""
-
-
-class ValidationError(ServiceError):
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-
-
-class NotFound(ServiceError):
-    pass
-
-
-class Forbidden(ServiceError):
-    pass
-
-
-class Conflict(ServiceError):
-    pass
-
-
-class StoreError(ServiceError):
-    """The table could not be read or written; nothing was half-written."""
-
-
-class VaultFailure(ServiceError):
-    def __init__(self, target: str, message: str) -> None:
-        super().__init__(f"vault target {target!r}: {message}")
-        self.target = target
-
-
-class VersionConflict(Exception):
-    """The item changed since it was read (optimistic locking)."""
-
-
-class OverLimit(Exception):
-    """A conditional count found the community at its limit; nothing was written."""
-
-
-class AlreadyExists(Exception):
-    """A conditional create found its item there (key id or idempotency key)."""
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -89,7 +50,7 @@ class KeyRecord:
     rotated_from: str | None = None
     rotated_to: str | None = None
     grace_until: datetime | None = None
-    # The usage plan and the API Gateway key that carries it (chalicelib.usage_plans). The value
+    # The usage plan and the API Gateway key that carries it (chalicelib.plans.usage_plans). The value
     # is a metering identifier for the authorizer's usageIdentifierKey, never shown to callers.
     plan: str | None = None
     gateway_key_id: str | None = None

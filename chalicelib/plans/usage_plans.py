@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from chalicelib.domain import ServiceError, ValidationError
+from chalicelib.errors import ServiceError, ValidationError
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ from typing import Any
 import botocore.session
 from botocore.config import Config
 
-from chalicelib.domain import KeyRecord, StoreError
+from chalicelib.errors import StoreError
+from chalicelib.keys.records import KeyRecord
 
 _DATETIMES = ("created_at", "expires_at", "revoked_at", "last_used_at", "updated_at", "grace_until")
 # The only attributes the last-used write names, and all the authorizer's IAM role lets it name

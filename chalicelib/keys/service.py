@@ -1,7 +1,7 @@
 """The key lifecycle: create, list, get, edit, revoke. Knows nothing of HTTP or AWS.
 
 It is handed a ``Store`` (``store.DynamoStore`` in production, a fake in unit tests), the
-vault targets, the settings it needs and a clock, and raises ``domain`` errors that the
+vault targets, the settings it needs and a clock, and raises ``chalicelib.errors`` that the
 routes and the CLI turn into answers.
 """
 
@@ -15,34 +15,39 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from chalicelib import keys, validation
-from chalicelib.domain import (
-    ACTIVE,
-    FAILED,
-    PENDING,
-    REVOKED,
+from chalicelib import validation
+from chalicelib.errors import (
     AlreadyExists,
     Conflict,
-    Event,
     Forbidden,
-    IdempotencyRecord,
-    KeyRecord,
     NotFound,
     OverLimit,
     ServiceError,
-    Store,
     StoreError,
     ValidationError,
     VaultFailure,
     VersionConflict,
 )
-from chalicelib.roles import BUILTIN_ROLES, MANAGE_KEYS, Role, missing_permissions, permissions_of
-from chalicelib.usage_plans import GatewayKey, UsagePlanFailure, UsagePlans
+from chalicelib.keys import format as key_format
+from chalicelib.keys.records import (
+    ACTIVE,
+    FAILED,
+    PENDING,
+    REVOKED,
+    Event,
+    IdempotencyRecord,
+    KeyRecord,
+    Store,
+    utcnow,
+)
+from chalicelib.plans.usage_plans import GatewayKey, UsagePlanFailure, UsagePlans
+from chalicelib.roles.caller import Caller
+from chalicelib.roles.catalog import BUILTIN_ROLES, MANAGE_KEYS, Role, missing_permissions, permissions_of
 
 log = logging.getLogger(__name__)
 
@@ -56,39 +61,6 @@ MAX_KEYS_PER_COMMUNITY = 1000
 # A pending key touched more recently than this may still have its vault write in flight (the
 # Lambda timeout bounds a request), so a retry waits rather than racing it to the same path.
 RESUME_AFTER_SECONDS = 60.0
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is asking: a verified key, or the operator at the CLI."""
-
-    key_id: str
-    community: str
-    roles: tuple[str, ...]
-    permissions: frozenset[str]
-    # The key's API Gateway key value, for the standalone authorizer's usageIdentifierKey.
-    usage_identifier_key: str | None = dataclasses.field(default=None, repr=False, compare=False)
-
-    @property
-    def actor(self) -> str:
-        return f"key:{self.key_id}" if self.key_id != "operator" else "operator"
-
-    @classmethod
-    def operator(cls, community: str) -> Caller:
-        everything = frozenset(p for role in BUILTIN_ROLES.values() for p in role.permissions)
-        return cls("operator", community, (), everything)
-
-    def view(self) -> dict[str, Any]:
-        return {
-            "id": self.key_id,
-            "community": self.community,
-            "roles": list(self.roles),
-            "permissions": sorted(self.permissions),
-        }
 
 
 class Vaults(Protocol):
@@ -109,7 +81,7 @@ class Vaults(Protocol):
 
 
 class Plans(Protocol):
-    """API Gateway usage plans and the keys in them; implemented in ``chalicelib.usage_plans``."""
+    """API Gateway usage plans and the keys in them; implemented in ``chalicelib.plans.usage_plans``."""
 
     def choose(self, body: Mapping[str, Any]) -> str | None:
         """The plan a body asks for (ValidationError naming ``plan``)."""
@@ -163,7 +135,7 @@ class KeyService:
         store: Store,
         *,
         key_prefix: str,
-        peppers: tuple[keys.Pepper, ...],
+        peppers: tuple[key_format.Pepper, ...],
         max_expiry_days: int = 365,
         vaults: Vaults | None = None,
         clock: Clock = utcnow,
@@ -239,7 +211,7 @@ class KeyService:
             if replay is not None:
                 return replay
         for _ in range(3):
-            secret = keys.generate(self.key_prefix)
+            secret = key_format.generate(self.key_prefix)
             location = None
             if request.vault_target is not None:
                 location = self.vaults.resolve(request.vault_target, request.vault_path, community, secret.key_id)
@@ -250,7 +222,7 @@ class KeyService:
                 self.store.insert(key, event, idem, limit=self.max_keys)
             except OverLimit:
                 raise Conflict(
-                    f"this community already has {self.max_keys} live (active or pending) API keys, the most "
+                    f"this community already has {self.max_keys} live (active or pending) API key_format, the most "
                     f"allowed; revoke keys it no longer needs (expired ones count until revoked)"
                 ) from None
             except AlreadyExists:
@@ -269,7 +241,7 @@ class KeyService:
         caller: Caller,
         community: str,
         request: validation.CreateRequest,
-        secret: keys.ParsedKey,
+        secret: key_format.ParsedKey,
         now: datetime,
         location: dict[str, Any] | None,
     ) -> KeyRecord:
@@ -283,9 +255,9 @@ class KeyService:
             # A key whose secret goes to a vault, or that goes on a usage plan, stays pending until
             # the vault has the secret and its API Gateway key is in the plan.
             status=PENDING if location is not None or request.plan else ACTIVE,
-            key_hash=keys.hash_key(secret.plaintext, pepper),
+            key_hash=key_format.hash_key(secret.plaintext, pepper),
             pepper_id=pepper.id,
-            hint=keys.hint(secret.plaintext, self.key_prefix),
+            hint=key_format.hint(secret.plaintext, self.key_prefix),
             created_at=now,
             created_by=caller.actor,
             expires_at=request.expires_at,
@@ -373,11 +345,11 @@ class KeyService:
                 f"this create may still be in progress; retry with the same Idempotency-Key "
                 f"after {int(self.resume_after_seconds)} seconds"
             )
-        secret = keys.generate(self.key_prefix, key_id=key.key_id)
+        secret = key_format.generate(self.key_prefix, key_id=key.key_id)
         pepper = self.peppers[0]
         changes = {
             "status": PENDING,
-            "key_hash": keys.hash_key(secret.plaintext, pepper),
+            "key_hash": key_format.hash_key(secret.plaintext, pepper),
             "pepper_id": pepper.id,
             "updated_at": now,
         }
@@ -541,7 +513,7 @@ class KeyService:
             raise Forbidden(f"this key lacks permissions the key {key.key_id} holds: {', '.join(sorted(missing))}")
 
     def load_key(self, community: str, key_id: str) -> KeyRecord:
-        key = self.store.get(key_id) if keys.is_key_id(key_id) else None
+        key = self.store.get(key_id) if key_format.is_key_id(key_id) else None
         if key is None or key.community != community:
             raise NotFound("no such API key")
         return key

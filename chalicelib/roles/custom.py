@@ -20,20 +20,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib import validation
-from chalicelib.domain import (
-    AlreadyExists,
-    Conflict,
-    Event,
-    Forbidden,
-    KeyRecord,
-    NotFound,
-    OverLimit,
-    ValidationError,
-    VersionConflict,
-    iso,
-)
-from chalicelib.roles import BUILTIN_ROLES, MANAGE_KEYS, PERMISSIONS, Role
-from chalicelib.service import Caller, utcnow
+from chalicelib.errors import AlreadyExists, Conflict, Forbidden, NotFound, OverLimit, ValidationError, VersionConflict
+from chalicelib.keys.records import Event, KeyRecord, iso, utcnow
+from chalicelib.roles.caller import Caller
+from chalicelib.roles.catalog import BUILTIN_ROLES, MANAGE_KEYS, PERMISSIONS, Role
 
 ROLE_NAME = re.compile(r"[a-z][a-z0-9_]{1,47}")
 MAX_CUSTOM_ROLES = 100

@@ -32,22 +32,19 @@ from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteEr
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
-from chalicelib.domain import (
+from chalicelib.errors import AlreadyExists, OverLimit, StoreError, VersionConflict
+from chalicelib.keys.reader import LAST_USED_ATTRIBUTES
+from chalicelib.keys.records import (
     ACTIVE,
     EXPIRED,
     LISTED_STATUSES,
     PENDING,
     REVOKED,
-    AlreadyExists,
     Event,
     IdempotencyRecord,
     KeyRecord,
-    OverLimit,
     Page,
-    StoreError,
-    VersionConflict,
 )
-from chalicelib.key_reader import LAST_USED_ATTRIBUTES
 from chalicelib.settings import Settings
 
 PENDING_BUCKET = "pending"
@@ -341,7 +338,7 @@ class CountChange:
 
 
 class DynamoStore:
-    """The ``domain.Store`` over DynamoDB, through PynamoDB."""
+    """The ``records.Store`` over DynamoDB, through PynamoDB."""
 
     def __init__(self, models: Models, reader: Any = None) -> None:
         self.models = models

@@ -20,22 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from chalicelib import keys, validation
-from chalicelib.domain import (
-    ACTIVE,
-    PENDING,
-    REVOKED,
-    AlreadyExists,
-    Conflict,
-    Event,
-    KeyRecord,
-    ServiceError,
-    StoreError,
-    ValidationError,
-    VersionConflict,
-    iso,
-)
-from chalicelib.service import EDIT_RETRIES, Caller, KeyService, _audit_fields
+from chalicelib import validation
+from chalicelib.errors import AlreadyExists, Conflict, ServiceError, StoreError, ValidationError, VersionConflict
+from chalicelib.keys import format as key_format
+from chalicelib.keys.records import ACTIVE, PENDING, REVOKED, Event, KeyRecord, iso
+from chalicelib.keys.service import EDIT_RETRIES, KeyService, _audit_fields
+from chalicelib.roles.caller import Caller
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +90,7 @@ class Rotation:
             if not request.reveal and not old.vault:
                 raise ValidationError("reveal", "false needs a key with a vault: the secret would be lost")
             grace_until = self._deadline(old, request.grace, now)
-            secret = keys.generate(service.key_prefix)
+            secret = key_format.generate(service.key_prefix)
             location = None
             if old.vault:
                 target = str(old.vault.get("target"))

@@ -20,9 +20,12 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from chalicelib import keys, validation
-from chalicelib.domain import ACTIVE, Conflict, KeyRecord, ValidationError
-from chalicelib.service import Caller, KeyService
+from chalicelib import validation
+from chalicelib.errors import Conflict, ValidationError
+from chalicelib.keys import format as key_format
+from chalicelib.keys.records import ACTIVE, KeyRecord
+from chalicelib.keys.service import KeyService
+from chalicelib.roles.caller import Caller
 
 log = logging.getLogger("apikeys.leaks")
 
@@ -111,7 +114,7 @@ class LeakReports:
         verify_signature(raw_body, key_identifier, signature, public_keys)
         entries = parse_report(raw_body)
         service = self.service
-        parsed: dict[str, keys.ParsedKey | None] = {}
+        parsed: dict[str, key_format.ParsedKey | None] = {}
         for entry in entries:
             if entry["token"] not in parsed:
                 parsed[entry["token"]] = _parse(entry["token"], service.key_prefix)
@@ -128,13 +131,13 @@ class LeakReports:
         return answer
 
     def _handle_token(
-        self, parsed: keys.ParsedKey | None, records: Mapping[str, KeyRecord], entry: Mapping[str, str]
+        self, parsed: key_format.ParsedKey | None, records: Mapping[str, KeyRecord], entry: Mapping[str, str]
     ) -> str:
         service = self.service
         if parsed is None:
             return FALSE_POSITIVE
         key = records.get(parsed.key_id)
-        if key is None or not keys.verify(parsed.plaintext, key.key_hash, key.pepper_id, service.peppers):
+        if key is None or not key_format.verify(parsed.plaintext, key.key_hash, key.pepper_id, service.peppers):
             log.info(json.dumps({"event": "leak.report", "key_id": parsed.key_id, "outcome": "no such key"}))
             return FALSE_POSITIVE
         # A key already revoked (a replayed report, or GitHub sending the same match twice) is
@@ -158,10 +161,10 @@ class LeakReports:
         return TRUE_POSITIVE
 
 
-def _parse(token: str, prefix: str) -> keys.ParsedKey | None:
+def _parse(token: str, prefix: str) -> key_format.ParsedKey | None:
     try:
-        return keys.parse(token, prefix)
-    except keys.InvalidKey:
+        return key_format.parse(token, prefix)
+    except key_format.InvalidKey:
         return None
 
 

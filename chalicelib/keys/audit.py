@@ -15,8 +15,10 @@ from typing import Any
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from chalicelib import validation
-from chalicelib.domain import Event, ValidationError
-from chalicelib.service import Caller, KeyService
+from chalicelib.errors import ValidationError
+from chalicelib.keys.records import Event
+from chalicelib.keys.service import KeyService
+from chalicelib.roles.caller import Caller
 
 PARAMS = frozenset({"limit", "cursor"})
 _SECRET_FIELDS = frozenset({"secret", "plaintext", "key_hash", "hash", "pepper_id", "token"})

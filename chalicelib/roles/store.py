@@ -11,10 +11,11 @@ from typing import Any
 
 from pynamodb.exceptions import PynamoDBException
 
-from chalicelib.custom_roles import CustomRole, with_changes
-from chalicelib.domain import ACTIVE, AlreadyExists, Event, KeyRecord, OverLimit, StoreError, VersionConflict
-from chalicelib.roles import Role
-from chalicelib.store import COUNT_RETRIES, CUSTOM_ROLES, DynamoStore, _CountMoved, _to_record
+from chalicelib.errors import AlreadyExists, OverLimit, StoreError, VersionConflict
+from chalicelib.keys.records import ACTIVE, Event, KeyRecord
+from chalicelib.keys.store import COUNT_RETRIES, CUSTOM_ROLES, DynamoStore, _CountMoved, _to_record
+from chalicelib.roles.catalog import Role
+from chalicelib.roles.custom import CustomRole, with_changes
 
 _ROLE_FIELDS = ("description", "permissions", "created_at", "created_by", "updated_at", "updated_by")
 

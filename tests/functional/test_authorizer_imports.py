@@ -1,0 +1,81 @@
+"""The standalone authorizer's cold start stays light: what Lambda's init and its first decision
+import, read in a fresh interpreter. PynamoDB and pydantic belong to the management routes only."""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PEPPER
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+HEAVY = ("pynamodb", "pydantic")
+ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/intelligence/reports/42"
+
+DECIDE = """
+import json, sys
+import app
+answer = app.app.handler_map["gateway_authorizer"](json.loads(sys.argv[1]), None)
+print(json.dumps({
+    "effect": answer["policyDocument"]["Statement"][0]["Effect"],
+    "modules": sorted(m for m in sys.modules if m.split(".")[0] in %r or m.startswith("chalicelib.")),
+}))
+""" % (HEAVY,)  # noqa: UP031 - the code's own braces stay as they are
+
+IMPORT_ONLY = """
+import json, sys
+import chalicelib.authorizer.gateway, chalicelib.authorizer.policy, chalicelib.authorizer.verifier
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("pynamodb", "pydantic", "chalice", "app")
+                        or m.startswith(("chalicelib.routes", "chalicelib.keys.", "chalicelib.plans")))))
+"""
+
+
+def _python(code: str, *args: str, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_authorizer_modules_import_no_store_no_routes_no_models():
+    """Read alone, the authorizer package needs the key format and records, the roles, and nothing heavier."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}
+    loaded = json.loads(_python(IMPORT_ONLY, env=env))
+    assert loaded == ["chalicelib.keys.format", "chalicelib.keys.records"]
+
+
+def test_a_first_decision_from_a_cold_start_imports_no_pynamodb_or_pydantic(moto_server):
+    suffix = uuid.uuid4().hex[:8]
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/"),
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "APIKEYS_PEPPERS": f"p2:{PEPPER}",
+        "APIKEYS_KEYS_TABLE": f"cold-{suffix}-keys",
+        "APIKEYS_EVENTS_TABLE": f"cold-{suffix}-events",
+        "APIKEYS_IDEMPOTENCY_TABLE": f"cold-{suffix}-idem",
+        "APIKEYS_ROLES_TABLE": f"cold-{suffix}-roles",
+        "APIKEYS_VAULT_TARGETS": "[]",
+    }
+    cli = [sys.executable, "-m", "chalicelib.cli"]
+    for args in (["init"], ["create-key", "--community", "acme", "--name", "Feed", "--role", "ic_viewer"]):
+        done = subprocess.run([*cli, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    secret = json.loads(done.stdout)["secret"]
+    event = json.dumps({"type": "TOKEN", "authorizationToken": f"Bearer {secret}", "methodArn": ARN})
+
+    seen = json.loads(_python(DECIDE, event, env=env).splitlines()[-1])  # after the decision log line
+
+    assert seen["effect"] == "Allow"
+    assert [m for m in seen["modules"] if m.split(".")[0] in HEAVY] == []
+    assert "chalicelib.keys.store" not in seen["modules"] and "chalicelib.roles.store" not in seen["modules"]
