@@ -91,7 +91,9 @@ def _admin_key() -> str:
     from chalicelib import wiring
     from chalicelib.service import Caller
 
-    created = wiring.service().create(Caller.operator("bench"), "bench", {"name": "bench admin", "roles": ["community_admin"]})
+    created = wiring.service().create(
+        Caller.operator("bench"), "bench", {"name": "bench admin", "roles": ["community_admin"]}
+    )
     return str(created.secret)
 
 
