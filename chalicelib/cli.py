@@ -14,9 +14,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from chalicelib import validation, wiring
+from chalicelib import wiring
 from chalicelib.errors import ServiceError, StoreError, ValidationError
 from chalicelib.roles.caller import Caller
+from chalicelib.routes import params
 from chalicelib.settings import SettingsError, get_settings
 
 USAGE_ERROR = 2
@@ -32,7 +33,7 @@ class OneLineParser(argparse.ArgumentParser):
 def community(value: str) -> str:
     """The routes' rule: a community the API could never reach is refused here too."""
     try:
-        return validation.community(value)
+        return params.community(value)
     except ValidationError as error:
         # argparse names the option already: "argument --community: must be ..."
         raise argparse.ArgumentTypeError(str(error).removeprefix(f"{error.field}: ")) from None

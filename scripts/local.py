@@ -183,11 +183,11 @@ def main() -> int:
 
     from embedded_moto import PortBusy, serialized_moto_server
 
-    from chalicelib import validation
     from chalicelib.errors import ValidationError
+    from chalicelib.routes import params
 
     try:
-        validation.community(args.community)
+        params.community(args.community)
     except ValidationError as error:
         parser.error(f"--{error}")
 

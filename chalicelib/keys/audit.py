@@ -14,11 +14,11 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from chalicelib import validation
 from chalicelib.errors import ValidationError
 from chalicelib.keys.records import Event
 from chalicelib.keys.service import KeyService
 from chalicelib.roles.caller import Caller
+from chalicelib.routes import params as query_params
 
 PARAMS = frozenset({"limit", "cursor"})
 _SECRET_FIELDS = frozenset({"secret", "plaintext", "key_hash", "hash", "pepper_id", "token"})
@@ -77,12 +77,5 @@ def _scrub(value: Any) -> Any:
 
 def _params(params: Mapping[str, str] | None) -> tuple[int, str | None]:
     params = params or {}
-    validation.reject_unknown(params, PARAMS, where="query string")
-    raw_limit = params.get("limit", str(validation.LIMIT_DEFAULT))
-    message = f"must be a whole number from 1 to {validation.LIMIT_MAX}"
-    if not raw_limit.isascii() or not raw_limit.isdigit():
-        raise ValidationError("limit", message)
-    limit = int(raw_limit)
-    if not 1 <= limit <= validation.LIMIT_MAX:
-        raise ValidationError("limit", message)
-    return limit, params.get("cursor") or None
+    query_params.reject_unknown(params, PARAMS)
+    return query_params.page_limit(params), params.get("cursor") or None

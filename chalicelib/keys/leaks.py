@@ -20,8 +20,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from chalicelib import validation
-from chalicelib.errors import Conflict, ValidationError
+from chalicelib.errors import Conflict
 from chalicelib.keys import format as key_format
 from chalicelib.keys.records import ACTIVE, KeyRecord
 from chalicelib.keys.service import KeyService
@@ -83,24 +82,12 @@ def verify_signature(
 
 
 def parse_report(raw_body: bytes) -> list[dict[str, str]]:
+    from chalicelib.routes import schemas  # pydantic: only where a body is read, never in the authorizers
+
     # A report is a list of flat objects: two levels. Its size is bounded by the token count.
-    report = validation.parse_json(raw_body, max_bytes=REPORT_MAX_BYTES, max_depth=2)
-    if not isinstance(report, list):
-        raise ValidationError("body", "must be a JSON list of reported tokens")
-    if len(report) > MAX_TOKENS:
-        raise ValidationError("body", f"at most {MAX_TOKENS} tokens per report")
-    entries = []
-    for index, entry in enumerate(report):
-        if not isinstance(entry, dict) or not isinstance(entry.get("token"), str):
-            raise ValidationError(f"[{index}].token", "must be a string")
-        fields = {}
-        for name in ("type", "url", "source"):
-            value = entry.get(name, "")
-            if not isinstance(value, str):
-                raise ValidationError(f"[{index}].{name}", "must be a string")
-            fields[name] = value
-        entries.append({"token": entry["token"], **fields})
-    return entries
+    report = schemas.parse_json(raw_body, max_bytes=REPORT_MAX_BYTES, max_depth=2)
+    entries: list[schemas.LeakToken] = schemas.parse(schemas.LeakReport, report)
+    return [entry.model_dump() for entry in entries]
 
 
 class LeakReports:

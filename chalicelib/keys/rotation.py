@@ -18,14 +18,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from chalicelib import validation
 from chalicelib.errors import AlreadyExists, Conflict, ServiceError, StoreError, ValidationError, VersionConflict
 from chalicelib.keys import format as key_format
 from chalicelib.keys.records import ACTIVE, PENDING, REVOKED, Event, KeyRecord, iso
-from chalicelib.keys.service import EDIT_RETRIES, KeyService, _audit_fields
+from chalicelib.keys.service import EDIT_RETRIES, CreateRequest, KeyService, _audit_fields
 from chalicelib.roles.caller import Caller
+
+if TYPE_CHECKING:
+    from chalicelib.routes.schemas import RotateKey
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,6 @@ GRACE_PERIODS: dict[str, timedelta] = {
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
 }
-ROTATE_FIELDS = frozenset({"grace", "reveal"})
 SCHEDULER = "rotation-scheduler"
 GRACE_ENDED = "rotated: grace period ended"
 
@@ -55,22 +56,10 @@ class Rotated:
     secret: str | None
 
 
-@dataclass(frozen=True)
-class RotateRequest:
-    grace: str
-    reveal: bool
+def rotate_request(body: Any) -> RotateKey:
+    from chalicelib.routes import schemas  # pydantic: only where a body is read, never in the authorizers
 
-
-def rotate_request(body: Any) -> RotateRequest:
-    body = validation.require_object(body)
-    validation.reject_unknown(body, ROTATE_FIELDS)
-    grace = body.get("grace")
-    if not isinstance(grace, str) or grace not in GRACE_PERIODS:
-        raise ValidationError("grace", f"must be one of {', '.join(GRACE_PERIODS)}")
-    reveal = body.get("reveal", True)
-    if not isinstance(reveal, bool):
-        raise ValidationError("reveal", "must be true or false")
-    return RotateRequest(grace, reveal)
+    return schemas.parse(schemas.RotateKey, body)
 
 
 class Rotation:
@@ -97,7 +86,7 @@ class Rotation:
                 # The vault's default path for the new key id: the old key's secret stays where it
                 # is until the old key is revoked, so consumers can move over during the grace.
                 location = service.vaults.resolve(target, None, community, secret.key_id)
-            create = validation.CreateRequest(
+            create = CreateRequest(
                 name=old.name,
                 description=old.description,
                 roles=tuple(old.roles),
@@ -131,7 +120,7 @@ class Rotation:
         new: KeyRecord,
         new_event: Event,
         plaintext: str,
-        request: RotateRequest,
+        request: RotateKey,
         grace_until: datetime,
     ) -> Rotated:
         service = self.service

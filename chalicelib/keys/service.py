@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from chalicelib import validation
 from chalicelib.errors import (
     AlreadyExists,
     Conflict,
@@ -48,6 +47,7 @@ from chalicelib.keys.records import (
 from chalicelib.plans.usage_plans import GatewayKey, UsagePlanFailure, UsagePlans
 from chalicelib.roles.caller import Caller
 from chalicelib.roles.catalog import BUILTIN_ROLES, MANAGE_KEYS, Role, missing_permissions, permissions_of
+from chalicelib.routes import params
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,20 @@ MAX_KEYS_PER_COMMUNITY = 1000
 # A pending key touched more recently than this may still have its vault write in flight (the
 # Lambda timeout bounds a request), so a retry waits rather than racing it to the same path.
 RESUME_AFTER_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    """A key to create, as a create body (``chalicelib.routes.schemas``) or a rotation asks for it."""
+
+    name: str
+    description: str
+    roles: tuple[str, ...]
+    expires_at: datetime | None
+    vault_target: str | None
+    vault_path: str | None
+    reveal: bool
+    plan: str | None = None
 
 
 class Vaults(Protocol):
@@ -173,9 +187,9 @@ class KeyService:
         self.authorize_manage(caller, community)
         return self.load_key(community, key_id)
 
-    def list(self, caller: Caller, community: str, params: Mapping[str, str] | None) -> dict[str, Any]:
+    def list(self, caller: Caller, community: str, query: Mapping[str, str] | None) -> dict[str, Any]:
         self.authorize_manage(caller, community)
-        request = validation.list_request(params)
+        request = params.list_request(query)
         after = self._read_cursor(request.cursor, community, request.status, request.search)
         now = self.clock()
         page = self.store.list_keys(community, request.status, request.search, request.limit, after, now)
@@ -197,11 +211,13 @@ class KeyService:
     def create(self, caller: Caller, community: str, body: Any, idempotency_key: str | None = None) -> Created:
         self.authorize_manage(caller, community)
         now = self.clock()
-        request = validation.create_request(
+        from chalicelib.routes import schemas  # pydantic: only where a body is read, never in the authorizers
+
+        request = schemas.create_request(
             body, known_roles=self.catalog(community), now=now, max_days=self.max_expiry_days
         )
         request = dataclasses.replace(request, plan=self.plans.choose(body))
-        idempotency_key = validation.idempotency_key(idempotency_key)
+        idempotency_key = params.idempotency_key(idempotency_key)
         self.authorize_grant(caller, community, request.roles)
         scope = fingerprint = None
         if idempotency_key is not None:
@@ -240,7 +256,7 @@ class KeyService:
         self,
         caller: Caller,
         community: str,
-        request: validation.CreateRequest,
+        request: CreateRequest,
         secret: key_format.ParsedKey,
         now: datetime,
         location: dict[str, Any] | None,
@@ -320,7 +336,7 @@ class KeyService:
             log.warning("could not mark key %s failed; the sweeper will", key.key_id)
 
     def _replay(
-        self, caller: Caller, scope: str, fingerprint: str, community: str, request: validation.CreateRequest
+        self, caller: Caller, scope: str, fingerprint: str, community: str, request: CreateRequest
     ) -> Created | None:
         record = self.store.get_idempotency(scope)
         if record is None:
@@ -370,7 +386,9 @@ class KeyService:
     def edit_changes(self, caller: Caller, community: str, key_id: str, body: Any) -> Edited:
         """The edit, and which fields it changed: only those are written and audited."""
         self.authorize_manage(caller, community)
-        changes = validation.edit_request(body, known_roles=self.catalog(community))
+        from chalicelib.routes import schemas
+
+        changes = schemas.edit_request(body, known_roles=self.catalog(community))
         if "plan" in body:
             changes["plan"] = self.plans.choose(body)
         for _ in range(EDIT_RETRIES):
@@ -407,7 +425,9 @@ class KeyService:
 
     def revoke(self, caller: Caller, community: str, key_id: str, body: Any = None) -> KeyRecord:
         self.authorize_manage(caller, community)
-        reason = validation.revoke_request(body)
+        from chalicelib.routes import schemas
+
+        reason = schemas.revoke_request(body)
         for _ in range(REVOKE_RETRIES):
             key = self.load_key(community, key_id)
             if key.status == REVOKED:

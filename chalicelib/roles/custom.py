@@ -19,16 +19,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib import validation
-from chalicelib.errors import AlreadyExists, Conflict, Forbidden, NotFound, OverLimit, ValidationError, VersionConflict
+from chalicelib.errors import AlreadyExists, Conflict, Forbidden, NotFound, OverLimit, VersionConflict
 from chalicelib.keys.records import Event, KeyRecord, iso, utcnow
 from chalicelib.roles.caller import Caller
-from chalicelib.roles.catalog import BUILTIN_ROLES, MANAGE_KEYS, PERMISSIONS, Role
+from chalicelib.roles.catalog import BUILTIN_ROLES, MANAGE_KEYS, Role
 
 ROLE_NAME = re.compile(r"[a-z][a-z0-9_]{1,47}")
 MAX_CUSTOM_ROLES = 100
-CREATE_FIELDS = frozenset({"name", "description", "permissions"})
-EDIT_FIELDS = frozenset({"description", "permissions"})
 EDIT_RETRIES = 5
 _HELD_CACHE_LIMIT = 10_000
 
@@ -182,11 +179,10 @@ class CustomRoles:
 
     def create(self, caller: Caller, community: str, body: Any) -> CustomRole:
         _may_manage(caller, community)
-        body = validation.require_object(body)
-        validation.reject_unknown(body, CREATE_FIELDS)
-        name = _role_name(body)
-        description = validation.text(body, "description", max_length=validation.DESCRIPTION_MAX, required=False)
-        permissions = _permissions(body)
+        from chalicelib.routes import schemas  # pydantic: only where a body is read, never in the authorizers
+
+        asked: schemas.CreateRole = schemas.parse(schemas.CreateRole, body)
+        name, description, permissions = asked.name, asked.description, asked.permissions
         _may_hold(caller, permissions)
         if name in BUILTIN_ROLES:
             raise Conflict(f"name: {name!r} is a built-in role")
@@ -206,17 +202,10 @@ class CustomRoles:
 
     def edit(self, caller: Caller, community: str, name: str, body: Any) -> CustomRole:
         _may_manage(caller, community)
-        body = validation.require_object(body)
-        validation.reject_unknown(body, EDIT_FIELDS)
-        if not body:
-            raise ValidationError("body", "description or permissions must be given")
-        changes: dict[str, Any] = {}
-        if "description" in body:
-            changes["description"] = validation.text(
-                body, "description", max_length=validation.DESCRIPTION_MAX, required=False
-            )
-        if "permissions" in body:
-            changes["permissions"] = _permissions(body)
+        from chalicelib.routes import schemas  # pydantic: only where a body is read, never in the authorizers
+
+        asked: schemas.EditRole = schemas.parse(schemas.EditRole, body)
+        changes: dict[str, Any] = {field: getattr(asked, field) for field in sorted(asked.model_fields_set)}
         for _ in range(EDIT_RETRIES):
             role = self._load(community, name)
             # Both sides: narrowing a role takes permissions away from every key holding it, so
@@ -290,17 +279,6 @@ def _may_change(caller: Caller, role: CustomRole) -> None:
     missing = sorted(set(role.permissions) - caller.permissions)
     if missing:
         raise Forbidden(f"this key lacks permissions the role {role.name!r} grants: {', '.join(missing)}")
-
-
-def _role_name(body: Mapping[str, Any]) -> str:
-    name = body.get("name")
-    if not isinstance(name, str) or not ROLE_NAME.fullmatch(name):
-        raise ValidationError("name", "must be 2-48 characters: lowercase letters, digits, '_', starting with a letter")
-    return name
-
-
-def _permissions(body: Mapping[str, Any]) -> list[str]:
-    return list(validation.names(body, "permissions", PERMISSIONS, "permission", list_known=True))
 
 
 def _event(role: CustomRole, action: str, caller: Caller, now: datetime, details: dict[str, Any]) -> Event:

@@ -16,7 +16,7 @@ from chalice import (
 )
 from chalice.app import Request
 
-from chalicelib import metrics, validation
+from chalicelib import metrics
 from chalicelib.errors import Conflict, Forbidden, NotFound, StoreError, ValidationError, VaultFailure
 from chalicelib.plans.usage_plans import UsagePlanFailure
 from chalicelib.roles.caller import Caller
@@ -49,8 +49,10 @@ def json_body(request: Request, *, required: bool = True) -> Any:
         if required:
             raise BadRequestError("body: a JSON object is required")
         return None
+    from chalicelib.routes import schemas  # pydantic: only where a body is read, never in the authorizers
+
     try:
-        return validation.parse_json(raw)
+        return schemas.parse_json(raw)
     except ValidationError as error:
         raise BadRequestError(str(error)) from None
 

@@ -105,12 +105,13 @@ def test_community_names_at_the_edge_of_the_rule_work(cli):
 def test_openapi_documents_the_cli_rule_for_the_path():
     """The routes' community parameter and the CLI accept the same names: one definition."""
     from app import app
-    from chalicelib import openapi, validation
+    from chalicelib.routes import openapi
+    from chalicelib.routes.params import COMMUNITY_PATTERN
 
     document = openapi.document(openapi.routes_of(app))
     params = [p for path in document["paths"].values() for op in path.values() if isinstance(op, dict)
               for p in op.get("parameters", []) if p.get("name") == "community"]  # fmt: skip
-    assert params and {p["schema"]["pattern"] for p in params} == {f"^{validation.COMMUNITY_PATTERN.pattern}$"}
+    assert params and {p["schema"]["pattern"] for p in params} == {f"^{COMMUNITY_PATTERN.pattern}$"}
 
 
 @pytest.mark.parametrize(

@@ -26,8 +26,9 @@ from schemathesis.specs.openapi.checks import (
     use_after_free,
 )
 
-from chalicelib import openapi, validation
+from chalicelib.errors import ValidationError
 from chalicelib.roles.catalog import BUILTIN_ROLES
+from chalicelib.routes import openapi, params, schemas
 from tests.security import hygiene
 from tests.security.conftest import LocalRun, count
 
@@ -50,7 +51,7 @@ def test_every_route_is_documented_and_nothing_else():
 
     routed = openapi.routes_of(app)
     described = set(openapi.operations())
-    assert routed - described == set(), "routes missing from chalicelib/openapi.py"
+    assert routed - described == set(), "routes missing from chalicelib/routes/openapi.py"
     assert described - routed == set(), "documented operations the app does not serve"
     served = openapi.document(routed)
     documented = {(path, method.upper()) for path, item in served["paths"].items() for method in item}
@@ -58,18 +59,24 @@ def test_every_route_is_documented_and_nothing_else():
 
 
 def test_bodies_allow_exactly_the_fields_the_validator_allows():
-    schemas = openapi.document()["components"]["schemas"]
+    documented = openapi.document()["components"]["schemas"]
     for name, allowed in (
-        ("CreateKey", validation.CREATE_FIELDS),
-        ("EditKey", validation.EDIT_FIELDS),
-        ("RevokeKey", validation.REVOKE_FIELDS),
+        ("CreateKey", {"name", "description", "roles", "expires_at", "expires_in_days", "vault", "reveal", "plan"}),
+        ("EditKey", {"name", "description", "roles", "plan"}),
+        ("RevokeKey", {"reason"}),
+        ("RotateKey", {"grace", "reveal"}),
+        ("CreateRole", {"name", "description", "permissions"}),
+        ("EditRole", {"description", "permissions"}),
     ):
-        assert set(schemas[name]["properties"]) == set(allowed), name
-        assert schemas[name]["additionalProperties"] is False, name
+        assert set(documented[name]["properties"]) == set(schemas.BODIES[name].model_fields) == allowed, name
+        assert documented[name]["additionalProperties"] is False, name
+        with pytest.raises(ValidationError) as refused:
+            schemas.parse(schemas.BODIES[name], {"unknown": 1})
+        assert refused.value.field == "unknown", name
     listing = openapi.document()["paths"]["/communities/{community}/apikeys"]["get"]
-    assert {p["name"] for p in listing["parameters"] if p["in"] == "query"} == set(validation.LIST_PARAMS)
-    assert set(schemas["CreateKey"]["properties"]["roles"]["items"]["enum"]) == set(BUILTIN_ROLES)
-    assert schemas["CreateKey"]["properties"]["name"]["maxLength"] == validation.NAME_MAX
+    assert {p["name"] for p in listing["parameters"] if p["in"] == "query"} == set(params.LIST_PARAMS)
+    assert set(documented["CreateKey"]["properties"]["roles"]["items"]["enum"]) == set(BUILTIN_ROLES)
+    assert documented["CreateKey"]["properties"]["name"]["maxLength"] == schemas.NAME_MAX
 
 
 def test_management_routes_need_a_key_and_say_so(client):
@@ -200,7 +207,7 @@ BODY_OPERATIONS = sorted(
 def deep_bodies(draw: Any) -> bytes:
     """JSON nested from just past the bound to far past the parser's recursion limit, with
     arrays and objects mixed, inside a field or at the top, closed or left open."""
-    depth = draw(st.integers(min_value=validation.BODY_MAX_DEPTH + 1, max_value=5000))
+    depth = draw(st.integers(min_value=schemas.BODY_MAX_DEPTH + 1, max_value=5000))
     openings = draw(st.lists(st.sampled_from(["[", '{"a":']), min_size=1, max_size=4))
     opened = [openings[i % len(openings)] for i in range(depth)]
     closed = "".join("]" if o == "[" else "}" for o in reversed(opened)) if draw(st.booleans()) else ""

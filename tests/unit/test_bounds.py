@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib import validation
 from chalicelib.authorizer.verifier import Unauthorized
 from chalicelib.errors import ValidationError
 from chalicelib.keys import format as key_format
+from chalicelib.routes import schemas
 from chalicelib.settings import SettingsError, from_environ
 from tests.conftest import PEPPER
 from tests.unit.test_authorizer import Clock, Table, verifier
@@ -56,29 +56,29 @@ def nested(depth: int, opening: str) -> str:
 
 
 @given(
-    depth=st.integers(min_value=validation.BODY_MAX_DEPTH + 1, max_value=20_000),
+    depth=st.integers(min_value=schemas.BODY_MAX_DEPTH + 1, max_value=20_000),
     opening=st.sampled_from(["[", '{"a":']),
 )
 def test_any_nesting_past_the_bound_is_a_400_naming_body(depth: int, opening: str) -> None:
     with pytest.raises(ValidationError) as refused:
-        validation.parse_json(nested(depth, opening))
+        schemas.parse_json(nested(depth, opening))
     assert refused.value.field == "body"
 
 
 @given(value=st.recursive(st.integers() | st.text(max_size=5), lambda c: st.lists(c, max_size=3), max_leaves=20))
 def test_json_within_the_bounds_parses_as_json_does(value: Any) -> None:
     text = json.dumps({"v": value})
-    assert validation.parse_json(text) == json.loads(text)
+    assert schemas.parse_json(text) == json.loads(text)
 
 
 def test_brackets_inside_strings_do_not_count() -> None:
     text = json.dumps({"name": "[" * 5000, "description": '\\"{' * 100})
-    assert validation.parse_json(text)["name"] == "[" * 5000
+    assert schemas.parse_json(text)["name"] == "[" * 5000
 
 
 def test_a_body_over_the_byte_bound_is_refused() -> None:
     with pytest.raises(ValidationError, match="^body: must be at most"):
-        validation.parse_json(b" " * (validation.BODY_MAX_BYTES + 1))
+        schemas.parse_json(b" " * (schemas.BODY_MAX_BYTES + 1))
 
 
 # -- the key limit setting -----------------------------------------------------------------------

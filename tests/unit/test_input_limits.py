@@ -7,15 +7,16 @@ from typing import Any
 
 import pytest
 
-from chalicelib import validation
 from chalicelib.errors import ValidationError
+from chalicelib.keys.service import CreateRequest
 from chalicelib.roles.catalog import BUILTIN_ROLES
+from chalicelib.routes import params, schemas
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def create(body: dict[str, Any], max_days: int = 365) -> validation.CreateRequest:
-    return validation.create_request(
+def create(body: dict[str, Any], max_days: int = 365) -> CreateRequest:
+    return schemas.create_request(
         {"name": "CI", "roles": ["ic_viewer"], **body}, known_roles=BUILTIN_ROLES, now=NOW, max_days=max_days
     )
 
@@ -92,11 +93,11 @@ def test_a_description_of_1000_characters_is_accepted_and_1001_refused():
 
 def test_names_are_trimmed_and_a_blank_name_refused():
     assert create({"name": "  CI deploy   "}).name == "CI deploy"
-    assert validation.edit_request({"name": " CI "}, known_roles=BUILTIN_ROLES) == {"name": "CI"}
+    assert schemas.edit_request({"name": " CI "}, known_roles=BUILTIN_ROLES) == {"name": "CI"}
     error = refused(create, {"name": "   "})
     assert error.field == "name" and "empty" in str(error)
     assert refused(create, {"name": None}).field == "name"
-    assert refused(validation.create_request, {"roles": ["ic_viewer"]}, known_roles=BUILTIN_ROLES, now=NOW,
+    assert refused(schemas.create_request, {"roles": ["ic_viewer"]}, known_roles=BUILTIN_ROLES, now=NOW,
                    max_days=365).field == "name"  # fmt: skip
 
 
@@ -120,54 +121,52 @@ def test_ordinary_unicode_is_accepted():
 
 
 def test_listing_defaults_to_20_of_every_status():
-    request = validation.list_request(None)
+    request = params.list_request(None)
     assert (request.limit, request.status, request.search, request.cursor) == (20, "all", "", None)
 
 
 @pytest.mark.parametrize(("raw", "limit"), [("1", 1), ("100", 100), ("020", 20)])
 def test_a_limit_from_1_to_100_is_accepted(raw, limit):
-    assert validation.list_request({"limit": raw}).limit == limit
+    assert params.list_request({"limit": raw}).limit == limit
 
 
 @pytest.mark.parametrize("raw", ["0", "101", "-1", "1.5", "", " 5", "\u0661", "ten"])
 def test_any_other_limit_is_refused(raw):
-    error = refused(validation.list_request, {"limit": raw})
+    error = refused(params.list_request, {"limit": raw})
     assert error.field == "limit" and "1 to 100" in str(error)
 
 
 def test_a_search_of_100_characters_is_accepted_and_101_refused():
-    assert validation.list_request({"search": "s" * 100}).search == "s" * 100
-    assert validation.list_request({"search": "  ci  "}).search == "ci"
-    error = refused(validation.list_request, {"search": "s" * 101})
+    assert params.list_request({"search": "s" * 100}).search == "s" * 100
+    assert params.list_request({"search": "  ci  "}).search == "ci"
+    error = refused(params.list_request, {"search": "s" * 101})
     assert error.field == "search" and "100" in str(error)
 
 
 def test_an_unknown_status_or_parameter_is_refused_by_name():
-    assert refused(validation.list_request, {"status": "deleted"}).field == "status"
-    assert [validation.list_request({"status": s}).status for s in validation.LIST_STATUSES] == list(
-        validation.LIST_STATUSES
-    )
-    assert refused(validation.list_request, {"sort": "name"}).field == "sort"
-    assert validation.list_request({"cursor": ""}).cursor is None
+    assert refused(params.list_request, {"status": "deleted"}).field == "status"
+    assert [params.list_request({"status": s}).status for s in params.LIST_STATUSES] == list(params.LIST_STATUSES)
+    assert refused(params.list_request, {"sort": "name"}).field == "sort"
+    assert params.list_request({"cursor": ""}).cursor is None
 
 
 # -- Idempotency-Key ----------------------------------------------------------------------------
 
 
 def test_an_idempotency_key_of_255_characters_is_accepted_and_256_refused():
-    assert validation.idempotency_key("k" * 255) == "k" * 255
-    error = refused(validation.idempotency_key, "k" * 256)
+    assert params.idempotency_key("k" * 255) == "k" * 255
+    error = refused(params.idempotency_key, "k" * 256)
     assert error.field == "Idempotency-Key" and "1 to 255" in str(error)
 
 
 @pytest.mark.parametrize("value", ["", "caf\u00e9", "tab\there", "nl\n", "\x7f"])
 def test_an_empty_non_ascii_or_unprintable_idempotency_key_is_refused(value):
-    assert refused(validation.idempotency_key, value).field == "Idempotency-Key"
+    assert refused(params.idempotency_key, value).field == "Idempotency-Key"
 
 
 def test_no_idempotency_key_is_fine_and_printable_ascii_is_kept_as_is():
-    assert validation.idempotency_key(None) is None
-    assert validation.idempotency_key("a b~!") == "a b~!"
+    assert params.idempotency_key(None) is None
+    assert params.idempotency_key("a b~!") == "a b~!"
 
 
 # -- vault choice -------------------------------------------------------------------------------
@@ -204,11 +203,11 @@ def test_reveal_false_without_a_vault_or_not_a_boolean_is_refused_naming_reveal(
 
 
 def test_a_body_that_is_not_an_object_or_has_an_unknown_field_is_refused():
-    assert refused(validation.create_request, [], known_roles=BUILTIN_ROLES, now=NOW, max_days=365).field == "body"
+    assert refused(schemas.create_request, [], known_roles=BUILTIN_ROLES, now=NOW, max_days=365).field == "body"
     error = refused(create, {"owner": "x"})
     assert error.field == "owner" and "allowed:" in str(error)
-    assert refused(validation.edit_request, {}, known_roles=BUILTIN_ROLES).field == "body"
-    assert refused(validation.edit_request, {"status": "active"}, known_roles=BUILTIN_ROLES).field == "status"
+    assert refused(schemas.edit_request, {}, known_roles=BUILTIN_ROLES).field == "body"
+    assert refused(schemas.edit_request, {"status": "active"}, known_roles=BUILTIN_ROLES).field == "status"
 
 
 @pytest.mark.parametrize(
@@ -222,15 +221,15 @@ def test_roles_must_be_a_non_empty_list_of_distinct_known_names(roles, words):
 
 
 def test_an_edit_keeps_only_what_was_given():
-    changes = validation.edit_request({"description": "x", "roles": ["ic_viewer"]}, known_roles=BUILTIN_ROLES)
+    changes = schemas.edit_request({"description": "x", "roles": ["ic_viewer"]}, known_roles=BUILTIN_ROLES)
     assert changes == {"description": "x", "roles": ["ic_viewer"]}
 
 
 def test_a_revoke_reason_is_optional_trimmed_and_bounded():
-    assert validation.revoke_request(None) is None
-    assert validation.revoke_request({}) is None
-    assert validation.revoke_request({"reason": None}) is None
-    assert validation.revoke_request({"reason": " leaked "}) == "leaked"
-    assert validation.revoke_request({"reason": "r" * 1000}) == "r" * 1000
-    assert refused(validation.revoke_request, {"reason": "r" * 1001}).field == "reason"
-    assert refused(validation.revoke_request, {"why": "x"}).field == "why"
+    assert schemas.revoke_request(None) is None
+    assert schemas.revoke_request({}) is None
+    assert schemas.revoke_request({"reason": None}) is None
+    assert schemas.revoke_request({"reason": " leaked "}) == "leaked"
+    assert schemas.revoke_request({"reason": "r" * 1000}) == "r" * 1000
+    assert refused(schemas.revoke_request, {"reason": "r" * 1001}).field == "reason"
+    assert refused(schemas.revoke_request, {"why": "x"}).field == "why"

@@ -1,0 +1,83 @@
+"""The one declaration of each body and view: the authorizers' cold start never loads pydantic,
+refusals are the project's words whatever the input, and the document built from it is valid."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openapi_spec_validator import validate
+
+from chalicelib.errors import ValidationError
+from chalicelib.roles.catalog import BUILTIN_ROLES
+from chalicelib.routes import openapi, schemas
+from tests.conftest import PEPPER
+
+ROOT = Path(__file__).resolve().parents[2]
+ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/communities/demo/apikeys"
+
+# What Lambda's init and first invocation run for each authorizer function: import the handler's
+# module (the handlers of `chalice package`: chalicelib.routes.auth.api_key, ...gateway.gateway_authorizer),
+# then one decision; the app's module too, which imports every blueprint.
+AUTHORIZER = """
+import importlib, json, sys
+module, name = sys.argv[1].rsplit(".", 1)
+handler = getattr(importlib.import_module(module), name)
+event = {"type": "TOKEN", "authorizationToken": "Bearer apk_not-a-key", "methodArn": sys.argv[2]}
+try:
+    handler(event, None)
+except Exception as error:  # API Gateway's 401: an error saying Unauthorized
+    assert "Unauthorized" in repr(error), error
+else:
+    raise AssertionError("a malformed key was let through")
+import app
+print(json.dumps(sorted(m for m in ("pydantic", "pydantic_core") if m in sys.modules)))
+"""
+
+
+@pytest.mark.parametrize("handler", ["chalicelib.routes.auth.api_key", "chalicelib.routes.gateway.gateway_authorizer"])
+def test_the_authorizers_cold_start_loads_no_pydantic(handler: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "APIKEYS_"))}
+    env.update(AWS_DEFAULT_REGION="us-east-1", APIKEYS_PEPPERS=f"p1:{PEPPER}", APIKEYS_VAULT_TARGETS="[]")
+    done = subprocess.run(
+        [sys.executable, "-c", AUTHORIZER, handler, ARN], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_document_is_a_valid_openapi_document():
+    validate(openapi.document())
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(min_size=1, max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+FIELDS = st.sampled_from(
+    ["name", "description", "roles", "expires_at", "expires_in_days", "vault", "reveal", "plan", "reason", "grace",
+     "permissions", "target", "path", "token", "type", "url", "source"]
+)  # fmt: skip
+BODIES = JSON | st.dictionaries(FIELDS, JSON, max_size=5) | st.lists(st.dictionaries(FIELDS, JSON, max_size=3))
+
+
+@pytest.mark.parametrize("name", sorted(schemas.BODIES))
+@settings(max_examples=150, deadline=None, database=None)
+@given(body=BODIES)
+def test_a_refusal_names_a_field_in_the_projects_words_never_pydantics(name: str, body: Any) -> None:
+    try:
+        schemas.parse(schemas.BODIES[name], body, known_roles=BUILTIN_ROLES, max_days=365)
+    except ValidationError as refused:
+        assert refused.field and str(refused).startswith(f"{refused.field}: ")
+        message = str(refused).removeprefix(f"{refused.field}: ")
+        assert message != "is not valid", (body, str(refused))  # a refusal no rule of ours put in words
+        for pydantic_words in ("Input should", "Field required", "Extra inputs", "validation error", "type=", "http"):
+            assert pydantic_words not in message, (body, str(refused))
