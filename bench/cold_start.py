@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,11 +103,28 @@ def _seed(env: dict[str, str]) -> tuple[str, str, str]:
     return settings.keys_table, created.key.key_id, created.secret
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=15)
-    args = parser.parse_args()
+@dataclass
+class Timings:
+    """Seconds per run: spawn to answer and spawn to exit, and what each process reported."""
 
+    answered: list[float] = field(default_factory=list)
+    exited: list[float] = field(default_factory=list)
+    reports: list[dict[str, float]] = field(default_factory=list)
+
+    def add(self, run: tuple[float, float, dict[str, float]]) -> None:
+        self.answered.append(run[0])
+        self.exited.append(run[1])
+        self.reports.append(run[2])
+
+    def ms(self, name: str = "answered") -> float:
+        """Median of spawn to answer (``answered``), spawn to exit (``exited``) or a reported split."""
+        values = getattr(self, name) if name in ("answered", "exited") else [r[name] for r in self.reports]
+        return statistics.median(values) * 1000
+
+
+@contextlib.contextmanager
+def seeded_moto() -> Iterator[tuple[dict[str, str], str, str, str]]:
+    """A moto server on loopback with the tables and one key: (environment, keys table, key id, secret)."""
     from scripts.embedded_moto import serialized_moto_server
     from tests.conftest import free_port
 
@@ -113,39 +133,53 @@ def main() -> None:
     server.start()
     try:
         env = _environment(f"http://127.0.0.1:{port}")
-        table, key_id, secret = _seed(env)
+        yield (env, *_seed(env))
+    finally:
+        server.stop()
+
+
+def alternate(
+    code: str, args: list[str], env: dict[str, str], table: str, key_id: str, runs: int
+) -> tuple[Timings, Timings]:
+    """``runs`` fresh processes of ``code`` and of the floor, alternating so that a busy moment
+    hurts both alike, after one untimed run of each (the file system's caches)."""
+    _run(code, args, env)
+    _run(FLOOR, [table, key_id], env)
+    measured, floor = Timings(), Timings()
+    for _ in range(runs):
+        measured.add(_run(code, args, env))
+        floor.add(_run(FLOOR, [table, key_id], env))
+    return measured, floor
+
+
+def print_machine() -> None:
+    load = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps({"python": sys.version.split()[0], "cpu_count": os.cpu_count(), "loadavg": load}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+
+    with seeded_moto() as (env, table, key_id, secret):
         event = json.dumps({"type": "TOKEN", "authorizationToken": f"Bearer {secret}", "methodArn": ARN})
         # Every decision here is the key's first in its process; keep last_used_at from
         # sparing later ones the bookkeeping write, so each run does what a cold start does.
         env["APIKEYS_LAST_USED_INTERVAL"] = "0"
-        _run(AUTHORIZER, [event], env)  # the file system's caches, for both
-        _run(FLOOR, [table, key_id], env)
-        authorizer, floor, splits, authorizer_exit, floor_exit = [], [], [], [], []
-        for _ in range(args.runs):
-            answered, exited, report = _run(AUTHORIZER, [event], env)
-            authorizer.append(answered)
-            authorizer_exit.append(exited)
-            splits.append(report)
-            answered, exited, _ = _run(FLOOR, [table, key_id], env)
-            floor.append(answered)
-            floor_exit.append(exited)
-    finally:
-        server.stop()
+        authorizer, floor = alternate(AUTHORIZER, [event], env, table, key_id, args.runs)
 
-    a_ms, f_ms = statistics.median(authorizer) * 1000, statistics.median(floor) * 1000
-    ax_ms, fx_ms = statistics.median(authorizer_exit) * 1000, statistics.median(floor_exit) * 1000
-    import_ms = statistics.median(s["import"] for s in splits) * 1000
-    first_ms = statistics.median(s["first"] for s in splits) * 1000
+    a_ms, f_ms = authorizer.ms(), floor.ms()
+    ax_ms, fx_ms = authorizer.ms("exited"), floor.ms("exited")
     print(f"cold start to the first decision, median of {args.runs} fresh interpreters each (moto server)")
-    split = f"(import {import_ms:.1f}, first call {first_ms:.1f})"
+    split = f"(import {authorizer.ms('import'):.1f}, first call {authorizer.ms('first'):.1f})"
     print("  spawn to answer")
     print(f"  authorizer: import app + one event     {a_ms:8.1f} ms   {split}")
     print(f"  floor: import boto3 + one GetItem      {f_ms:8.1f} ms")
     print(f"  ratio                                  {a_ms / f_ms:8.2f} ×   (target ≤ 1.15 ×)")
     print("  spawn to exit (teardown included; not part of a Lambda cold start)")
     print(f"  authorizer {ax_ms:8.1f} ms, floor {fx_ms:8.1f} ms, ratio {ax_ms / fx_ms:.2f} ×")
-    load = [round(x, 2) for x in os.getloadavg()]
-    print(json.dumps({"python": sys.version.split()[0], "cpu_count": os.cpu_count(), "loadavg": load}))
+    print_machine()
 
 
 if __name__ == "__main__":
