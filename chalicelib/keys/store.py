@@ -349,7 +349,7 @@ class DynamoStore:
             # through the clients the authorizer's ``KeyReader`` already made.
             for connection in (models.connection, *(model._get_connection().connection for model in models.all)):
                 connection._client = reader.client
-            self.touch_connection.connection._client = reader.touch_client
+            self.touch_connection.connection._client = reader.client
 
     # -- writes -----------------------------------------------------------------------------
 

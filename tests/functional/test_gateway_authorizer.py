@@ -15,6 +15,7 @@ from chalicelib import wiring
 from chalicelib.authorizer.execute_api import MethodArn
 from chalicelib.keys import format as key_format
 from tests.conftest import bearer, free_port, make_key
+from tests.security.test_faults import _error
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 
@@ -387,23 +388,42 @@ def test_last_used_is_recorded_once_per_interval(client):
     assert stored(key_id).last_used_at is not None
 
 
-def test_a_failed_last_used_write_never_denies(client, capsys):
-    from botocore.exceptions import ClientError
+# DynamoDB's 500 InternalServerError, which the standard retry mode retries.
+_server_error = _error(500, "InternalServerError", "down")
 
+
+def test_a_failed_last_used_write_never_denies_and_is_not_retried(client, capsys):
+    """The write fails with an error DynamoDB's clients retry: one attempt was sent, the key is
+    allowed, and the same client's reads still retry."""
     _, secret = make_key(roles=("ic_viewer",))
-    touch_client = wiring.store().touch_connection.connection.client
-    assert touch_client.meta.config.retries["total_max_attempts"] == 1  # one conditional update, no retry
-    attempts = []
+    dynamodb = wiring.key_reader().client
+    sent: list[str] = []
 
-    def refuse_writes(**_: Any) -> None:
-        attempts.append(1)
-        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "UpdateItem")
+    def fail_writes(request: Any, **_: Any) -> Any:
+        sent.append("UpdateItem")
+        return _server_error(request)
 
-    touch_client.meta.events.register("before-call.dynamodb.UpdateItem", refuse_writes)
+    dynamodb.meta.events.register("before-send.dynamodb.UpdateItem", fail_writes)
     answer = invoke(client, event("rest_token", secret))
     assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     assert [line["outcome"] for line in decisions(capsys)] == ["allow"]
-    assert len(attempts) == 1
+    assert sent == ["UpdateItem"]
+    assert dynamodb.meta.config.retries["total_max_attempts"] > 1
+
+    # The single attempt is the last-used write's only: a read that fails once is tried again.
+    wiring.reset()
+    _, other = make_key(roles=("ic_viewer",))
+    dynamodb = wiring.key_reader().client
+    reads: list[str] = []
+
+    def fail_first_read(request: Any, **_: Any) -> Any:
+        reads.append("GetItem")
+        return _server_error(request) if len(reads) == 1 else None
+
+    dynamodb.meta.events.register("before-send.dynamodb.GetItem", fail_first_read)
+    answer = invoke(client, event("rest_token", other))
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert reads == ["GetItem", "GetItem"]
 
 
 # -- the Chalice face shares the core --------------------------------------------------------------
