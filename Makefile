@@ -46,7 +46,7 @@ bench: $(VENV)/.installed
 # time (of roles/custom.py, its grant checks), each run time-boxed (MUTATION_TIMEOUT seconds) so a
 # slow module cannot hold the machine; then the score per module and the survivors. Long: not
 # part of `make test`.
-MUTATION_TARGETS ?= keys.format.* roles.catalog.* roles.custom.x__may_* routes.schemas.* routes.params.* keys.service.* authorizer.*
+MUTATION_TARGETS ?= keys.format.* roles.catalog.* roles.custom.x__may_* api.schemas.* api.params.* keys.service.* authorizer.*
 MUTATION_TIMEOUT ?= 1500
 MUTATION_CHILDREN ?= 2
 

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from chalicelib import wiring
+from chalicelib.api import params
 from chalicelib.errors import ServiceError, StoreError, ValidationError
 from chalicelib.roles.caller import Caller
-from chalicelib.routes import params
 from chalicelib.settings import SettingsError, get_settings
 
 USAGE_ERROR = 2

@@ -183,8 +183,8 @@ def main() -> int:
 
     from embedded_moto import PortBusy, serialized_moto_server
 
+    from chalicelib.api import params
     from chalicelib.errors import ValidationError
-    from chalicelib.routes import params
 
     try:
         params.community(args.community)

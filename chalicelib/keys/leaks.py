@@ -82,7 +82,7 @@ def verify_signature(
 
 
 def parse_report(raw_body: bytes) -> list[dict[str, str]]:
-    from chalicelib.routes import schemas  # pydantic: only where a body is read, never in the authorizers
+    from chalicelib.api import schemas  # pydantic: only where a body is read, never in the authorizers
 
     # A report is a list of flat objects: two levels. Its size is bounded by the token count.
     report = schemas.parse_json(raw_body, max_bytes=REPORT_MAX_BYTES, max_depth=2)

@@ -27,7 +27,7 @@ from chalicelib.keys.service import EDIT_RETRIES, CreateRequest, KeyService, _au
 from chalicelib.roles.caller import Caller
 
 if TYPE_CHECKING:
-    from chalicelib.routes.schemas import RotateKey
+    from chalicelib.api.schemas import RotateKey
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Rotated:
 
 
 def rotate_request(body: Any) -> RotateKey:
-    from chalicelib.routes import schemas  # pydantic: only where a body is read, never in the authorizers
+    from chalicelib.api import schemas  # pydantic: only where a body is read, never in the authorizers
 
     return schemas.parse(schemas.RotateKey, body)
 

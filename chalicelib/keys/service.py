@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from chalicelib.api import params
 from chalicelib.errors import (
     AlreadyExists,
     Conflict,
@@ -47,7 +48,6 @@ from chalicelib.keys.records import (
 from chalicelib.plans.usage_plans import GatewayKey, UsagePlanFailure, UsagePlans
 from chalicelib.roles.caller import Caller
 from chalicelib.roles.catalog import BUILTIN_ROLES, MANAGE_KEYS, Role, missing_permissions, permissions_of
-from chalicelib.routes import params
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ RESUME_AFTER_SECONDS = 60.0
 
 @dataclass(frozen=True)
 class CreateRequest:
-    """A key to create, as a create body (``chalicelib.routes.schemas``) or a rotation asks for it."""
+    """A key to create, as a create body (``chalicelib.api.schemas``) or a rotation asks for it."""
 
     name: str
     description: str
@@ -211,7 +211,7 @@ class KeyService:
     def create(self, caller: Caller, community: str, body: Any, idempotency_key: str | None = None) -> Created:
         self.authorize_manage(caller, community)
         now = self.clock()
-        from chalicelib.routes import schemas  # pydantic: only where a body is read, never in the authorizers
+        from chalicelib.api import schemas  # pydantic: only where a body is read, never in the authorizers
 
         request = schemas.create_request(
             body, known_roles=self.catalog(community), now=now, max_days=self.max_expiry_days
@@ -386,7 +386,7 @@ class KeyService:
     def edit_changes(self, caller: Caller, community: str, key_id: str, body: Any) -> Edited:
         """The edit, and which fields it changed: only those are written and audited."""
         self.authorize_manage(caller, community)
-        from chalicelib.routes import schemas
+        from chalicelib.api import schemas
 
         changes = schemas.edit_request(body, known_roles=self.catalog(community))
         if "plan" in body:
@@ -425,7 +425,7 @@ class KeyService:
 
     def revoke(self, caller: Caller, community: str, key_id: str, body: Any = None) -> KeyRecord:
         self.authorize_manage(caller, community)
-        from chalicelib.routes import schemas
+        from chalicelib.api import schemas
 
         reason = schemas.revoke_request(body)
         for _ in range(REVOKE_RETRIES):

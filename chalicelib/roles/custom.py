@@ -179,7 +179,7 @@ class CustomRoles:
 
     def create(self, caller: Caller, community: str, body: Any) -> CustomRole:
         _may_manage(caller, community)
-        from chalicelib.routes import schemas  # pydantic: only where a body is read, never in the authorizers
+        from chalicelib.api import schemas  # pydantic: only where a body is read, never in the authorizers
 
         asked: schemas.CreateRole = schemas.parse(schemas.CreateRole, body)
         name, description, permissions = asked.name, asked.description, asked.permissions
@@ -202,7 +202,7 @@ class CustomRoles:
 
     def edit(self, caller: Caller, community: str, name: str, body: Any) -> CustomRole:
         _may_manage(caller, community)
-        from chalicelib.routes import schemas  # pydantic: only where a body is read, never in the authorizers
+        from chalicelib.api import schemas  # pydantic: only where a body is read, never in the authorizers
 
         asked: schemas.EditRole = schemas.parse(schemas.EditRole, body)
         changes: dict[str, Any] = {field: getattr(asked, field) for field in sorted(asked.model_fields_set)}

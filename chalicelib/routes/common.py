@@ -49,7 +49,7 @@ def json_body(request: Request, *, required: bool = True) -> Any:
         if required:
             raise BadRequestError("body: a JSON object is required")
         return None
-    from chalicelib.routes import schemas  # pydantic: only where a body is read, never in the authorizers
+    from chalicelib.api import schemas  # pydantic: only where a body is read, never in the authorizers
 
     try:
         return schemas.parse_json(raw)

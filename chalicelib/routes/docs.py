@@ -12,7 +12,7 @@ bp = Blueprint(__name__)
 @bp.route("/openapi.json", methods=["GET"])
 def openapi_document() -> Response:
     from app import app  # the routes served are the app's own, read when asked
-    from chalicelib.routes import openapi  # pydantic: built when asked, never in the authorizers
+    from chalicelib.api import openapi  # pydantic: built when asked, never in the authorizers
 
     body: dict[str, Any] = openapi.document(openapi.routes_of(app))
     return Response(body=body, status_code=200, headers={"Cache-Control": "max-age=300"})

@@ -105,8 +105,8 @@ def test_community_names_at_the_edge_of_the_rule_work(cli):
 def test_openapi_documents_the_cli_rule_for_the_path():
     """The routes' community parameter and the CLI accept the same names: one definition."""
     from app import app
-    from chalicelib.routes import openapi
-    from chalicelib.routes.params import COMMUNITY_PATTERN
+    from chalicelib.api import openapi
+    from chalicelib.api.params import COMMUNITY_PATTERN
 
     document = openapi.document(openapi.routes_of(app))
     params = [p for path in document["paths"].values() for op in path.values() if isinstance(op, dict)

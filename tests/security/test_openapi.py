@@ -26,9 +26,9 @@ from schemathesis.specs.openapi.checks import (
     use_after_free,
 )
 
+from chalicelib.api import openapi, params, schemas
 from chalicelib.errors import ValidationError
 from chalicelib.roles.catalog import BUILTIN_ROLES
-from chalicelib.routes import openapi, params, schemas
 from tests.security import hygiene
 from tests.security.conftest import LocalRun, count
 
@@ -51,7 +51,7 @@ def test_every_route_is_documented_and_nothing_else():
 
     routed = openapi.routes_of(app)
     described = set(openapi.operations())
-    assert routed - described == set(), "routes missing from chalicelib/routes/openapi.py"
+    assert routed - described == set(), "routes missing from chalicelib/api/openapi.py"
     assert described - routed == set(), "documented operations the app does not serve"
     served = openapi.document(routed)
     documented = {(path, method.upper()) for path, item in served["paths"].items() for method in item}

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api import params, schemas
 from chalicelib.errors import ValidationError
 from chalicelib.keys.service import CreateRequest
 from chalicelib.roles.catalog import BUILTIN_ROLES
-from chalicelib.routes import params, schemas
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

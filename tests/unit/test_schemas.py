@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
+from chalicelib.api import openapi, schemas
 from chalicelib.errors import ValidationError
 from chalicelib.roles.catalog import BUILTIN_ROLES
-from chalicelib.routes import openapi, schemas
 from tests.conftest import PEPPER
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,7 +1,7 @@
 """Every request body and response view of the API, declared once.
 
 The bodies are pydantic models: the routes' validation is theirs (``parse``, then the request
-builders below), and ``chalicelib.routes.openapi`` takes the document's schemas from the same
+builders below), and ``chalicelib.api.openapi`` takes the document's schemas from the same
 declarations, views included. The rules, and the words a refusal says, live beside each field:
 
 - ``Says`` gives a field the project's message for a value of the wrong shape (strict mode: no
@@ -41,12 +41,12 @@ from pydantic import ValidationError as PydanticError
 from pydantic_core import PydanticCustomError, core_schema
 from typing_extensions import TypedDict
 
+from chalicelib.api.params import text_problem
 from chalicelib.errors import ValidationError
 from chalicelib.keys import leaks, rotation
 from chalicelib.keys.service import CreateRequest
 from chalicelib.roles.catalog import BUILTIN_ROLES, PERMISSIONS
 from chalicelib.roles.custom import ROLE_NAME
-from chalicelib.routes.params import text_problem
 
 NAME_MAX = 100
 DESCRIPTION_MAX = 1000

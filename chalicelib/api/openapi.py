@@ -1,6 +1,6 @@
 """The OpenAPI 3 document of the API.
 
-Its schemas are ``chalicelib.routes.schemas``' declarations, the very ones the routes validate
+Its schemas are ``chalicelib.api.schemas``' declarations, the very ones the routes validate
 bodies with, so the document cannot drift from what the routes accept; the paths and operations
 are written here. ``tests/security/test_openapi.py`` checks that every route of the app is
 described and nothing else is. Built on the first ``GET /openapi.json`` only: pydantic stays out
@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema
 
+from chalicelib.api import params, schemas
 from chalicelib.plans.usage_plans import USAGE_DAYS_DEFAULT, USAGE_DAYS_MAX
-from chalicelib.routes import params, schemas
 
 TITLE = "API keys"
 VERSION = "1.0.0"
