@@ -47,7 +47,7 @@ def bulk_keys(
     status: Callable[[int], str] = lambda i: ACTIVE,
     threads: int = 4,
 ) -> list[KeyRecord]:
-    """``count`` key_format, the i-th created ``i`` milliseconds after ``start`` (so the last is the newest)."""
+    """``count`` keys, the i-th created ``i`` milliseconds after ``start`` (so the last is the newest)."""
     from chalicelib.keys.store import _derived
 
     ApiKey = store.models.ApiKey

@@ -238,7 +238,7 @@ class KeyService:
                 self.store.insert(key, event, idem, limit=self.max_keys)
             except OverLimit:
                 raise Conflict(
-                    f"this community already has {self.max_keys} live (active or pending) API key_format, the most "
+                    f"this community already has {self.max_keys} live (active or pending) API keys, the most "
                     f"allowed; revoke keys it no longer needs (expired ones count until revoked)"
                 ) from None
             except AlreadyExists:
