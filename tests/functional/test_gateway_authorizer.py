@@ -392,8 +392,19 @@ def test_last_used_is_recorded_once_per_interval(client):
 _server_error = _error(500, "InternalServerError", "down")
 
 
-def test_a_failed_last_used_write_never_denies_and_is_not_retried(client, capsys):
-    """The write fails with an error DynamoDB's clients retry: one attempt was sent, the key is
+def _unreachable(request: Any, **_: Any) -> Any:
+    from botocore.exceptions import EndpointConnectionError
+
+    raise EndpointConnectionError(endpoint_url=request.url)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [_server_error, _error(400, "ProvisionedThroughputExceededException", "slow down"), _unreachable],
+    ids=["500", "throttled", "unreachable"],
+)
+def test_a_failed_last_used_write_never_denies_and_is_not_retried(client, capsys, failure):
+    """The write fails in a way DynamoDB's clients retry: one attempt was sent, the key is
     allowed, and the same client's reads still retry."""
     _, secret = make_key(roles=("ic_viewer",))
     dynamodb = wiring.key_reader().client
@@ -401,7 +412,7 @@ def test_a_failed_last_used_write_never_denies_and_is_not_retried(client, capsys
 
     def fail_writes(request: Any, **_: Any) -> Any:
         sent.append("UpdateItem")
-        return _server_error(request)
+        return failure(request)
 
     dynamodb.meta.events.register("before-send.dynamodb.UpdateItem", fail_writes)
     answer = invoke(client, event("rest_token", secret))
