@@ -70,11 +70,11 @@ function actionBadge(event) {
 
 function eventRow(event) {
   return el("tr", { className: "event-row", "data-event-id": event.id, "data-action": event.action },
-    el("td", { className: "cell-created" }, timeEl(event.at, true)),
-    el("td", { className: "cell-event-action" }, actionBadge(event)),
-    el("td", { className: "cell-subject" }, subjectOf(event)),
-    el("td", { className: "cell-actor" }, actorEl(event.actor)),
-    el("td", { className: "cell-details" }, eventDetails(event)),
+    el("td", { className: "cell-created", "data-label": "When" }, timeEl(event.at, true)),
+    el("td", { className: "cell-event-action", "data-label": "Action" }, actionBadge(event)),
+    el("td", { className: "cell-subject", "data-label": "Subject" }, subjectOf(event)),
+    el("td", { className: "cell-actor", "data-label": "By" }, actorEl(event.actor)),
+    el("td", { className: "cell-details", "data-label": "Details" }, eventDetails(event)),
   );
 }
 

@@ -38,10 +38,10 @@ function roleRow(role) {
       onclick: () => openRole(role),
     }, "Edit");
   return el("tr", { className: "role-row" + (role.builtin ? " role-builtin" : " role-custom"), "data-role": role.name },
-    el("td", {}, el("span", { className: "role-name" }, role.name)),
-    el("td", { className: "cell-description" }, role.description || ""),
-    el("td", { className: "cell-permissions" }, ...(role.permissions || []).map((name) => el("span", { className: "chip" }, name))),
-    el("td", { className: "cell-type" }, el("span", { className: "badge " + (role.builtin ? "badge-builtin" : "badge-custom") },
+    el("td", { className: "cell-name", "data-label": "Name" }, el("span", { className: "role-name" }, role.name)),
+    el("td", { className: "cell-description", "data-label": "Description" }, role.description || ""),
+    el("td", { className: "cell-permissions", "data-label": "Permissions" }, ...(role.permissions || []).map((name) => el("span", { className: "chip" }, name))),
+    el("td", { className: "cell-type", "data-label": "Type" }, el("span", { className: "badge " + (role.builtin ? "badge-builtin" : "badge-custom") },
       role.builtin ? "Built-in" : "Custom")),
     el("td", { className: "cell-action" }, action),
   );

@@ -431,9 +431,18 @@ def test_at_390px_the_list_is_cards_without_sideways_scrolling(console: Console,
     console.shot("52-edit-dialog-390")
     page.keyboard.press("Escape")
 
-    # The other sections keep to the screen's width too (their tables scroll inside their box).
-    for section in ("Roles", "Events"):
+    # Roles and events are cards too: nothing scrolls sideways, not even inside a table's box.
+    for section, row_class in (("Roles", "role-row"), ("Events", "event-row")):
         page.get_by_role("link", name=section).click()
-        page.locator(f"#{section.lower()}-table:not([aria-busy])").wait_for()
+        table = page.locator(f"#{section.lower()}-table:not([aria-busy])")
+        table.wait_for()
         no_sideways_scroll(console)
-    console.shot("53-events-390")
+        wrap = table.locator("xpath=..")
+        assert wrap.evaluate("(box) => box.scrollWidth <= box.clientWidth"), f"{section} scrolls inside its box"
+        first = table.locator(f"tr.{row_class}").first
+        assert first.evaluate("(tr) => getComputedStyle(tr).display") == "block", section
+        expect(page.locator(f"#{section.lower()}-table thead")).not_to_be_in_viewport()
+        for cell in first.locator("td").all():
+            box = cell.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (section, cell.inner_text())
+        console.shot(f"53-{section.lower()}-390")
