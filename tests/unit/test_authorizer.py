@@ -260,6 +260,43 @@ def test_a_route_needs_every_matching_rule():
     assert iam_allows(policy, f"{ARN_BASE}/GET/intelligence/reports")
 
 
+# Rules nested both ways, with one and two wildcards: whichever rule is the broader, a route both
+# match needs both permissions, and the cached policy must say so for every route.
+NESTED_MAPS = [
+    [("GET /a/*", "intelligence:read"), ("GET /a/b/*", "intelligence:write")],
+    [("GET /a/b/*", "intelligence:read"), ("GET /a/*", "intelligence:write")],
+    [("GET /a/*/c/*", "intelligence:write"), ("GET /a/b/*", "intelligence:read")],
+    [("GET /a/b/*", "intelligence:write"), ("GET /a/*/c/*", "intelligence:read")],
+    [("* /a/*", "intelligence:read"), ("GET /a/b", "intelligence:write")],
+]
+NESTED_PATHS = ["/a", "/a/", "/a/x", "/a/b", "/a/b/", "/a/b/x", "/a/bx", "/a/b/c", "/a/b/c/x", "/a/x/c/y", "/b"]
+
+
+@pytest.mark.parametrize("rules", NESTED_MAPS)
+@pytest.mark.parametrize("granted", [{"intelligence:read"}, {"intelligence:write"}])
+def test_a_route_inside_a_refused_rule_is_denied_by_the_cached_policy(rules, granted):
+    routes = RouteMap.from_pairs(rules)
+    policy = routes.policy(frozenset(granted), ARN_BASE)
+    for method in ("GET", "POST"):
+        for path in NESTED_PATHS:
+            arn = f"{ARN_BASE}/{method}{path}"
+            assert iam_allows(policy, arn) == routes.allows(frozenset(granted), method, path)[0], (arn, policy)
+
+
+def test_the_deny_statement_names_only_rules_that_could_cover_an_allowed_route():
+    """A viewer may read intelligence: its policy denies the unsafe paths, and no other area's
+    routes nor the other methods of its own (those are denied anyway, as no Allow names them)."""
+    policy = RouteMap.from_pairs(DEFAULT_ROUTE_MAP).policy(frozenset({"intelligence:read"}), ARN_BASE)
+    deny = next(s["Resource"] for s in policy["Statement"] if s["Effect"] == "Deny")
+    assert not [r for r in deny if re.match(rf"{re.escape(ARN_BASE)}/[A-Z]+/", r)], deny
+    assert f"{ARN_BASE}/*/.." in deny
+
+
+def test_a_rule_covers_its_path_as_written():
+    rule = RouteMap.from_pairs([("GET /XML/*", "intelligence:read")]).rules[0]
+    assert rule.resources(ARN_BASE) == (f"{ARN_BASE}/GET/XML", f"{ARN_BASE}/GET/XML/*")
+
+
 @pytest.mark.parametrize(
     ("spec", "permission"),
     [("FETCH /x", "intelligence:read"), ("GET x", "intelligence:read"), ("GET /a b", "intelligence:read"),
@@ -339,6 +376,32 @@ def test_one_json_line_per_decision_never_the_key(table, clock, capsys):
     assert all(isinstance(line["latency_ms"], float) and line["community"] in ("demo", "") for line in lines)
     text = json.dumps(lines)
     assert secret[len("apk_") + 16 :] not in text and table.items[key_id].key_hash not in text
+
+
+def test_a_refused_known_key_id_is_named_in_its_decision_line(table, clock, capsys):
+    """The operator looking into a refusal needs the key it was about (never its secret)."""
+    logs.configure("INFO")
+    secret = table.add(roles=("ic_viewer",), status=REVOKED)
+    unknown = key_format.generate("apk").plaintext
+    check = verifier(table, clock)
+    for token in (secret, unknown):
+        with pytest.raises(Unauthorized):
+            check.authorize(token, face="app")
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [(line["reason"], line["key_id"], line["community"]) for line in lines] == [
+        ("revoked", key_format.parse(secret, "apk").key_id, "demo"),
+        ("unknown", key_format.parse(unknown, "apk").key_id, ""),
+    ]
+
+
+def test_forgetting_a_key_this_container_never_read_is_fine(table, clock):
+    check = verifier(table, clock, cache_ttl_seconds=60)
+    check.forget("0123456789ABCDEF")  # a revoke of a key no request here has used
+    secret = table.add()
+    check.authorize(secret, face="app")
+    check.forget(key_format.parse(secret, "apk").key_id)
+    check.authorize(secret, face="app")
+    assert table.lookups == 2
 
 
 def test_log_level_above_info_silences_decisions(table, clock, capsys):
