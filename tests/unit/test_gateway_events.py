@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from chalicelib import logs
 from chalicelib.authorizer.execute_api import (
     MethodArn,
     NotAMethodArn,
@@ -24,7 +25,6 @@ from chalicelib.authorizer.execute_api import (
     is_unsafe_path,
     multi_value_header,
 )
-from chalicelib import logs
 from chalicelib.authorizer.gateway import POLICY, SIMPLE, handle_gateway_event
 from chalicelib.authorizer.policy import DEFAULT_ROUTE_MAP, RouteMap
 from chalicelib.keys import format as key_format

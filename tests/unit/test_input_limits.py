@@ -150,7 +150,6 @@ def test_an_unknown_status_or_parameter_is_refused_by_name():
     assert params.list_request({"cursor": ""}).cursor is None
 
 
-
 def test_a_community_of_64_characters_is_accepted_and_65_or_another_character_refused():
     name = "a-Z_9" + "c" * 59
     assert params.community(name) == name
