@@ -61,12 +61,19 @@ def test_a_rotation_takes_a_grace_period_by_name_and_reveals_by_default():
     for grace in rotation.GRACE_PERIODS:
         rotate = schemas.parse(schemas.RotateKey, {"grace": grace})
         assert (rotate.grace, rotate.reveal) == (grace, True)
-    assert schemas.parse(schemas.RotateKey, {"grace": next(iter(rotation.GRACE_PERIODS)), "reveal": False}).reveal is False
+    first = next(iter(rotation.GRACE_PERIODS))
+    assert schemas.parse(schemas.RotateKey, {"grace": first, "reveal": False}).reveal is False
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({}, "grace"), ({"grace": "forever"}, "grace"), ({"grace": 1}, "grace"), ([], "body"), ({"grace": "1h", "x": 1}, "x")],
+    [
+        ({}, "grace"),
+        ({"grace": "forever"}, "grace"),
+        ({"grace": 1}, "grace"),
+        ([], "body"),
+        ({"grace": "1h", "x": 1}, "x"),
+    ],  # fmt: skip
 )
 def test_a_rotation_without_a_known_grace_period_is_refused(body, field):
     got, message = refusal(schemas.RotateKey, body)
