@@ -559,3 +559,41 @@ def test_an_event_that_cannot_be_read_is_logged_as_a_gateway_refusal(capsys):
         "face": "gateway", "outcome": "unauthorized", "reason": "error:NotAMethodArn", "key_id": "unknown",
         "community": "",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("route_arn", ["absent", arn_of("*", "GET", "/intelligence/x")])
+def test_a_simple_answer_without_a_readable_route_arn_is_decided_on_the_request(route_arn):
+    """A console test invoke sends stage ``*``, which no policy may name: the simple answer needs
+    no ARN, so the route is the request's own."""
+    key = KEYS["ic_viewer"]
+    for method, allowed in (("GET", True), ("POST", False)):
+        event = http_v2(
+            arn_of("prod", method, "/intelligence/x"), f"Bearer {key}", method=method, raw_path="/intelligence/x"
+        )
+        if route_arn == "absent":
+            del event["routeArn"]
+        else:
+            event["routeArn"] = route_arn
+        assert answer(event, SIMPLE)["isAuthorized"] is allowed, method
+
+
+def test_an_identity_source_without_a_key_is_not_completed_from_another_header():
+    """Two identity source values, neither shaped like a key: refused, even with a key in the
+    Authorization header (API Gateway caches the answer on the identity source alone)."""
+    key = KEYS["community_admin"]
+    event = {
+        **http_v2(arn_of("prod", "GET", "/intelligence/x"), "x", method="GET", raw_path="/intelligence/x"),
+        "identitySource": ["GET /{proxy+}", "other"],
+        "headers": {"authorization": f"Bearer {key}"},
+    }
+    assert answer(event, SIMPLE) == {"isAuthorized": False}
+
+
+def test_an_iam_answer_to_payload_2_logs_the_route_of_its_arn(capsys):
+    logs.configure("INFO")
+    event = http_v2(
+        arn_of("prod", "POST", "/intelligence/x"), f"Bearer {KEYS['ic_viewer']}", method="GET", raw_path="/ignored"
+    )
+    answer(event, POLICY)
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (line["route"], line["outcome"]) == ("POST /intelligence/x", "deny")
