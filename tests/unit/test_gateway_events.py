@@ -597,3 +597,21 @@ def test_an_iam_answer_to_payload_2_logs_the_route_of_its_arn(capsys):
     answer(event, POLICY)
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (line["route"], line["outcome"]) == ("POST /intelligence/x", "deny")
+
+
+def test_on_the_default_stage_a_path_starting_with_its_name_is_not_shortened():
+    """``$default`` is not in the URL: ``/$default/intelligence/x`` is a path of its own, unmapped."""
+    path = "/$default/intelligence/x"
+    event = http_v2(arn_of("$default", "GET", path), f"Bearer {KEYS['ic_viewer']}", method="GET", raw_path=path)
+    assert answer(event, SIMPLE)["isAuthorized"] is False
+
+
+@pytest.mark.parametrize("drop", ["rawPath", "rawPath and http.path"])
+def test_a_simple_answer_reads_the_path_from_the_request_else_from_the_route_arn(drop):
+    key = KEYS["ic_viewer"]
+    for path, allowed in (("/intelligence/x", True), ("/operations/x", False)):
+        event = http_v2(arn_of("$default", "GET", path), f"Bearer {key}", method="GET", raw_path=path)
+        del event["rawPath"]
+        if drop == "rawPath and http.path":
+            del event["requestContext"]["http"]["path"]
+        assert answer(event, SIMPLE)["isAuthorized"] is allowed, (drop, path)
