@@ -478,6 +478,7 @@ def test_authorization_sent_under_two_spellings_with_different_keys_is_refused()
     sent twice, and two different values of it are ambiguous, whichever spelling comes last."""
     arn = arn_of("prod", "GET", "/intelligence/x")
     event = rest_request(arn, f"Bearer {KEYS['ic_viewer']}")
+    event["headers"] = {}  # only the multi-value copies
     event["multiValueHeaders"]["authorization"] = [f"Bearer {KEYS['community_admin']}"]
     with pytest.raises(Exception, match="^Unauthorized$"):
         answer(event)
@@ -606,12 +607,12 @@ def test_on_the_default_stage_a_path_starting_with_its_name_is_not_shortened():
     assert answer(event, SIMPLE)["isAuthorized"] is False
 
 
-@pytest.mark.parametrize("drop", ["rawPath", "rawPath and http.path"])
+@pytest.mark.parametrize("drop", ["rawPath", "rawPath and http.path"])  # the method too, in the second
 def test_a_simple_answer_reads_the_path_from_the_request_else_from_the_route_arn(drop):
     key = KEYS["ic_viewer"]
     for path, allowed in (("/intelligence/x", True), ("/operations/x", False)):
         event = http_v2(arn_of("$default", "GET", path), f"Bearer {key}", method="GET", raw_path=path)
         del event["rawPath"]
-        if drop == "rawPath and http.path":
-            del event["requestContext"]["http"]["path"]
+        if drop != "rawPath":
+            del event["requestContext"]["http"]["path"], event["requestContext"]["http"]["method"]
         assert answer(event, SIMPLE)["isAuthorized"] is allowed, (drop, path)
