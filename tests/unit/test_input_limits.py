@@ -169,7 +169,7 @@ def test_list_refusals_say_what_is_wrong_in_the_documented_words():
         str(refused(params.list_request, {"status": "gone"})) == "status: must be one of active, revoked, expired, all"
     )
     assert str(refused(params.list_request, {"search": "a\x00"})) == "search: must not contain control characters"
-    assert str(refused(schemas.edit_request, {"name": " \t "}, known_roles=BUILTIN_ROLES)) == "name: must not be empty"
+    assert str(refused(schemas.edit_request, {"name": "   "}, known_roles=BUILTIN_ROLES)) == "name: must not be empty"
 
 
 # -- Idempotency-Key ----------------------------------------------------------------------------
