@@ -17,7 +17,7 @@ from chalicelib.authorizer.policy import DEFAULT_ROUTE_MAP, RouteMap, RouteMapEr
 from chalicelib.authorizer.verifier import Unauthorized, Verifier
 from chalicelib.keys import format as key_format
 from chalicelib.keys.records import ACTIVE, PENDING, REVOKED, KeyRecord
-from chalicelib.roles.catalog import BUILTIN_ROLES
+from chalicelib.roles.catalog import BUILTIN_ROLES, Role
 
 PEPPER = key_format.Pepper("p1", b"k" * 32)
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
@@ -218,6 +218,34 @@ def test_a_failed_last_used_write_never_denies(table, clock):
     assert len(table.touches) == 1
 
 
+def test_last_used_is_written_again_once_a_whole_interval_has_passed(table, clock):
+    """At the interval (n) it is written again, one second before it (n-1) not, whether the
+    last write is known from the record or from this container."""
+    secret = table.add(last_used_at=NOW - timedelta(seconds=59))
+    check = verifier(table, clock, last_used_interval_seconds=60)
+    check.verify(secret)
+    assert table.touches == []
+    clock.advance(1)  # the record's last use is now 60 s old
+    check.verify(secret)
+    assert len(table.touches) == 1
+    key_id = key_format.parse(secret, "apk").key_id
+    table.items[key_id] = replace(table.items[key_id], last_used_at=None)  # only the container remembers
+    clock.advance(59)
+    check.verify(secret)
+    assert len(table.touches) == 1
+    clock.advance(1)
+    check.verify(secret)
+    assert len(table.touches) == 2
+
+
+def test_a_failed_last_used_write_is_logged_with_the_key_and_the_error(table, clock, caplog):
+    secret = table.add()
+    table.touch_error = RuntimeError("throttled")
+    with caplog.at_level("WARNING"):
+        verifier(table, clock).verify(secret)
+    assert caplog.messages == [f"last_used_at not recorded for {key_format.parse(secret, 'apk').key_id}: RuntimeError"]
+
+
 def test_a_refused_key_is_never_touched(table, clock):
     check = verifier(table, clock)
     for token in (table.add(status=REVOKED), table.add(expires_at=NOW), table.add(status=PENDING)):
@@ -249,6 +277,16 @@ def test_route_rules_match_like_iam():
     assert routes.allows(frozenset(), "GET", "/intelligence/x") == (False, "lacks intelligence:read")
 
 
+def test_an_exact_rule_matches_its_path_only_and_a_wildcard_matches_any_character():
+    routes = RouteMap.from_pairs([("GET   /feeds", "intelligence:read"), ("GET /intelligence/*", "intelligence:read")])
+    read = frozenset({"intelligence:read"})
+    assert routes.allows(read, "GET", "/feeds") == (True, "ok")
+    assert routes.allows(read, "GET", "/feeds/x") == (False, "unmapped route")
+    # IAM's * takes any character, a line break too: the decision must agree with the policy
+    assert routes.allows(read, "GET", "/intelligence/a\nb") == (True, "ok")
+    assert iam_allows(routes.policy(read, ARN_BASE), f"{ARN_BASE}/GET/intelligence/a\nb")
+
+
 def test_a_route_needs_every_matching_rule():
     routes = RouteMap.from_pairs(
         [("GET /intelligence/*", "intelligence:read"), ("* /intelligence/admin/*", "apikeys:manage")]
@@ -260,14 +298,64 @@ def test_a_route_needs_every_matching_rule():
     assert iam_allows(policy, f"{ARN_BASE}/GET/intelligence/reports")
 
 
+# Rules nested both ways, with one and two wildcards: whichever rule is the broader, a route both
+# match needs both permissions, and the cached policy must say so for every route.
+NESTED_MAPS = [
+    [("GET /a/*", "intelligence:read"), ("GET /a/b/*", "intelligence:write")],
+    [("GET /a/b/*", "intelligence:read"), ("GET /a/*", "intelligence:write")],
+    [("GET /a/*/c/*", "intelligence:write"), ("GET /a/b/*", "intelligence:read")],
+    [("GET /a/b/*", "intelligence:write"), ("GET /a/*/c/*", "intelligence:read")],
+    [("* /a/*", "intelligence:read"), ("GET /a/b", "intelligence:write")],
+]
+NESTED_PATHS = ["/a", "/a/", "/a/x", "/a/b", "/a/b/", "/a/b/x", "/a/bx", "/a/b/c", "/a/b/c/x", "/a/x/c/y", "/b"]
+
+
+@pytest.mark.parametrize("rules", NESTED_MAPS)
+@pytest.mark.parametrize("granted", [{"intelligence:read"}, {"intelligence:write"}])
+def test_a_route_inside_a_refused_rule_is_denied_by_the_cached_policy(rules, granted):
+    routes = RouteMap.from_pairs(rules)
+    policy = routes.policy(frozenset(granted), ARN_BASE)
+    for method in ("GET", "POST"):
+        for path in NESTED_PATHS:
+            arn = f"{ARN_BASE}/{method}{path}"
+            assert iam_allows(policy, arn) == routes.allows(frozenset(granted), method, path)[0], (arn, policy)
+
+
+def test_the_deny_statement_names_only_rules_that_could_cover_an_allowed_route():
+    """A viewer may read intelligence: its policy denies the unsafe paths, and no other area's
+    routes nor the other methods of its own (those are denied anyway, as no Allow names them)."""
+    policy = RouteMap.from_pairs(DEFAULT_ROUTE_MAP).policy(frozenset({"intelligence:read"}), ARN_BASE)
+    deny = next(s["Resource"] for s in policy["Statement"] if s["Effect"] == "Deny")
+    assert not [r for r in deny if re.match(rf"{re.escape(ARN_BASE)}/[A-Z]+/", r)], deny
+    assert f"{ARN_BASE}/*/.." in deny
+
+
+def test_a_rule_covers_its_path_as_written():
+    rule = RouteMap.from_pairs([("GET /XML/*", "intelligence:read")]).rules[0]
+    assert rule.resources(ARN_BASE) == (f"{ARN_BASE}/GET/XML", f"{ARN_BASE}/GET/XML/*")
+
+
 @pytest.mark.parametrize(
     ("spec", "permission"),
     [("FETCH /x", "intelligence:read"), ("GET x", "intelligence:read"), ("GET /a b", "intelligence:read"),
      ("GET /x?y", "intelligence:read"), ("GET /x/{id}", "intelligence:read"), ("GET /x", "made:up")],
 )  # fmt: skip
 def test_a_wrong_route_map_entry_is_refused(spec, permission):
-    with pytest.raises(RouteMapError):
+    with pytest.raises(RouteMapError) as refused:
         RouteMap.from_pairs([(spec, permission)])
+    assert str(refused.value).startswith(f"route map: {spec!r}: ")  # the operator sees which entry
+
+
+def test_a_route_map_error_says_what_is_wrong():
+    for spec, permission, says in (
+        ("FETCH /x", "intelligence:read", "unknown method 'FETCH'"),
+        ("GET x", "intelligence:read", "the path must start with /"),
+        ("GET /x", "made:up", "unknown permission 'made:up'"),
+    ):
+        with pytest.raises(RouteMapError, match=re.escape(says)):
+            RouteMap.from_pairs([(spec, permission)])
+    with pytest.raises(RouteMapError, match="^route map: empty$"):
+        RouteMap.from_pairs([])
 
 
 def test_the_default_map_covers_the_catalog_areas():
@@ -339,6 +427,44 @@ def test_one_json_line_per_decision_never_the_key(table, clock, capsys):
     assert all(isinstance(line["latency_ms"], float) and line["community"] in ("demo", "") for line in lines)
     text = json.dumps(lines)
     assert secret[len("apk_") + 16 :] not in text and table.items[key_id].key_hash not in text
+
+
+def test_a_refused_known_key_id_is_named_in_its_decision_line(table, clock, capsys):
+    """The operator looking into a refusal needs the key it was about (never its secret)."""
+    logs.configure("INFO")
+    secret = table.add(roles=("ic_viewer",), status=REVOKED)
+    unknown = key_format.generate("apk").plaintext
+    check = verifier(table, clock)
+    for token in (secret, unknown):
+        with pytest.raises(Unauthorized):
+            check.authorize(token, face="app")
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [(line["reason"], line["key_id"], line["community"]) for line in lines] == [
+        ("revoked", key_format.parse(secret, "apk").key_id, "demo"),
+        ("unknown", key_format.parse(unknown, "apk").key_id, ""),
+    ]
+
+
+def test_forgetting_a_key_this_container_never_read_is_fine(table, clock):
+    check = verifier(table, clock, cache_ttl_seconds=60)
+    check.forget("0123456789ABCDEF")  # a revoke of a key no request here has used
+    secret = table.add()
+    check.authorize(secret, face="app")
+    check.forget(key_format.parse(secret, "apk").key_id)
+    check.authorize(secret, face="app")
+    assert table.lookups == 2
+
+
+def test_a_key_gets_the_permissions_of_its_communitys_roles(table, clock):
+    """Without a reader of held roles, the catalog of the key's own community is read."""
+    custom = Role("feed_reader", "reads feeds", ("intelligence:read",))
+    catalogs = {"demo": {**BUILTIN_ROLES, "feed_reader": custom}}
+    secret = table.add(roles=("feed_reader",))
+    check = Verifier(
+        table.lookup, key_prefix="apk", peppers=(PEPPER,), catalog=lambda community: catalogs.get(community, {}),
+        clock=lambda: clock.now,
+    )  # fmt: skip
+    assert check.verify(secret).permissions == frozenset({"intelligence:read"})
 
 
 def test_log_level_above_info_silences_decisions(table, clock, capsys):

@@ -8,6 +8,7 @@ the route map for every one of them. Events are built on the payloads AWS docume
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -15,7 +16,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.authorizer.execute_api import MethodArn, NotAMethodArn, bearer_token, is_unsafe_path
+from chalicelib import logs
+from chalicelib.authorizer.execute_api import (
+    MethodArn,
+    NotAMethodArn,
+    bearer_token,
+    header,
+    is_unsafe_path,
+    multi_value_header,
+)
 from chalicelib.authorizer.gateway import POLICY, SIMPLE, handle_gateway_event
 from chalicelib.authorizer.policy import DEFAULT_ROUTE_MAP, RouteMap
 from chalicelib.keys import format as key_format
@@ -246,6 +255,11 @@ def test_arns_are_parsed_from_the_left(arn, parsed):
         f"{BASE}/prod/G?T/x",
         f"{BASE}/prod//x",
         "arn:aws:execute-api:us-east-1:123456789012:abc/def:prod/GET/x",
+        # shaped like a method ARN, but of another service, or not an ARN, or missing a field
+        "arn:aws:lambda:us-east-1:123456789012:abcdef123/prod/GET/x",
+        "urn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/x",
+        "arn:aws:execute-api:us-east-1:abcdef123/prod/GET/x",
+        "arn:aws:execute-api:123456789012:abcdef123/prod/GET/x",
     ],
 )
 def test_arns_with_wildcards_or_missing_structure_are_refused(arn):
@@ -295,6 +309,8 @@ def test_the_dot_segment_rule(path, unsafe):
         ("Bearer apk_x", "apk_x"), ("bearer apk_x", "apk_x"), ("BEARER apk_x", "apk_x"), ("bEaReR \t apk_x ", "apk_x"),
         ("  apk_x\r\n", "apk_x"), ("Bearer", None), ("Bearer   ", None), ("", None), (None, None), (["apk_x"], None),
         ("Bearerapk_x", "Bearerapk_x"), ("Basic dXNlcjpwYXNz", "Basic dXNlcjpwYXNz"),
+        # only HTTP's blanks are trimmed; what follows the scheme is kept whole
+        ("\vapk_x\f", "\vapk_x\f"), ("Bearer \vapk_x", "\vapk_x"), ("Bearer XXapk_x", "XXapk_x"),
     ],
 )  # fmt: skip
 def test_bearer_is_case_insensitive_and_trimmed(value, token):
@@ -445,3 +461,158 @@ def test_huge_and_non_ascii_headers_are_refused(mode):
             else:
                 with pytest.raises(Exception, match="^Unauthorized$"):
                     answer(event, mode)
+
+
+def test_a_payload_1_identity_source_is_split_at_its_commas():
+    """HTTP API payload 1.0 joins the identity source values with commas, no space: the key is
+    the value shaped like one, whichever place it has."""
+    key = KEYS["ic_viewer"]
+    arn = arn_of("prod", "GET", "/intelligence/x")
+    for joined in (f"{key},GET /{{proxy+}}", f"GET /{{proxy+}},{key}", f"Bearer {key},$default"):
+        result = answer({**http_v1(arn, key), "identitySource": joined})
+        assert result["context"]["key_id"] == key_format.parse(key, "apk").key_id, joined
+
+
+def test_authorization_sent_under_two_spellings_with_different_keys_is_refused():
+    """Header names are case-insensitive: ``Authorization`` and ``authorization`` are one header
+    sent twice, and two different values of it are ambiguous, whichever spelling comes last."""
+    arn = arn_of("prod", "GET", "/intelligence/x")
+    event = rest_request(arn, f"Bearer {KEYS['ic_viewer']}")
+    event["headers"] = {}  # only the multi-value copies
+    event["multiValueHeaders"]["authorization"] = [f"Bearer {KEYS['community_admin']}"]
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        answer(event)
+    # the same value under both spellings is one value
+    event["multiValueHeaders"]["authorization"] = [f"Bearer {KEYS['ic_viewer']}"]
+    assert answer(event)["context"]["key_id"] == key_format.parse(KEYS["ic_viewer"], "apk").key_id
+
+
+@pytest.mark.parametrize(
+    ("headers", "value"),
+    [
+        ({"Authorization": "Bearer apk_x"}, "Bearer apk_x"),  # a single value, not in a list
+        ({"authorization": ["Bearer apk_x", "Bearer apk_x"]}, "Bearer apk_x"),
+        ({"Authorization": [5]}, None),  # not text
+        ({"Authorization": ["Bearer apk_x", None]}, None),
+        ({"Authorization": []}, None),
+        ({"Accept": ["*/*"]}, None),
+        (["Authorization"], None),
+    ],
+)
+def test_a_multi_value_header_is_one_text_value_or_none(headers, value):
+    assert multi_value_header(headers, "Authorization") == value
+
+
+@pytest.mark.parametrize(
+    ("headers", "value"),
+    [
+        ({"authorization": "Bearer apk_x"}, "Bearer apk_x"),
+        ({"AUTHORIZATION": "Bearer apk_x", "Accept": "*/*"}, "Bearer apk_x"),
+        ({"Authorization": ["Bearer apk_x"]}, None),  # not text
+        ({"Authorization": 5}, None),
+        ({}, None),
+        ("Authorization: Bearer apk_x", None),
+    ],
+)
+def test_a_header_is_read_in_any_case_and_only_as_text(headers, value):
+    assert header(headers, "Authorization") == value
+
+
+def test_an_authorization_header_whose_two_copies_disagree_is_refused():
+    """REST REQUEST events carry the header twice, in ``headers`` and ``multiValueHeaders``: when
+    the two say different keys, neither is read."""
+    arn = arn_of("prod", "GET", "/intelligence/x")
+    event = rest_request(arn, f"Bearer {KEYS['ic_viewer']}")
+    event["headers"]["Authorization"] = f"Bearer {KEYS['community_admin']}"
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        answer(event)
+
+
+@pytest.mark.parametrize(
+    "multi",
+    [
+        "absent",
+        None,
+        {"Accept": ["*/*"]},  # other headers only
+        {"Authorization": ["KEY"]},  # only this one
+    ],
+)
+def test_a_rest_request_key_is_read_from_whichever_copy_of_the_header_it_has(multi):
+    key = KEYS["ic_viewer"]
+    event = rest_request(arn_of("prod", "GET", "/intelligence/x"), f"Bearer {key}")
+    if multi == "absent":
+        del event["multiValueHeaders"]
+    elif multi is None:
+        event["multiValueHeaders"] = None
+    elif "Authorization" in multi:
+        event["headers"], event["multiValueHeaders"] = {}, {"Authorization": [f"Bearer {key}"]}
+    else:
+        event["multiValueHeaders"] = multi
+    assert answer(event)["context"]["key_id"] == key_format.parse(key, "apk").key_id
+
+
+def test_an_event_that_cannot_be_read_is_logged_as_a_gateway_refusal(capsys):
+    logs.configure("INFO")
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        answer(rest_token("arn:aws:execute-api:us-east-1:123456789012:abcdef123/*/GET/x", KEYS["ic_viewer"]))
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {k: line[k] for k in ("face", "outcome", "reason", "key_id", "community")} == {
+        "face": "gateway", "outcome": "unauthorized", "reason": "error:NotAMethodArn", "key_id": "unknown",
+        "community": "",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("route_arn", ["absent", arn_of("*", "GET", "/intelligence/x")])
+def test_a_simple_answer_without_a_readable_route_arn_is_decided_on_the_request(route_arn):
+    """A console test invoke sends stage ``*``, which no policy may name: the simple answer needs
+    no ARN, so the route is the request's own."""
+    key = KEYS["ic_viewer"]
+    for method, allowed in (("GET", True), ("POST", False)):
+        event = http_v2(
+            arn_of("prod", method, "/intelligence/x"), f"Bearer {key}", method=method, raw_path="/intelligence/x"
+        )
+        if route_arn == "absent":
+            del event["routeArn"]
+        else:
+            event["routeArn"] = route_arn
+        assert answer(event, SIMPLE)["isAuthorized"] is allowed, method
+
+
+def test_an_identity_source_without_a_key_is_not_completed_from_another_header():
+    """Two identity source values, neither shaped like a key: refused, even with a key in the
+    Authorization header (API Gateway caches the answer on the identity source alone)."""
+    key = KEYS["community_admin"]
+    event = {
+        **http_v2(arn_of("prod", "GET", "/intelligence/x"), "x", method="GET", raw_path="/intelligence/x"),
+        "identitySource": ["GET /{proxy+}", "other"],
+        "headers": {"authorization": f"Bearer {key}"},
+    }
+    assert answer(event, SIMPLE) == {"isAuthorized": False}
+
+
+def test_an_iam_answer_to_payload_2_logs_the_route_of_its_arn(capsys):
+    logs.configure("INFO")
+    event = http_v2(
+        arn_of("prod", "POST", "/intelligence/x"), f"Bearer {KEYS['ic_viewer']}", method="GET", raw_path="/ignored"
+    )
+    answer(event, POLICY)
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (line["route"], line["outcome"]) == ("POST /intelligence/x", "deny")
+
+
+def test_on_the_default_stage_a_path_starting_with_its_name_is_not_shortened():
+    """``$default`` is not in the URL: ``/$default/intelligence/x`` is a path of its own, unmapped."""
+    path = "/$default/intelligence/x"
+    event = http_v2(arn_of("$default", "GET", path), f"Bearer {KEYS['ic_viewer']}", method="GET", raw_path=path)
+    assert answer(event, SIMPLE)["isAuthorized"] is False
+
+
+@pytest.mark.parametrize("drop", ["rawPath", "rawPath and http.path"])  # the method too, in the second
+def test_a_simple_answer_reads_the_path_from_the_request_else_from_the_route_arn(drop):
+    key = KEYS["ic_viewer"]
+    for path, allowed in (("/intelligence/x", True), ("/operations/x", False)):
+        event = http_v2(arn_of("$default", "GET", path), f"Bearer {key}", method="GET", raw_path=path)
+        del event["rawPath"]
+        if drop != "rawPath":
+            del event["requestContext"]["http"]["path"], event["requestContext"]["http"]["method"]
+        assert answer(event, SIMPLE)["isAuthorized"] is allowed, (drop, path)

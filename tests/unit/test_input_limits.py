@@ -150,6 +150,28 @@ def test_an_unknown_status_or_parameter_is_refused_by_name():
     assert params.list_request({"cursor": ""}).cursor is None
 
 
+def test_a_community_of_64_characters_is_accepted_and_65_or_another_character_refused():
+    name = "a-Z_9" + "c" * 59
+    assert params.community(name) == name
+    for bad in ("c" * 65, "", "demo ", "demo/x", "dém"):
+        error = refused(params.community, bad)
+        assert str(error) == "community: must be 1-64 characters: letters, digits, '-' or '_'"
+
+
+def test_an_unknown_parameter_is_named_first_in_order_and_the_allowed_ones_listed():
+    error = refused(params.list_request, {"zeta": "1", "alpha": "1", "limit": "5"})
+    assert error.field == "alpha"
+    assert "allowed: cursor, limit, search, status" in str(error)
+
+
+def test_list_refusals_say_what_is_wrong_in_the_documented_words():
+    assert (
+        str(refused(params.list_request, {"status": "gone"})) == "status: must be one of active, revoked, expired, all"
+    )
+    assert str(refused(params.list_request, {"search": "a\x00"})) == "search: must not contain control characters"
+    assert str(refused(schemas.edit_request, {"name": "   "}, known_roles=BUILTIN_ROLES)) == "name: must not be empty"
+
+
 # -- Idempotency-Key ----------------------------------------------------------------------------
 
 
