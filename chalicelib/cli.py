@@ -117,6 +117,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_index_search(args: argparse.Namespace) -> int:
+    _print(wiring.store().index_all())
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = OneLineParser(prog="python -m chalicelib.cli", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -151,6 +156,10 @@ def parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="fail keys stuck pending and delete their vaulted secrets")
     sweep.add_argument("--older-than", type=seconds, default=900.0, help="seconds (default 900)")
     sweep.set_defaults(run=cmd_sweep)
+
+    commands.add_parser(
+        "index-search", help="give keys made before search entries existed their entry (once, after upgrading)"
+    ).set_defaults(run=cmd_index_search)
     return root
 
 

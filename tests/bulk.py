@@ -1,8 +1,9 @@
 """Large communities, written fast: keys straight into the keys table with BatchWriteItem.
 
-Each item carries every attribute the store writes (the indexes' keys and the search text
-included, computed by the store's own ``_derived``), so lists and searches see them as keys the
-service made. Their hashes verify no secret: these keys are listed and searched, never used.
+Each item carries every attribute the store writes (the indexes' keys, computed by the store's
+own ``_derived``), and each listed key its search entry (the store's own ``search_entry``), so
+lists and searches see them as keys the service made. Their hashes verify no secret: these keys
+are listed and searched, never used.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def bulk_keys(
     threads: int = 4,
 ) -> list[KeyRecord]:
     """``count`` keys, the i-th created ``i`` milliseconds after ``start`` (so the last is the newest)."""
-    from chalicelib.keys.store import _derived
+    from chalicelib.keys.store import LISTED_STATUSES, _derived
 
     ApiKey = store.models.ApiKey
     records = [
@@ -62,6 +63,10 @@ def bulk_keys(
                 item = ApiKey(record.key_id, roles=record.roles, **store._attributes(record), **_derived(record))
                 item.version = 1  # as the store's first write leaves it, so the service may edit it
                 batch.save(item)
+        with store.models.SearchEntry.batch_write() as batch:
+            for record in chunk:
+                if record.status in LISTED_STATUSES:
+                    batch.save(store.search_entry(record))
 
     size = -(-count // threads)
     with ThreadPoolExecutor(threads) as pool:

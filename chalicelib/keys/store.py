@@ -28,8 +28,8 @@ from pynamodb.attributes import (
     VersionAttribute,
 )
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
+from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException, TransactWriteError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.errors import AlreadyExists, OverLimit, StoreError, VersionConflict
@@ -53,6 +53,8 @@ GRACE_BUCKET = "grace"
 # The counts a community's limits are enforced on live in one item of the roles table, in the
 # community's partition, under a sort key no role can have (role names start with a letter).
 COUNTS_ITEM = "#counts"
+# Each listed key's search entry lives there too, under this prefix and the key's created_sort.
+SEARCH_PREFIX = "#search#"
 LIVE_KEYS = "live_keys"
 CUSTOM_ROLES = "custom_roles"
 LIVE_STATUSES = (ACTIVE, PENDING)
@@ -66,6 +68,7 @@ class Models:
     connection: Connection
     CustomRole: Any = None
     Counts: Any = None
+    SearchEntry: Any = None
 
     @property
     def all(self) -> tuple[Any, ...]:
@@ -121,16 +124,6 @@ def build_models(
         listed_status = UnicodeAttribute(hash_key=True)
         created_sort = UnicodeAttribute(range_key=True)
 
-    class SearchIndex(GlobalSecondaryIndex["ApiKey"]):
-        """The same keys, compact: only what a search matches on (see ``DynamoStore.search_keys``)."""
-
-        class Meta:
-            index_name = "community-search"
-            projection = IncludeProjection(["search_text", "status", "expires_at"])
-
-        listed_in = UnicodeAttribute(hash_key=True)
-        created_sort = UnicodeAttribute(range_key=True)
-
     class PendingIndex(GlobalSecondaryIndex["ApiKey"]):
         """Sparse: only keys whose secret is not delivered yet, for the sweeper."""
 
@@ -180,7 +173,6 @@ def build_models(
         plan = UnicodeAttribute(null=True)
         gateway_key_id = UnicodeAttribute(null=True)
         gateway_key_value = UnicodeAttribute(null=True)
-        search_text = UnicodeAttribute()
         listed_in = UnicodeAttribute(null=True)
         listed_status = UnicodeAttribute(null=True)
         pending_bucket = UnicodeAttribute(null=True)
@@ -189,7 +181,6 @@ def build_models(
 
         community_index = CommunityIndex()
         community_status_index = CommunityStatusIndex()
-        search_index = SearchIndex()
         pending_index = PendingIndex()
         grace_index = GraceIndex()
 
@@ -256,12 +247,26 @@ def build_models(
         live_keys = NumberAttribute(null=True)
         custom_roles = NumberAttribute(null=True)
 
+    class SearchEntry(Model):
+        """What a search matches a listed key on, and nothing else: one small item per key, in its
+        community's partition of the roles table, written in the same transaction as every change
+        to the key (see ``DynamoStore.search_keys``). Not in ``Models.all``, like ``Counts``."""
+
+        class Meta(BaseMeta):
+            table_name = roles_table
+
+        community = UnicodeAttribute(hash_key=True)
+        name = UnicodeAttribute(range_key=True)  # SEARCH_PREFIX + the key's created_sort
+        text = UnicodeAttribute()  # name, description and id, case-folded
+        status = UnicodeAttribute()
+        expires_at = UTCDateTimeAttribute(null=True)
+
     connection = Connection(
         connect_timeout_seconds=connect_timeout,
         read_timeout_seconds=read_timeout,
         max_retry_attempts=max_retries,
     )
-    return Models(ApiKey, KeyEvent, Idempotency, connection, CustomRole, Counts)
+    return Models(ApiKey, KeyEvent, Idempotency, connection, CustomRole, Counts, SearchEntry)
 
 
 def create_tables(models: Models) -> None:
@@ -306,12 +311,20 @@ def _derived(key: KeyRecord) -> dict[str, Any]:
     listed = key.status in LISTED_STATUSES
     return {
         "created_sort": _sort_key(key.created_at, key.key_id),
-        "search_text": _search_text(key),
         "listed_in": key.community if listed else None,
         "listed_status": f"{key.community}#{key.status}" if listed else None,
         "pending_bucket": PENDING_BUCKET if key.status == PENDING else None,
         "grace_bucket": GRACE_BUCKET if key.status == ACTIVE and key.grace_until is not None else None,
     }
+
+
+def _matched_on(key: KeyRecord) -> tuple[str, str, datetime | None]:
+    """What a key's search entry holds: a change to anything else leaves the entry as it is."""
+    return _search_text(key), key.status, key.expires_at
+
+
+def _search_entry_name(created_at: datetime, key_id: str) -> str:
+    return SEARCH_PREFIX + _sort_key(created_at, key_id)
 
 
 COUNT_RETRIES = 5
@@ -347,7 +360,8 @@ class DynamoStore:
             # PynamoDB makes a botocore session and client per connection, each parsing DynamoDB's
             # service model again (~100 ms on a cold container): here every connection sends
             # through the clients the authorizer's ``KeyReader`` already made.
-            for connection in (models.connection, *(model._get_connection().connection for model in models.all)):
+            sharing = (*models.all, *(m for m in (models.Counts, models.SearchEntry) if m is not None))
+            for connection in (models.connection, *(model._get_connection().connection for model in sharing)):
                 connection._client = reader.client
             self.touch_connection.connection._client = reader.client
 
@@ -384,6 +398,7 @@ class DynamoStore:
                         )
                         tx.save(idem_item, condition=Idem.scope.does_not_exist())
                     counting.add_to(tx)
+                    self._index(tx, None, key)
             except _CountMoved:
                 continue
             key.version = 1
@@ -403,6 +418,7 @@ class DynamoStore:
             tx.update(item, actions=actions, condition=ApiKey.status != REVOKED)
             tx.save(self.event_item(event))
             counting.add_to(tx)
+            self._index(tx, key, updated)
         updated.version = (key.version or 0) + 1
         return updated
 
@@ -429,6 +445,8 @@ class DynamoStore:
             tx.update(old_item, actions=actions, condition=ApiKey.status != REVOKED)
             tx.save(self.event_item(old_event))
             counting.add_to(tx)
+            self._index(tx, None, new)
+            self._index(tx, old, updated)
         new.version = 1
         updated.version = (old.version or 0) + 1
         return updated
@@ -528,14 +546,10 @@ class DynamoStore:
             stored_status = ACTIVE if status == EXPIRED else status
             index, partition, hash_name = ApiKey.community_status_index, f"{community}#{stored_status}", "listed_status"
         condition = None
-        if search:
-            condition = ApiKey.search_text.contains(search.casefold())
         if status == ACTIVE:
-            not_expired = ApiKey.expires_at.does_not_exist() | (ApiKey.expires_at > now)
-            condition = not_expired if condition is None else condition & not_expired
+            condition = ApiKey.expires_at.does_not_exist() | (ApiKey.expires_at > now)
         elif status == EXPIRED:
-            expired = ApiKey.expires_at.exists() & (ApiKey.expires_at <= now)
-            condition = expired if condition is None else condition & expired
+            condition = ApiKey.expires_at.exists() & (ApiKey.expires_at <= now)
         start = None
         if after is not None:
             after_id, after_created = after
@@ -571,41 +585,46 @@ class DynamoStore:
     ) -> Page:
         """``list_keys`` with a search term, in the same order, with the same cursor.
 
-        The compact ``community-search`` index is read newest first with no ``Limit``, so each
-        Query reads up to DynamoDB's 1 MB of entries (id, sort key, search text, status, expiry:
-        about 250 bytes a key, so some 4,000 keys a request) and DynamoDB's filter keeps the
-        matches. Reading stops once ``limit + 1`` matched (one more tells that more follow).
-        The page's items are then read by key, strongly consistent, in one BatchGetItem.
+        Each listed key has a search entry in its community's partition of the roles table
+        (``SearchEntry``: sort key, case-folded name + description + id, status, expiry; about
+        150 bytes), written in the same transaction as the key. The entries are read newest
+        first with no ``Limit``, so each Query reads up to DynamoDB's 1 MB of them (some 6,000
+        keys a request) and DynamoDB's filter keeps the matches. Reading stops once
+        ``limit + 1`` matched (one more tells that more follow). The page's items are then
+        read by key in one BatchGetItem.
 
-        An index is eventually consistent on DynamoDB (moto and DynamoDB Local update it in the
-        write). Each item read by key is matched again, so what a page shows is the key as it
-        is now: an entry the index has not caught up with (a key revoked or renamed a moment
-        ago) is left out rather than shown stale. A key created or renamed a moment ago appears
-        once the index has it, typically within a second: the same bound as the listing, which
-        has always read an index.
+        Entries live in a table, not in an index, so the Query is strongly consistent: a key
+        created, renamed or revoked a moment ago is found (or not) at once. Each item read by
+        key is matched again all the same, so a page only ever shows a key as it is now.
         """
+        SearchEntry = self.models.SearchEntry
         ApiKey = self.models.ApiKey
         term = search.casefold()
-        condition = ApiKey.search_text.contains(term)
+        condition = SearchEntry.text.contains(term)
         if status == ACTIVE:
-            condition &= (ApiKey.status == ACTIVE) & (ApiKey.expires_at.does_not_exist() | (ApiKey.expires_at > now))
+            condition &= (SearchEntry.status == ACTIVE) & (
+                SearchEntry.expires_at.does_not_exist() | (SearchEntry.expires_at > now)
+            )
         elif status == EXPIRED:
-            condition &= (ApiKey.status == ACTIVE) & ApiKey.expires_at.exists() & (ApiKey.expires_at <= now)
+            condition &= (
+                (SearchEntry.status == ACTIVE) & SearchEntry.expires_at.exists() & (SearchEntry.expires_at <= now)
+            )
         elif status != "all":
-            condition &= ApiKey.status == status
+            condition &= SearchEntry.status == status
         start = None
         if after is not None:
             after_id, after_created = after
-            start = {
-                "key_id": {"S": after_id},
-                "created_sort": {"S": _sort_key(after_created, after_id)},
-                "listed_in": {"S": community},
-            }
+            start = {"community": {"S": community}, "name": {"S": _search_entry_name(after_created, after_id)}}
         try:
-            entries = ApiKey.search_index.query(
-                community, filter_condition=condition, scan_index_forward=False, last_evaluated_key=start
+            entries = SearchEntry.query(
+                community,
+                SearchEntry.name.startswith(SEARCH_PREFIX),
+                filter_condition=condition,
+                scan_index_forward=False,
+                consistent_read=True,
+                last_evaluated_key=start,
             )
-            ids = [entry.key_id for entry in itertools.islice(entries, limit + 1)]
+            ids = [entry.name.rsplit("#", 1)[1] for entry in itertools.islice(entries, limit + 1)]
             page_ids = ids[:limit]
             found = {item.key_id: _to_record(item) for item in ApiKey.batch_get(page_ids, consistent_read=True)}
         except PynamoDBException as error:
@@ -761,6 +780,44 @@ class DynamoStore:
         item = ApiKey(key.key_id)
         item.version = key.version
         return updated, item, actions
+
+    def search_entry(self, key: KeyRecord) -> Any:
+        """The key's search entry, as ``_index`` writes it."""
+        return self.models.SearchEntry(
+            key.community,
+            _search_entry_name(key.created_at, key.key_id),
+            text=_search_text(key),
+            status=key.status,
+            expires_at=key.expires_at,
+        )
+
+    def index_all(self) -> dict[str, int]:
+        """Give every listed key without one its search entry: once, after upgrading a deployment
+        made before search entries existed. Safe while the service runs: an entry is only put
+        where none is, and any change to what it holds writes one in the key's own transaction."""
+        ApiKey, SearchEntry = self.models.ApiKey, self.models.SearchEntry
+        counts = {"indexed": 0, "present": 0}
+        try:
+            for item in ApiKey.scan(ApiKey.listed_in.exists()):
+                try:
+                    self.search_entry(_to_record(item)).save(condition=SearchEntry.name.does_not_exist())
+                    counts["indexed"] += 1
+                except PutError as error:
+                    if error.cause_response_code != "ConditionalCheckFailedException":
+                        raise
+                    counts["present"] += 1
+        except PynamoDBException as error:
+            raise StoreError("the keys could not be indexed for search") from error
+        return counts
+
+    def _index(self, tx: Any, before: KeyRecord | None, after: KeyRecord) -> None:
+        """Keep the key's search entry as the key is after ``tx``: written while the key is listed
+        (active or revoked), removed if it stops being listed, absent while it is pending."""
+        if after.status in LISTED_STATUSES:
+            if before is None or before.status not in LISTED_STATUSES or _matched_on(before) != _matched_on(after):
+                tx.save(self.search_entry(after))
+        elif before is not None and before.status in LISTED_STATUSES:
+            tx.delete(self.models.SearchEntry(before.community, _search_entry_name(before.created_at, before.key_id)))
 
     @staticmethod
     def _attributes(key: KeyRecord) -> dict[str, Any]:

@@ -78,7 +78,7 @@ def test_create_tables_is_repeatable(moto_aws):
 
 def test_filter_on_an_index_key_attribute(table):
     """DynamoDB Local (like AWS) refuses a filter on the queried index's key; moto filters. The store
-    filters only on non-key attributes (search_text, expires_at, community on the key-events index)."""
+    filters only on non-key attributes (a search entry's text, expires_at, community on the key-events index)."""
     client, name = table
     outcome = _outcome(lambda: client.query(
         TableName=name, IndexName="g-s", KeyConditionExpression="g = :g", FilterExpression="contains(s, :v)",

@@ -23,6 +23,7 @@ def cli(moto_server):
         "APIKEYS_KEYS_TABLE": f"cli-{suffix}-keys",
         "APIKEYS_EVENTS_TABLE": f"cli-{suffix}-events",
         "APIKEYS_IDEMPOTENCY_TABLE": f"cli-{suffix}-idem",
+        "APIKEYS_ROLES_TABLE": f"cli-{suffix}-roles",
     }
 
     def run(*args, ok=True):
@@ -35,6 +36,7 @@ def cli(moto_server):
         return done
 
     run("init")
+    run.env = env
     return run
 
 
@@ -52,6 +54,34 @@ def test_operator_creates_lists_finds_and_revokes(cli):
     assert [i["id"] for i in cli("list", "--community", "acme", "--status", "revoked")["items"]] == [made["id"]]
     assert [i["id"] for i in cli("list", "--community", "acme", "--status", "active")["items"]] == [other["id"]]
     assert cli("list", "--community", "elsewhere")["items"] == []
+
+
+def test_keys_made_before_search_entries_are_found_after_index_search(cli):
+    """An upgraded deployment: keys whose search entries were never written (deleted here, as
+    an older version left them) are listed but not found, until ``index-search`` runs once."""
+    import boto3
+
+    made = cli("create-key", "--community", "acme", "--name", "Legacy Feed", "--role", "ic_viewer")
+    revoked = cli("create-key", "--community", "acme", "--name", "Legacy Old", "--role", "ic_viewer")
+    cli("revoke", "--community", "acme", "--id", revoked["id"])
+    dynamodb = boto3.client("dynamodb", endpoint_url=cli.env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    roles_table = cli.env["APIKEYS_ROLES_TABLE"]
+    entries = dynamodb.scan(
+        TableName=roles_table,
+        FilterExpression="begins_with(#n, :p)",
+        ExpressionAttributeNames={"#n": "name"},
+        ExpressionAttributeValues={":p": {"S": "#search#"}},
+    )
+    assert len(entries["Items"]) == 2
+    for entry in entries["Items"]:
+        dynamodb.delete_item(TableName=roles_table, Key={"community": entry["community"], "name": entry["name"]})
+    assert cli("list", "--community", "acme", "--search", "legacy")["items"] == []
+    assert len(cli("list", "--community", "acme")["items"]) == 2
+
+    assert cli("index-search") == {"indexed": 2, "present": 0}
+    found = cli("list", "--community", "acme", "--search", "LEGACY")["items"]
+    assert [(i["id"], i["status"]) for i in found] == [(revoked["id"], "revoked"), (made["id"], "active")]
+    assert cli("index-search") == {"indexed": 0, "present": 2}  # a second run changes nothing
 
 
 def test_operator_errors_are_clear_and_write_nothing(cli):

@@ -1,4 +1,4 @@
-"""Search over the compact index, on moto and (``DDB_BACKEND=dynamodb-local``) DynamoDB Local.
+"""Search over the keys' search entries, on moto and (``DDB_BACKEND=dynamodb-local``) DynamoDB Local.
 
 What a console user relies on: a key is found by any part of its name, description or id, in
 any case, as it is now (edited a moment ago, revoked a moment ago), wherever it sits in a large
@@ -78,6 +78,20 @@ def test_a_key_is_found_as_it_is_now_after_each_edit(client, admin):
     assert found(client, secret, "bravo", status="all") == [key["id"]]
 
 
+def test_a_rotated_key_and_its_successor_are_both_found_as_they_are(client, admin):
+    _, secret = admin
+    old = create(client, secret, name="Orbit Relay", description="rotated monthly")
+    rotated = client.http.post(f"{BASE}/{old['id']}/rotate", headers=bearer(secret), body=as_json({"grace": "24h"}))
+    assert rotated.status_code == 201, rotated.body
+    new = rotated.json_body["api_key"]
+    assert found(client, secret, "orbit", status="active") == [new["id"], old["id"]]  # the old one, in its grace
+
+    revoked = client.http.post(f"{BASE}/{old['id']}/revoke", headers=bearer(secret), body=as_json({}))
+    assert revoked.status_code == 200, revoked.body
+    assert found(client, secret, "ORBIT", status="active") == [new["id"]]
+    assert found(client, secret, "monthly", status="revoked") == [old["id"]]
+
+
 def test_a_key_at_the_far_end_of_a_large_community_in_a_few_calls(client, admin):
     _, secret = admin
     target = create(client, secret, name="Zebra Crossing Sensor", description="the oldest of them all")
@@ -91,12 +105,12 @@ def test_a_key_at_the_far_end_of_a_large_community_in_a_few_calls(client, admin)
         answer = wiring.service().list(operator, "demo", {"search": "zebra CROSSING", "status": "all", "limit": "50"})
     assert [item["id"] for item in answer["items"]] == [target["id"]] and answer["next_cursor"] is None
     assert answer["items"][0]["name"] == "Zebra Crossing Sensor"  # the item itself, read by key
-    assert calls.count("Query") + calls.count("BatchGetItem") == len(calls) <= 5, calls
+    assert "Query" in calls and calls.count("Query") + calls.count("BatchGetItem") == len(calls) <= 5, calls
 
     with dynamodb_calls() as calls:
         none = wiring.service().list(operator, "demo", {"search": "no key is named this", "status": "active"})
     assert none == {"items": [], "next_cursor": None}
-    assert calls.count("Query") == len(calls) <= 4, calls
+    assert 1 <= calls.count("Query") == len(calls) <= 4, calls
 
     assert found(client, secret, "zebra", status="active") == [target["id"]]
     assert found(client, secret, "zebra", status="revoked") == []
@@ -134,10 +148,11 @@ def test_a_search_pages_through_many_matches_with_its_cursor(client, admin):
     assert refused.status_code == 400 and "cursor" in refused.body.decode()
 
 
-def test_an_index_entry_behind_its_item_is_not_shown(client, admin):
-    """On DynamoDB an index catches up with a write a moment later; neither moto nor DynamoDB Local
-    lag. The lag is reproduced by changing the item's name behind the store's back, leaving the
-    indexed search text as it was: the index still says "Quartz", the item says "Basalt"."""
+def test_a_search_entry_that_disagrees_with_its_item_is_not_shown(client, admin):
+    """The store writes a key's search entry in the key's own transaction, so they agree; a write
+    behind the store's back (a hand edit, one table restored without the other) can still make
+    them differ. Here the item is renamed alone: the entry still says "Quartz", the item says
+    "Basalt". A page shows a key only as its item is now."""
     _, secret = admin
     key = create(client, secret, name="Quartz Probe")
     ApiKey = wiring.store().models.ApiKey
