@@ -307,7 +307,7 @@ def _to_record(item: Any) -> KeyRecord:
 
 
 def _derived(key: KeyRecord) -> dict[str, Any]:
-    """The attributes the indexes and search read, computed from the record."""
+    """The attributes the indexes read, computed from the record (search reads ``search_entry``)."""
     listed = key.status in LISTED_STATUSES
     return {
         "created_sort": _sort_key(key.created_at, key.key_id),

@@ -10,7 +10,7 @@ is played by wrapping ``InMemoryStore.update``, which a real table cannot be mad
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,18 +22,11 @@ from chalicelib.keys.service import KeyService
 from chalicelib.roles.caller import Caller
 from tests.fakes import InMemoryStore
 from tests.unit.test_failed_vault_create import BODY, PEPPERS, Box
+from tests.unit.test_vaulted_key_lifecycle import Clock
 
 OPERATOR = Caller.operator("demo")
 KEYS_ONLY = Caller("kad0000000000000", "demo", ("apikeys_admin",), frozenset({"apikeys:manage"}))
-START = datetime(2026, 3, 1, 12, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
+START = Clock().now
 
 
 @pytest.fixture
