@@ -35,16 +35,6 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def box() -> Box:
-    return Box()
-
-
-@pytest.fixture
-def store() -> InMemoryStore:
-    return InMemoryStore()
-
-
-@pytest.fixture
 def service(store: InMemoryStore, box: Box, clock: Clock) -> KeyService:
     return KeyService(store, key_prefix="apk", peppers=PEPPERS, vaults=box, clock=clock, max_keys=3)
 

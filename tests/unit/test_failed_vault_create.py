@@ -58,16 +58,6 @@ class Box:
 
 
 @pytest.fixture
-def box() -> Box:
-    return Box()
-
-
-@pytest.fixture
-def store() -> InMemoryStore:
-    return InMemoryStore()
-
-
-@pytest.fixture
 def service(store: InMemoryStore, box: Box) -> KeyService:
     return KeyService(store, key_prefix="apk", peppers=PEPPERS, vaults=box, clock=lambda: MOMENT)
 

@@ -30,11 +30,6 @@ def catalog(community: str) -> Mapping[str, Role]:
 
 
 @pytest.fixture
-def store() -> InMemoryStore:
-    return InMemoryStore()
-
-
-@pytest.fixture
 def service(store: InMemoryStore) -> KeyService:
     moment = datetime(2026, 1, 1, tzinfo=UTC)
     return KeyService(store, key_prefix="apk", peppers=PEPPERS, clock=lambda: moment, catalog=catalog)

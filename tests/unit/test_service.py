@@ -29,11 +29,6 @@ def clock():
 
 
 @pytest.fixture
-def store():
-    return InMemoryStore()
-
-
-@pytest.fixture
 def service(store, clock):
     return KeyService(store, key_prefix="apk", peppers=PEPPERS, max_expiry_days=365, clock=clock)
 
