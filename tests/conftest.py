@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -116,6 +117,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     that picks the backend (marked ``dynamodb``)."""
     from tests.deploy import dynamodb_local
 
+    if "MUTANT_UNDER_TEST" in os.environ:
+        # mutmut (`make mutation`) stops a mutant's run at the first failure, and orders the
+        # tests by the time of their call alone: the unit tests first, whose setup costs nothing,
+        # so a killed mutant is known before a functional test starts its own AWS.
+        items.sort(key=lambda item: not item.nodeid.startswith("tests/unit/"))
     if dynamodb_local.backend() != dynamodb_local.DYNAMODB_LOCAL:
         return
     reach = ("moto_aws", "served_aws")

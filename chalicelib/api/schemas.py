@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any, ClassVar, Literal, NotRequired
 
 from pydantic import (
@@ -129,9 +130,10 @@ def _adapter(shape: Any) -> TypeAdapter[Any]:
 
 
 def _translated(error: PydanticError) -> ValidationError:
-    """The first refusal as the project's ``ValidationError``: a whole body's (its shape, its
-    fields' names) before its fields', then the fields in the order declared."""
-    first = min(error.errors(include_url=False), key=lambda e: len(e["loc"]) > 0)  # the first of the least deep
+    """The first refusal as the project's ``ValidationError``. A whole body's refusal (its shape,
+    its fields' names, a rule across fields) comes alone: its checks run before any field's, or
+    after all of them passed. The fields' come in the order declared, each with its path."""
+    first = error.errors()[0]
     context = first.get("ctx") or {}
     if "field" in context:
         return ValidationError(context["field"], context["message"])
@@ -155,25 +157,39 @@ class Says:
     absent: str | None = None
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        message = self.message
-
-        def checked(value: Any, inner: ValidatorFunctionWrapHandler) -> Any:
-            try:
-                return inner(value)
-            except PydanticError:
-                raise refuse(message) from None
-
-        return core_schema.no_info_wrap_validator_function(checked, handler(source))
+        return core_schema.no_info_wrap_validator_function(
+            partial(_in_our_words, message=self.message), handler(source)
+        )
 
 
-def _text(max_length: int, *, trimmed: bool) -> Callable[[str], str]:
-    def checked(value: str) -> str:
-        problem = text_problem(value, max_length, trimmed=trimmed)
-        if problem:
-            raise refuse(problem)
-        return value.strip() if trimmed else value
+# The checks below run on every value, never while the models are built: what runs at import
+# only is wiring (mutation testing switches a mutant on after the models are built).
 
-    return checked
+
+def _in_our_words(value: Any, inner: ValidatorFunctionWrapHandler, *, message: str) -> Any:
+    try:
+        return inner(value)
+    except PydanticError:
+        raise refuse(message) from None
+
+
+def _plain_text(value: str, max_length: int, *, trimmed: bool) -> str:
+    problem = text_problem(value, max_length, trimmed=trimmed)
+    if problem:
+        raise refuse(problem)
+    return value.strip() if trimmed else value
+
+
+def _name(value: str) -> str:
+    return _plain_text(value, NAME_MAX, trimmed=True)
+
+
+def _description(value: str) -> str:
+    return _plain_text(value, DESCRIPTION_MAX, trimmed=False)
+
+
+def _reason(value: str | None) -> str | None:
+    return None if value is None else _plain_text(value, DESCRIPTION_MAX, trimmed=True)
 
 
 def _or_empty(value: Any) -> Any:
@@ -184,58 +200,65 @@ def _or_empty(value: Any) -> Any:
 Name = Annotated[
     str,
     Says("must be a string", absent="is required"),
-    AfterValidator(_text(NAME_MAX, trimmed=True)),
+    AfterValidator(_name),
     Field(min_length=1, max_length=NAME_MAX, json_schema_extra={"pattern": _NAME_PATTERN}),
 ]
 Description = Annotated[
     str,
     Says("must be a string"),
-    AfterValidator(_text(DESCRIPTION_MAX, trimmed=False)),
+    AfterValidator(_description),
     BeforeValidator(_or_empty),
     Field(max_length=DESCRIPTION_MAX, json_schema_extra={"type": ["string", "null"], "pattern": PLAIN_TEXT_PATTERN}),
 ]
-_reason = _text(DESCRIPTION_MAX, trimmed=True)
 Reason = Annotated[
     str | None,
     Says("must be a string"),
-    AfterValidator(lambda value: None if value is None else _reason(value)),
+    AfterValidator(_reason),
     Field(json_schema_extra={"maxLength": DESCRIPTION_MAX, "pattern": PLAIN_TEXT_PATTERN}),
 ]
 Reveal = Annotated[bool, Says("must be true or false")]
 
 
-def _names(noun: str, catalog: Callable[[ValidationInfo], Mapping[str, Any]], *, list_known: bool) -> Any:
-    """A non-empty list of distinct names, each one of ``catalog``."""
-
-    def checked(value: list[str], info: ValidationInfo) -> list[str]:
-        if not value:
-            raise refuse(f"must name at least one {noun}")
-        if len(set(value)) != len(value):
-            raise refuse(f"must not repeat a {noun}")
-        known = catalog(info)
-        unknown = [name for name in value if name not in known]
-        if unknown:
-            suffix = f"; known: {', '.join(known)}" if list_known else ""
-            raise refuse(f"unknown {noun} {unknown[0]!r}{suffix}")
-        return value
-
-    return (Says(f"must be a list of {noun} names"), AfterValidator(checked), Field(min_length=1))
+def _distinct_known(value: list[str], noun: str, known: Mapping[str, Any], *, list_known: bool) -> list[str]:
+    """A non-empty list of distinct names, each one of ``known``."""
+    if not value:
+        raise refuse(f"must name at least one {noun}")
+    if len(set(value)) != len(value):
+        raise refuse(f"must not repeat a {noun}")
+    unknown = [name for name in value if name not in known]
+    if unknown:
+        suffix = f"; known: {', '.join(known)}" if list_known else ""
+        raise refuse(f"unknown {noun} {unknown[0]!r}{suffix}")
+    return value
 
 
-def _known_roles(info: ValidationInfo) -> Mapping[str, Any]:
-    return (info.context or {}).get("known_roles", BUILTIN_ROLES)
+def _key_roles(value: list[str], info: ValidationInfo) -> list[str]:
+    """Roles of the community (``known_roles`` in the context), the built-in ones by default."""
+    known = (info.context or {}).get("known_roles", BUILTIN_ROLES)
+    return _distinct_known(value, "role", known, list_known=False)
+
+
+def _permissions(value: list[str]) -> list[str]:
+    return _distinct_known(value, "permission", PERMISSIONS, list_known=True)
 
 
 # The community's roles (built-in and custom): the document lists the built-in ones.
 KeyRoles = Annotated[
     list[str],
-    *_names("role", _known_roles, list_known=False),
-    Field(json_schema_extra={"uniqueItems": True, "items": {"type": "string", "enum": sorted(BUILTIN_ROLES)}}),
+    Says("must be a list of role names"),
+    AfterValidator(_key_roles),
+    Field(
+        min_length=1,
+        json_schema_extra={"uniqueItems": True, "items": {"type": "string", "enum": sorted(BUILTIN_ROLES)}},
+    ),
 ]
 Permissions = Annotated[
     list[str],
-    *_names("permission", lambda info: PERMISSIONS, list_known=True),
-    Field(json_schema_extra={"uniqueItems": True, "items": {"type": "string", "enum": list(PERMISSIONS)}}),
+    Says("must be a list of permission names"),
+    AfterValidator(_permissions),
+    Field(
+        min_length=1, json_schema_extra={"uniqueItems": True, "items": {"type": "string", "enum": list(PERMISSIONS)}}
+    ),
 ]
 
 
@@ -243,12 +266,13 @@ def _preset(value: Any, inner: ValidatorFunctionWrapHandler, info: ValidationInf
     """Null, or one of the presets within the deployment's maximum expiry."""
     max_days = (info.context or {}).get("max_days", max(EXPIRY_PRESETS_DAYS))
     allowed = [days for days in EXPIRY_PRESETS_DAYS if days <= max_days]
+    refusal = refuse(f"must be one of {', '.join(str(days) for days in allowed)}")
     try:
         days = inner(value)
     except PydanticError:
-        days = 0  # no preset
+        raise refusal from None
     if days is not None and days not in allowed:
-        raise refuse(f"must be one of {', '.join(str(days) for days in allowed)}")
+        raise refusal
     return days
 
 

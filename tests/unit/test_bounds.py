@@ -71,6 +71,35 @@ def test_json_within_the_bounds_parses_as_json_does(value: Any) -> None:
     assert schemas.parse_json(text) == json.loads(text)
 
 
+def depth_of(value: Any) -> int:
+    if isinstance(value, dict | list):
+        inner = value.values() if isinstance(value, dict) else value
+        return 1 + max((depth_of(item) for item in inner), default=0)
+    return 0
+
+
+BRACKETY = st.text(alphabet='[]{}"\\ab', max_size=6)
+VALUES = st.recursive(
+    st.integers() | BRACKETY,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(BRACKETY, inner, max_size=3),
+    max_leaves=30,
+)
+
+
+@given(value=VALUES)
+def test_the_depth_bound_is_exact_whatever_the_siblings_and_strings(value: Any) -> None:
+    text, depth = json.dumps(value), depth_of(value)
+    assert schemas.parse_json(text, max_depth=depth) == value
+    if depth:
+        with pytest.raises(ValidationError, match=f"^body: must not nest arrays and objects more than {depth - 1} "):
+            schemas.parse_json(text, max_depth=depth - 1)
+
+
+@pytest.mark.parametrize("opening", ["[", '{"a":'])
+def test_a_body_nested_exactly_to_the_bound_is_read(opening: str) -> None:
+    assert schemas.parse_json(nested(schemas.BODY_MAX_DEPTH, opening)) is not None
+
+
 def test_brackets_inside_strings_do_not_count() -> None:
     text = json.dumps({"name": "[" * 5000, "description": '\\"{' * 100})
     assert schemas.parse_json(text)["name"] == "[" * 5000
@@ -79,6 +108,22 @@ def test_brackets_inside_strings_do_not_count() -> None:
 def test_a_body_over_the_byte_bound_is_refused() -> None:
     with pytest.raises(ValidationError, match="^body: must be at most"):
         schemas.parse_json(b" " * (schemas.BODY_MAX_BYTES + 1))
+
+
+def test_the_byte_bound_counts_the_bytes_sent_and_a_body_at_it_is_read() -> None:
+    assert schemas.parse_json(b"{}" + b" " * (schemas.BODY_MAX_BYTES - 2)) == {}
+    at_bound = '"' + "\u00e9" * ((schemas.BODY_MAX_BYTES - 2) // 2) + '"'  # 2 bytes each in UTF-8
+    assert len(at_bound.encode()) == schemas.BODY_MAX_BYTES
+    assert schemas.parse_json(at_bound) == at_bound[1:-1]
+    with pytest.raises(ValidationError, match=f"^body: must be at most {schemas.BODY_MAX_BYTES} bytes$"):
+        schemas.parse_json(at_bound + " ")
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b'{"a": 1,}', b"\xff\xfe", b"NaN?", "{'a': 1}", b'{"a": "\\x"}'])
+def test_text_that_is_not_json_is_a_400_naming_body(raw: bytes | str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        schemas.parse_json(raw)
+    assert (refused.value.field, str(refused.value)) == ("body", "body: not valid JSON")
 
 
 # -- the key limit setting -----------------------------------------------------------------------

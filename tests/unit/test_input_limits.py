@@ -41,6 +41,13 @@ def test_any_other_expiry_in_days_is_refused_listing_the_presets(days):
     assert error.field == "expires_in_days" and "30, 180, 365" in str(error)
 
 
+def test_every_preset_is_offered_where_no_maximum_is_set():
+    body = {"name": "CI", "roles": ["ic_viewer"], "expires_in_days": 365}
+    assert schemas.parse(schemas.CreateKey, body).expires_in_days == 365
+    with pytest.raises(ValidationError, match=r"^expires_in_days: must be one of 30, 180, 365$"):
+        schemas.parse(schemas.CreateKey, {**body, "expires_in_days": 366})
+
+
 def test_a_preset_beyond_the_deployments_maximum_is_refused_and_not_offered():
     assert create({"expires_in_days": 180}, max_days=180).expires_at == NOW + timedelta(days=180)
     error = refused(create, {"expires_in_days": 365}, max_days=364)
@@ -51,13 +58,17 @@ def test_an_expiry_date_up_to_the_maximum_is_accepted_and_one_second_more_refuse
     limit = NOW + timedelta(days=365)
     assert create({"expires_at": limit.isoformat()}).expires_at == limit
     error = refused(create, {"expires_at": (limit + timedelta(seconds=1)).isoformat()})
-    assert error.field == "expires_at" and "365 days" in str(error)
+    assert str(error) == "expires_at: must be at most 365 days from now"
+    later = limit + timedelta(days=1)
+    assert create({"expires_at": later.isoformat()}, max_days=366).expires_at == later
+    assert str(refused(create, {"expires_at": limit.isoformat()}, max_days=30)).endswith("at most 30 days from now")
 
 
 def test_an_expiry_date_must_be_in_the_future():
     soon = NOW + timedelta(seconds=1)
     assert create({"expires_at": soon.isoformat()}).expires_at == soon
-    assert refused(create, {"expires_at": NOW.isoformat()}).field == "expires_at"
+    assert str(refused(create, {"expires_at": NOW.isoformat()})) == "expires_at: must be in the future"
+    assert str(refused(create, {"expires_at": "2025-12-31T23:59:59Z"})) == "expires_at: must be in the future"
 
 
 def test_an_expiry_date_without_offset_is_utc_and_one_with_an_offset_is_converted():
@@ -65,13 +76,24 @@ def test_an_expiry_date_without_offset_is_utc_and_one_with_an_offset_is_converte
     assert create({"expires_at": "2026-02-01T10:00:00+02:00"}).expires_at == datetime(2026, 2, 1, 8, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("value", [20270101, "tomorrow", "2026-13-01T00:00:00Z"])
-def test_a_malformed_expiry_date_is_refused(value):
-    assert refused(create, {"expires_at": value}).field == "expires_at"
+@pytest.mark.parametrize(
+    "value",
+    # the last two are dates that an offset pushes past year 9999 or before year 1 in UTC
+    ["tomorrow", "2026-13-01T00:00:00Z", "", "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"],
+)
+def test_a_malformed_expiry_date_is_refused_with_an_example(value):
+    assert str(refused(create, {"expires_at": value})) == (
+        "expires_at: must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z"
+    )
+
+
+def test_an_expiry_date_that_is_not_a_string_is_refused():
+    assert str(refused(create, {"expires_at": 20270101})) == "expires_at: must be an ISO 8601 date-time string"
 
 
 def test_expiry_in_days_and_expiry_date_together_are_refused_but_null_means_absent():
-    assert refused(create, {"expires_at": "2026-02-01T00:00:00Z", "expires_in_days": 30}).field == "expires_at"
+    error = refused(create, {"expires_at": "2026-02-01T00:00:00Z", "expires_in_days": 30})
+    assert str(error) == "expires_at: give expires_at or expires_in_days, not both"
     assert create({"expires_at": None, "expires_in_days": None}).expires_at is None
     assert create({"expires_at": None, "expires_in_days": 30}).expires_at == NOW + timedelta(days=30)
 
@@ -245,6 +267,19 @@ def test_roles_must_be_a_non_empty_list_of_distinct_known_names(roles, words):
 def test_an_edit_keeps_only_what_was_given():
     changes = schemas.edit_request({"description": "x", "roles": ["ic_viewer"]}, known_roles=BUILTIN_ROLES)
     assert changes == {"description": "x", "roles": ["ic_viewer"]}
+
+
+def test_an_edit_leaves_the_plan_to_the_usage_plans():
+    # A plan change goes through API Gateway first: the record's own changes never carry it.
+    changes = schemas.edit_request({"name": " CI ", "plan": "gold"}, known_roles=BUILTIN_ROLES)
+    assert changes == {"name": "CI"}
+    assert schemas.edit_request({"plan": None}, known_roles=BUILTIN_ROLES) == {}
+
+
+def test_the_first_wrong_field_in_the_bodys_order_is_named_however_deep():
+    body = {"vault": {"target": 7}, "name": 5, "roles": "ic_viewer"}
+    assert refused(create, body).field == "vault.target"
+    assert refused(create, {**body, "vault": None}).field == "name"
 
 
 def test_a_revoke_reason_is_optional_trimmed_and_bounded():

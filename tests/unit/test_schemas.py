@@ -8,12 +8,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
+from pydantic import Field
 
 from chalicelib.api import openapi, schemas
 from chalicelib.errors import ValidationError
@@ -81,3 +82,38 @@ def test_a_refusal_names_a_field_in_the_projects_words_never_pydantics(name: str
         assert message != "is not valid", (body, str(refused))  # a refusal no rule of ours put in words
         for pydantic_words in ("Input should", "Field required", "Extra inputs", "validation error", "type=", "http"):
             assert pydantic_words not in message, (body, str(refused))
+
+
+def test_a_shape_declared_with_says_is_refused_in_its_words_and_kept_when_right() -> None:
+    # A shape built here, not at import: the message travels from the declaration to the refusal.
+    count = Annotated[int, schemas.Says("must be a count of days")]
+    assert schemas.parse(count, 7) == 7
+    for wrong in ("7", 7.5, None, [7]):
+        with pytest.raises(ValidationError) as refused:
+            schemas.parse(count, wrong)
+        assert (refused.value.field, str(refused.value)) == ("body", "body: must be a count of days")
+
+
+@pytest.mark.parametrize("name", ["EditKey", "EditRole"])
+def test_an_edit_in_the_document_must_name_a_field_and_none_has_a_default(name: str) -> None:
+    # An edit changes what it names: a default in the document would say a field left out is reset.
+    built = schemas.BODIES[name].model_json_schema()  # afresh: openapi.document() is cached
+    assert built["minProperties"] == 1
+    assert [field for field, rule in built["properties"].items() if "default" in rule] == []
+    assert set(built["properties"]) == set(schemas.BODIES[name].model_fields)
+    documented = openapi.document()["components"]["schemas"][name]
+    assert documented["minProperties"] == 1
+    assert [field for field, rule in documented["properties"].items() if "default" in rule] == []
+
+
+def test_a_refusal_no_rule_put_in_words_still_names_its_field_never_in_pydantics_words() -> None:
+    # A shape declared without the project's words: pydantic's refusal is named, not quoted.
+    positive = Annotated[int, Field(gt=0)]
+    for shape, value, field in (
+        (positive, 0, "body"),
+        (list[positive], [1, 0], "[1]"),
+        (dict[str, positive], {"a": 0}, "a"),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            schemas.parse(shape, value)
+        assert (refused.value.field, str(refused.value)) == (field, f"{field}: is not valid")
