@@ -10,6 +10,7 @@ import pytest
 from chalicelib.api import schemas
 from chalicelib.errors import ValidationError
 from chalicelib.keys import leaks, rotation
+from chalicelib.roles.catalog import PERMISSIONS
 
 
 def refusal(shape: Any, body: Any) -> tuple[str, str]:
@@ -118,7 +119,7 @@ def test_a_bad_role_body_names_its_field(body, field, message):
 def test_an_unknown_permission_is_named_and_the_known_ones_listed():
     field, message = refusal(schemas.CreateRole, {"name": "feeds", "permissions": ["intelligence:read", "root"]})
     assert field == "permissions"
-    assert message.startswith("unknown permission 'root'; known: ") and "intelligence:read" in message
+    assert message == f"unknown permission 'root'; known: {', '.join(PERMISSIONS)}"
 
 
 def test_a_role_name_of_48_characters_is_accepted():
