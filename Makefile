@@ -43,14 +43,14 @@ bench: $(VENV)/.installed
 	$(PY) bench/search.py
 
 # Mutation testing of the security core (mutmut, configured in pyproject.toml), one module at a
-# time (of roles/custom.py, its grant checks), each run time-boxed (MUTATION_TIMEOUT seconds) so a
+# time, each run time-boxed (MUTATION_TIMEOUT seconds) so a
 # slow module cannot hold the machine; then the score per module and the survivors. Long: not
 # part of `make test`.
 # Of keys/service.py, the paths the security core names: create, delivery to a vault or a plan,
 # retries, revoke, and the permission checks (`MUTATION_TARGETS=keys.service.*` for all of it).
 SERVICE_PATHS := create deliver _lost_race _fail _replay _complete_pending revoke forget_vaulted_secret \
 	new_record authorize
-MUTATION_TARGETS ?= keys.format.* roles.catalog.* roles.custom.x__may_* api.schemas.* api.params.* \
+MUTATION_TARGETS ?= keys.format.* roles.catalog.* roles.custom.* roles.caller.* api.schemas.* api.params.* \
 	$(foreach path,$(SERVICE_PATHS),keys.service.xǁKeyServiceǁ$(path)*) authorizer.*
 MUTATION_TIMEOUT ?= 1500
 MUTATION_CHILDREN ?= 2
