@@ -14,7 +14,7 @@ import pytest
 from chalicelib.errors import AlreadyExists, Conflict, NotFound, OverLimit, VersionConflict
 from chalicelib.keys.records import Event
 from chalicelib.roles.caller import Caller
-from chalicelib.roles.catalog import BUILTIN_ROLES, MANAGE_KEYS, Role
+from chalicelib.roles.catalog import BUILTIN_ROLES, MANAGE_KEYS, PERMISSIONS, Role
 from chalicelib.roles.custom import EDIT_RETRIES, MAX_CUSTOM_ROLES, CustomRole, CustomRoles, RoleInUse, with_changes
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -238,3 +238,39 @@ def test_a_role_created_here_is_seen_at_once_through_this_containers_cache(store
     roles.create(ADMIN, "demo", {"name": "hunter", "permissions": ["intelligence:read"]})
     assert roles.custom("demo")["hunter"].permissions == ("intelligence:read",)
     assert roles.held("demo", ["hunter"])["hunter"].permissions == ("intelligence:read",)
+
+
+def test_the_authorizers_roles_are_cached_for_their_ttl_missing_ones_included(store):
+    store.roles[("demo", "hunter")] = CustomRole("demo", "hunter", "", ["intelligence:read"], NOW, "operator")
+    moment = [0.0]
+    roles = service(store, cache_ttl_seconds=1, monotonic=lambda: moment[0])
+    asked = ["hunter", "ghost", "ic_viewer"]
+    first = roles.held("demo", asked)
+    moment[0] = 0.999
+    assert roles.held("demo", asked) == first and set(first) == {"hunter", "ic_viewer"}  # no entry for a ghost
+    assert store.reads == 1
+    moment[0] = 1.0  # expired at its ttl, not after
+    roles.held("demo", asked)
+    assert store.reads == 2
+
+
+# -- who is asking ------------------------------------------------------------------------------
+
+
+def test_the_operator_at_the_cli_holds_every_permission_and_is_named_operator():
+    operator = Caller.operator("demo")
+    assert operator.permissions == frozenset(PERMISSIONS) and operator.roles == ()
+    assert (operator.community, operator.key_id, operator.actor) == ("demo", "operator", "operator")
+    assert ADMIN.actor == "key:admin0000000000"
+
+
+def test_whoami_shows_the_key_its_community_roles_and_sorted_permissions_never_its_gateway_key():
+    caller = Caller("k" * 16, "demo", ("soc_analyst", "ic_viewer"), frozenset({"playbooks:run", "intelligence:read"}),
+                    usage_identifier_key="gateway-key-value")  # fmt: skip
+    assert caller.view() == {
+        "id": "k" * 16,
+        "community": "demo",
+        "roles": ["soc_analyst", "ic_viewer"],
+        "permissions": ["intelligence:read", "playbooks:run"],
+    }
+    assert "gateway-key-value" not in repr(caller)
