@@ -182,6 +182,41 @@ def test_a_revoked_key_is_refused_once_the_cache_ttl_has_passed(table, clock):
     assert refusal(lambda: check.verify(secret)).reason == "revoked"
 
 
+def test_a_cached_key_is_read_again_once_its_whole_ttl_has_passed(table, clock):
+    """A TTL of a second or less caches too (APIKEYS_AUTH_CACHE_TTL takes fractions), and at
+    exactly the TTL the key is read again: a revoke elsewhere is seen within the TTL, not later."""
+    for ttl in (0.5, 1, 30):
+        table.lookups = 0
+        secret = table.add()
+        check = verifier(table, clock, cache_ttl_seconds=ttl)
+        check.verify(secret)
+        clock.advance(ttl / 2)
+        check.verify(secret)
+        assert table.lookups == 1, ttl
+        key_id = key_format.parse(secret, "apk").key_id
+        table.items[key_id] = replace(table.items[key_id], status=REVOKED)  # revoked elsewhere
+        clock.advance(ttl / 2)
+        assert refusal(lambda secret=secret, check=check: check.verify(secret)).reason == "revoked", ttl
+        assert table.lookups == 2, ttl
+
+
+def test_the_cache_holds_at_most_its_limit_of_keys(table, clock, monkeypatch):
+    """Memory stays bounded: the key past the limit empties the cache, so every key is read anew."""
+    monkeypatch.setattr("chalicelib.authorizer.verifier._CACHE_LIMIT", 3)
+    check = verifier(table, clock, cache_ttl_seconds=300)
+    secrets = [table.add() for _ in range(4)]
+    for secret in secrets[:3]:
+        check.verify(secret)
+    check.verify(secrets[0])
+    assert table.lookups == 3  # three keys fit: the first is still cached
+    check.verify(secrets[3])  # the fourth empties the cache before it is kept
+    assert table.lookups == 4
+    check.verify(secrets[3])
+    assert table.lookups == 4
+    check.verify(secrets[0])
+    assert table.lookups == 5
+
+
 def test_expiry_is_checked_on_every_call_even_when_cached(table, clock):
     secret = table.add(expires_at=NOW + timedelta(seconds=10))
     check = verifier(table, clock, cache_ttl_seconds=300)
@@ -430,18 +465,93 @@ def test_one_json_line_per_decision_never_the_key(table, clock, capsys):
 
 
 def test_a_refused_known_key_id_is_named_in_its_decision_line(table, clock, capsys):
-    """The operator looking into a refusal needs the key it was about (never its secret)."""
+    """The operator looking into a refusal needs its reason and the key it was about (never its
+    secret): the key id and community of every key found, the id alone of one not found."""
     logs.configure("INFO")
-    secret = table.add(roles=("ic_viewer",), status=REVOKED)
+    revoked = table.add(roles=("ic_viewer",), status=REVOKED)
+    expired = table.add(expires_at=NOW)
+    rotated = table.add(grace_until=NOW)  # the old secret of a rotated key, its grace over
+    wrong_secret = key_format.generate("apk", key_id=key_format.parse(table.add(), "apk").key_id).plaintext
     unknown = key_format.generate("apk").plaintext
     check = verifier(table, clock)
-    for token in (secret, unknown):
+    tokens = {
+        "revoked": revoked, "expired": expired, "rotated": rotated, "hash mismatch": wrong_secret,
+        "unknown": unknown, "malformed": "apk_" + "Z" * 46,
+    }  # fmt: skip
+    for token in tokens.values():
         with pytest.raises(Unauthorized):
             check.authorize(token, face="app")
     lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    key_ids = [key_format.parse(token, "apk").key_id for token in list(tokens.values())[:-1]]
     assert [(line["reason"], line["key_id"], line["community"]) for line in lines] == [
-        ("revoked", key_format.parse(secret, "apk").key_id, "demo"),
-        ("unknown", key_format.parse(unknown, "apk").key_id, ""),
+        ("revoked", key_ids[0], "demo"),
+        ("expired", key_ids[1], "demo"),
+        ("rotated", key_ids[2], "demo"),
+        ("hash mismatch", key_ids[3], "demo"),
+        ("unknown", key_ids[4], ""),
+        ("malformed", "unknown", ""),
+    ]
+
+
+def decision_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+
+
+def test_every_decision_line_names_the_route_asked_about(table, clock, capsys):
+    """The operator reads which route each refusal was about; a check of the key alone (the app
+    face decides routes in the app) names none."""
+    logs.configure("INFO")
+    check = verifier(table, clock)
+    secret = table.add(roles=("ic_viewer",))
+    check.authorize(secret, face="gateway", method="GET", path="/intelligence/x")
+    check.authorize(secret, face="app")
+    with pytest.raises(Unauthorized):
+        check.authorize(table.add(status=REVOKED), face="gateway", method="DELETE", path="/apikeys/x")
+    check.lookup = lambda key_id: 1 / 0  # type: ignore[assignment, return-value]
+    with pytest.raises(Unauthorized):
+        check.authorize(secret, face="gateway", method="POST", path="/playbooks/run")
+    assert [(line["outcome"], line["reason"], line["route"]) for line in decision_lines(capsys)] == [
+        ("allow", "ok", "GET /intelligence/x"),
+        ("allow", "ok", ""),
+        ("unauthorized", "revoked", "DELETE /apikeys/x"),
+        ("unauthorized", "error:ZeroDivisionError", "POST /playbooks/run"),
+    ]
+
+
+def test_an_internal_error_is_logged_against_no_key(table, clock, capsys):
+    """Fail closed without naming a key or community the error may have come before reading."""
+    logs.configure("INFO")
+    check = verifier(table, clock)
+    check.lookup = lambda key_id: 1 / 0  # type: ignore[assignment, return-value]
+    with pytest.raises(Unauthorized) as refused:
+        check.authorize(table.add(), face="app")
+    assert (refused.value.key_id, refused.value.community) == ("unknown", "")
+    [line] = decision_lines(capsys)
+    assert (line["key_id"], line["community"]) == ("unknown", "")
+
+
+def test_a_decisions_latency_counts_from_when_the_face_received_the_request(table, clock, capsys, monkeypatch):
+    """Each face passes the moment its request arrived, so the DecisionLatency metric covers the
+    reading of the event too; without one, the latency counts from the call."""
+
+    class Counter:
+        now = 100.0
+
+        def perf_counter(self) -> float:
+            return self.now
+
+    counter = Counter()
+    monkeypatch.setattr("chalicelib.authorizer.verifier.time", counter)
+    logs.configure("INFO")
+    check = verifier(table, clock)
+    secret = table.add()
+    check.authorize(secret, face="gateway", method="GET", path="/intelligence/x", started=99.75)
+    check.authorize(secret, face="app")
+    check.authorize(secret, face="app", started=99.9987654)
+    assert [(line["latency_ms"], line["DecisionLatency"]) for line in decision_lines(capsys)] == [
+        (250.0, 250.0),
+        (0.0, 0.0),
+        (1.235, 1.235),  # milliseconds, to the microsecond
     ]
 
 
