@@ -39,10 +39,17 @@ def _hypothesis_profile() -> None:
     run, and whatever they find is reproduced with the seed they print."""
     import os
 
-    from hypothesis import settings
+    from hypothesis import Phase, settings
 
     settings.register_profile("ci", derandomize=True, database=None)
-    if os.environ.get("CI") == "true":
+    # Under mutmut a failure is all that is asked: no shrinking nor explaining of the example,
+    # which costs many times the run that found it (mutmut stops at the first failing test).
+    settings.register_profile(
+        "mutation", derandomize=True, database=None, phases=(Phase.explicit, Phase.reuse, Phase.generate)
+    )
+    if os.environ.get("MUTANT_UNDER_TEST", "") not in ("", "stats"):
+        settings.load_profile("mutation")
+    elif os.environ.get("CI") == "true":
         settings.load_profile("ci")
 
 
