@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -27,9 +28,10 @@ from chalicelib.authorizer.execute_api import (
 )
 from chalicelib.authorizer.gateway import POLICY, SIMPLE, handle_gateway_event
 from chalicelib.authorizer.policy import DEFAULT_ROUTE_MAP, RouteMap
+from chalicelib.authorizer.verifier import Verifier
 from chalicelib.keys import format as key_format
 from chalicelib.roles.catalog import BUILTIN_ROLES
-from tests.unit.test_authorizer import Clock, Table, verifier
+from tests.unit.test_authorizer import PEPPER, Clock, Table, verifier
 
 BASE = "arn:aws:execute-api:us-east-1:123456789012:abcdef123"
 ROUTES = RouteMap.from_pairs(DEFAULT_ROUTE_MAP)
@@ -616,3 +618,70 @@ def test_a_simple_answer_reads_the_path_from_the_request_else_from_the_route_arn
         if drop != "rawPath":
             del event["requestContext"]["http"]["path"], event["requestContext"]["http"]["method"]
         assert answer(event, SIMPLE)["isAuthorized"] is allowed, (drop, path)
+
+
+def test_the_root_of_a_named_stage_is_the_route_slash(capsys):
+    """``/prod`` on the stage ``prod`` is the API's root, ``/``, which a route map may map."""
+    table, clock = Table(), Clock()
+    key = table.add(roles=("ic_viewer",))
+    check = verifier(table, clock, route_map=RouteMap.from_pairs([("GET /", "intelligence:read")]))
+    logs.configure("INFO")
+    for raw_path in ("/prod", "/prod/"):
+        event = http_v2(arn_of("prod", "GET", "/"), f"Bearer {key}", method="GET", raw_path=raw_path, stage="prod")
+        assert handle_gateway_event(check, event, http_api_response=SIMPLE)["isAuthorized"] is True, raw_path
+    assert [json.loads(line)["route"] for line in capsys.readouterr().out.strip().splitlines()] == ["GET /", "GET /"]
+
+
+@pytest.mark.parametrize("missing", ["method", "path"])
+def test_a_simple_answer_without_the_requests_method_or_path_is_refused(missing, capsys):
+    """No route ARN to fall back on, and the request's method (or path) missing: there is no route
+    to decide, so the key is refused, never let through as if no route had been asked about."""
+    logs.configure("INFO")
+    key = KEYS["community_admin"]
+    event = http_v2(arn_of("prod", "GET", "/intelligence/x"), f"Bearer {key}", method="GET", raw_path="/intelligence/x")
+    del event["routeArn"]
+    if missing == "method":
+        del event["requestContext"]["http"]["method"]
+    else:
+        del event["rawPath"], event["requestContext"]["http"]["path"]
+    assert answer(event, SIMPLE) == {"isAuthorized": False}
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (line["outcome"], line["reason"]) == ("unauthorized", "error:ValueError")
+
+
+def test_identity_sources_are_read_with_the_deployments_own_key_prefix():
+    """A deployment whose keys start ``xyz_``: among several identity source values (the key and
+    ``$context.routeKey``) the key is the one with that prefix, not with the default one."""
+    parsed = key_format.generate("xyz")
+    record = replace(
+        _table.items[key_format.parse(KEYS["ic_viewer"], "apk").key_id],
+        key_id=parsed.key_id, key_hash=key_format.hash_key(parsed.plaintext, PEPPER),
+    )  # fmt: skip
+    check = Verifier(
+        {parsed.key_id: record}.get, key_prefix="xyz", peppers=(PEPPER,), catalog=lambda community: BUILTIN_ROLES,
+        clock=lambda: _clock.now,
+    )  # fmt: skip
+    arn = arn_of("prod", "GET", "/intelligence/x")
+    key = parsed.plaintext
+    v1 = {**http_v1(arn, key), "identitySource": f"{key},GET /{{proxy+}}"}
+    v2 = {**http_v2(arn, key, method="GET", raw_path="/intelligence/x"), "identitySource": ["GET /{proxy+}", key]}
+    assert handle_gateway_event(check, v1, http_api_response=POLICY)["context"]["key_id"] == parsed.key_id
+    assert handle_gateway_event(check, v2, http_api_response=SIMPLE)["isAuthorized"] is True
+
+
+def test_a_gateway_decisions_latency_counts_from_when_the_event_arrived(capsys, monkeypatch):
+    """The DecisionLatency metric of the gateway face covers the reading of the event too."""
+
+    class Counter:
+        def __init__(self, now: float) -> None:
+            self.now = now
+
+        def perf_counter(self) -> float:
+            return self.now
+
+    monkeypatch.setattr("chalicelib.authorizer.gateway.time", Counter(100.0))  # the event arrives
+    monkeypatch.setattr("chalicelib.authorizer.verifier.time", Counter(100.25))  # the decision is logged
+    logs.configure("INFO")
+    answer(rest_token(arn_of("prod", "GET", "/intelligence/x"), f"Bearer {KEYS['ic_viewer']}"))
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (line["outcome"], line["latency_ms"], line["DecisionLatency"]) == ("allow", 250.0, 250.0)
