@@ -685,3 +685,28 @@ def test_a_gateway_decisions_latency_counts_from_when_the_event_arrived(capsys, 
     answer(rest_token(arn_of("prod", "GET", "/intelligence/x"), f"Bearer {KEYS['ic_viewer']}"))
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (line["outcome"], line["latency_ms"], line["DecisionLatency"]) == ("allow", 250.0, 250.0)
+
+
+@pytest.mark.parametrize("kind", ["rest_token", "http_api_v2_simple"])
+def test_an_error_while_answering_fails_closed_as_api_gateway_expects(kind, capsys, monkeypatch):
+    """The key was good, but the answer could not be built: REST gets the 401 raised, an HTTP API
+    simple answer ``false`` (a raise would be its 500), and the log says which error it was."""
+
+    def broken(self: Any) -> dict[str, str]:
+        raise RuntimeError("the context could not be built")
+
+    monkeypatch.setattr("chalicelib.authorizer.verifier.Decision.context", broken)
+    logs.configure("INFO")
+    arn = arn_of("prod", "GET", "/intelligence/x")
+    token = f"Bearer {KEYS['ic_viewer']}"
+    if kind == "rest_token":
+        with pytest.raises(Exception) as refused:  # noqa: PT011 - exactly API Gateway's 401 contract
+            answer(rest_token(arn, token))
+        assert (type(refused.value), refused.value.args) == (Exception, ("Unauthorized",))
+    else:
+        event = http_v2(arn, token, method="GET", raw_path="/intelligence/x")
+        assert answer(event, SIMPLE) == {"isAuthorized": False}
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [(line["face"], line["outcome"], line["reason"]) for line in lines] == [
+        ("gateway", "allow", "ok"), ("gateway", "unauthorized", "error:RuntimeError"),
+    ]  # fmt: skip
