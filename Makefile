@@ -43,9 +43,9 @@ bench: $(VENV)/.installed
 	$(PY) bench/search.py
 
 # Mutation testing of the security core (mutmut, configured in pyproject.toml), one module at a
-# time, each run time-boxed (MUTATION_TIMEOUT seconds) so a
-# slow module cannot hold the machine; then the score per module and the survivors. Long: not
-# part of `make test`.
+# time, each run time-boxed (MUTATION_TIMEOUT seconds) so a slow module cannot hold the machine;
+# then the score per module and the survivors. About 25 minutes from a clean mutants/ on two
+# cores: not part of `make test`.
 # Of keys/service.py, the paths the security core names: create, delivery to a vault or a plan,
 # retries, revoke, and the permission checks (`MUTATION_TARGETS=keys.service.*` for all of it).
 SERVICE_PATHS := create deliver _lost_race _fail _replay _complete_pending revoke forget_vaulted_secret \
