@@ -37,8 +37,6 @@ def _hypothesis_profile() -> None:
     """In CI (``CI=true``) Hypothesis and Schemathesis draw the same examples every run, so a
     submission is judged on a repeatable suite; on a developer's machine they explore anew each
     run, and whatever they find is reproduced with the seed they print."""
-    import os
-
     from hypothesis import Phase, settings
 
     settings.register_profile("ci", derandomize=True, database=None)
