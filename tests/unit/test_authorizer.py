@@ -464,6 +464,20 @@ def test_one_json_line_per_decision_never_the_key(table, clock, capsys):
     assert secret[len("apk_") + 16 :] not in text and table.items[key_id].key_hash not in text
 
 
+def decision_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+
+
+class PerfCounter:
+    """A stand-in for the ``time`` module's perf_counter, stopped at ``now``."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
 def test_a_refused_known_key_id_is_named_in_its_decision_line(table, clock, capsys):
     """The operator looking into a refusal needs its reason and the key it was about (never its
     secret): the key id and community of every key found, the id alone of one not found."""
@@ -481,9 +495,8 @@ def test_a_refused_known_key_id_is_named_in_its_decision_line(table, clock, caps
     for token in tokens.values():
         with pytest.raises(Unauthorized):
             check.authorize(token, face="app")
-    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     key_ids = [key_format.parse(token, "apk").key_id for token in list(tokens.values())[:-1]]
-    assert [(line["reason"], line["key_id"], line["community"]) for line in lines] == [
+    assert [(line["reason"], line["key_id"], line["community"]) for line in decision_lines(capsys)] == [
         ("revoked", key_ids[0], "demo"),
         ("expired", key_ids[1], "demo"),
         ("rotated", key_ids[2], "demo"),
@@ -491,10 +504,6 @@ def test_a_refused_known_key_id_is_named_in_its_decision_line(table, clock, caps
         ("unknown", key_ids[4], ""),
         ("malformed", "unknown", ""),
     ]
-
-
-def decision_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
 
 
 def test_every_decision_line_names_the_route_asked_about(table, clock, capsys):
@@ -534,14 +543,7 @@ def test_a_decisions_latency_counts_from_when_the_face_received_the_request(tabl
     """Each face passes the moment its request arrived, so the DecisionLatency metric covers the
     reading of the event too; without one, the latency counts from the call."""
 
-    class Counter:
-        now = 100.0
-
-        def perf_counter(self) -> float:
-            return self.now
-
-    counter = Counter()
-    monkeypatch.setattr("chalicelib.authorizer.verifier.time", counter)
+    monkeypatch.setattr("chalicelib.authorizer.verifier.time", PerfCounter(100.0))
     logs.configure("INFO")
     check = verifier(table, clock)
     secret = table.add()

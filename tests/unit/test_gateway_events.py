@@ -31,7 +31,7 @@ from chalicelib.authorizer.policy import DEFAULT_ROUTE_MAP, RouteMap
 from chalicelib.authorizer.verifier import Verifier
 from chalicelib.keys import format as key_format
 from chalicelib.roles.catalog import BUILTIN_ROLES
-from tests.unit.test_authorizer import PEPPER, Clock, Table, verifier
+from tests.unit.test_authorizer import PEPPER, Clock, PerfCounter, Table, verifier
 
 BASE = "arn:aws:execute-api:us-east-1:123456789012:abcdef123"
 ROUTES = RouteMap.from_pairs(DEFAULT_ROUTE_MAP)
@@ -671,16 +671,8 @@ def test_identity_sources_are_read_with_the_deployments_own_key_prefix():
 
 def test_a_gateway_decisions_latency_counts_from_when_the_event_arrived(capsys, monkeypatch):
     """The DecisionLatency metric of the gateway face covers the reading of the event too."""
-
-    class Counter:
-        def __init__(self, now: float) -> None:
-            self.now = now
-
-        def perf_counter(self) -> float:
-            return self.now
-
-    monkeypatch.setattr("chalicelib.authorizer.gateway.time", Counter(100.0))  # the event arrives
-    monkeypatch.setattr("chalicelib.authorizer.verifier.time", Counter(100.25))  # the decision is logged
+    monkeypatch.setattr("chalicelib.authorizer.gateway.time", PerfCounter(100.0))  # the event arrives
+    monkeypatch.setattr("chalicelib.authorizer.verifier.time", PerfCounter(100.25))  # the decision is logged
     logs.configure("INFO")
     answer(rest_token(arn_of("prod", "GET", "/intelligence/x"), f"Bearer {KEYS['ic_viewer']}"))
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
