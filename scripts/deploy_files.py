@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from scripts import observability  # noqa: E402 - needs the project root on the path
 
 PROTECTED_STAGES = {"prod"}  # DynamoDB deletion protection on; dev tables may be thrown away
-AUTHORIZER_FUNCTIONS = ("api_key", "gateway_authorizer")
+AUTHORIZER_FUNCTIONS = ("app_authorizer", "gateway_authorizer")
 _DUMMY_PEPPER = "generator:" + base64.b64encode(b"\0" * 32).decode()
 
 # Every DynamoDB call the code makes. TransactWriteItems is authorized per item by these actions.

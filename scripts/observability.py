@@ -16,9 +16,9 @@ NAMESPACE = "apikeys"
 OUTCOME_IDS = (("u", "Unauthorized"), ("a", "Allow"), ("d", "Deny"))
 TOTAL = "FILL(u,0)+FILL(a,0)+FILL(d,0)"
 PERIOD = 300
-AUTHORIZERS = ("api_key", "gateway_authorizer")
+AUTHORIZERS = ("app_authorizer", "gateway_authorizer")
 SCHEDULED = ("sweep_pending", "finish_grace")
-FACES = {"app": "api_key", "gateway": "gateway_authorizer"}
+FACES = {"app": "app_authorizer", "gateway": "gateway_authorizer"}
 TABLE_OPERATIONS = ("GetItem", "Query", "TransactWriteItems", "UpdateItem", "PutItem", "DeleteItem", "BatchWriteItem")
 # JSON, one line per request; never a header: the Authorization header holds the key.
 ACCESS_LOG_FORMAT = json.dumps(

@@ -22,7 +22,7 @@ AUTHORIZER_TTL_SECONDS = int(os.environ.get("APIKEYS_AUTHORIZER_TTL", "60"))
 
 
 @bp.authorizer(header="Authorization", ttl_seconds=AUTHORIZER_TTL_SECONDS)
-def api_key(auth_request: AuthRequest) -> AuthResponse:
+def app_authorizer(auth_request: AuthRequest) -> AuthResponse:
     started = time.perf_counter()
     # The gateway face's rules: the ARN read from the left (Chalice builds the policy from its
     # API id and stage), and no dot segment or encoded separator in the path.

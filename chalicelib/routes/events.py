@@ -7,20 +7,20 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import wiring
-from chalicelib.routes.auth import api_key
+from chalicelib.routes.auth import app_authorizer
 from chalicelib.routes.common import caller_of, service_errors
 
 bp = Blueprint(__name__)
 
 
-@bp.route("/communities/{community}/apikeys/{key_id}/events", methods=["GET"], authorizer=api_key)
+@bp.route("/communities/{community}/apikeys/{key_id}/events", methods=["GET"], authorizer=app_authorizer)
 def key_events(community: str, key_id: str) -> dict[str, Any]:
     request = bp.current_request
     with service_errors():
         return wiring.audit().key_events(caller_of(request), community, key_id, request.query_params)
 
 
-@bp.route("/communities/{community}/events", methods=["GET"], authorizer=api_key)
+@bp.route("/communities/{community}/events", methods=["GET"], authorizer=app_authorizer)
 def community_events(community: str) -> dict[str, Any]:
     request = bp.current_request
     with service_errors():

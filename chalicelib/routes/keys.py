@@ -7,7 +7,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import metrics, wiring
-from chalicelib.routes.auth import api_key
+from chalicelib.routes.auth import app_authorizer
 from chalicelib.routes.common import caller_of, header, json_body, service_errors
 
 bp = Blueprint(__name__)
@@ -15,14 +15,14 @@ bp = Blueprint(__name__)
 BASE = "/communities/{community}/apikeys"
 
 
-@bp.route(BASE, methods=["GET"], authorizer=api_key)
+@bp.route(BASE, methods=["GET"], authorizer=app_authorizer)
 def list_keys(community: str) -> dict[str, Any]:
     request = bp.current_request
     with service_errors():
         return wiring.service().list(caller_of(request), community, request.query_params)
 
 
-@bp.route(BASE, methods=["POST"], authorizer=api_key)
+@bp.route(BASE, methods=["POST"], authorizer=app_authorizer)
 def create_key(community: str) -> Response:
     request = bp.current_request
     with service_errors():
@@ -42,7 +42,7 @@ def create_key(community: str) -> Response:
     return Response(body=body, status_code=201, headers=headers)
 
 
-@bp.route(BASE + "/{key_id}", methods=["GET"], authorizer=api_key)
+@bp.route(BASE + "/{key_id}", methods=["GET"], authorizer=app_authorizer)
 def get_key(community: str, key_id: str) -> dict[str, Any]:
     with service_errors():
         service = wiring.service()
@@ -50,7 +50,7 @@ def get_key(community: str, key_id: str) -> dict[str, Any]:
         return key.view(service.clock())
 
 
-@bp.route(BASE + "/{key_id}", methods=["PATCH"], authorizer=api_key)
+@bp.route(BASE + "/{key_id}", methods=["PATCH"], authorizer=app_authorizer)
 def edit_key(community: str, key_id: str) -> dict[str, Any]:
     request = bp.current_request
     with service_errors():
@@ -59,7 +59,7 @@ def edit_key(community: str, key_id: str) -> dict[str, Any]:
         return {**edited.key.view(service.clock()), "changed": edited.changed}
 
 
-@bp.route(BASE + "/{key_id}/revoke", methods=["POST"], authorizer=api_key)
+@bp.route(BASE + "/{key_id}/revoke", methods=["POST"], authorizer=app_authorizer)
 def revoke_key(community: str, key_id: str) -> dict[str, Any]:
     request = bp.current_request
     with service_errors():

@@ -8,19 +8,19 @@ from chalice import Blueprint
 
 from chalicelib import wiring
 from chalicelib.plans.usage_plans import usage_days
-from chalicelib.routes.auth import api_key
+from chalicelib.routes.auth import app_authorizer
 from chalicelib.routes.common import caller_of, service_errors
 
 bp = Blueprint(__name__)
 
 
-@bp.route("/plans", methods=["GET"], authorizer=api_key)
+@bp.route("/plans", methods=["GET"], authorizer=app_authorizer)
 def list_plans() -> dict[str, Any]:
     with service_errors():
         return {"items": wiring.plans().catalog()}
 
 
-@bp.route("/communities/{community}/apikeys/{key_id}/usage", methods=["GET"], authorizer=api_key)
+@bp.route("/communities/{community}/apikeys/{key_id}/usage", methods=["GET"], authorizer=app_authorizer)
 def key_usage(community: str, key_id: str) -> dict[str, Any]:
     request = bp.current_request
     with service_errors():

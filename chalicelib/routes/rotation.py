@@ -9,14 +9,14 @@ from typing import Any
 from chalice import Blueprint, Rate, Response
 
 from chalicelib import metrics, wiring
-from chalicelib.routes.auth import api_key
+from chalicelib.routes.auth import app_authorizer
 from chalicelib.routes.common import caller_of, json_body, service_errors
 
 bp = Blueprint(__name__)
 log = logging.getLogger("apikeys.rotation")
 
 
-@bp.route("/communities/{community}/apikeys/{key_id}/rotate", methods=["POST"], authorizer=api_key)
+@bp.route("/communities/{community}/apikeys/{key_id}/rotate", methods=["POST"], authorizer=app_authorizer)
 def rotate_key(community: str, key_id: str) -> Response:
     request = bp.current_request
     with service_errors():

@@ -288,12 +288,12 @@ def test_no_data_action_on_a_wildcard_resource(packages, stage, pkg_format):
 def test_authorizers_run_on_their_own_small_role(packages, stage, pkg_format):
     functions = _functions(packages, stage, pkg_format)
     configured = set(CONFIG["stages"][stage]["lambda_functions"])
-    assert {"api_key", "gateway_authorizer"} <= configured <= set(functions)
+    assert {"app_authorizer", "gateway_authorizer"} <= configured <= set(functions)
     env = _stage_env(stage)
     keys_table = f"arn:aws:dynamodb:*:*:table/{env['APIKEYS_KEYS_TABLE']}"
     roles_table = f"arn:aws:dynamodb:*:*:table/{env['APIKEYS_ROLES_TABLE']}"
     api_role = functions["api_handler"]["role"]
-    for name in ("api_key", "gateway_authorizer"):
+    for name in ("app_authorizer", "gateway_authorizer"):
         function = functions[name]
         assert function["role"] != api_role
         grants = {
@@ -316,7 +316,7 @@ def test_authorizers_run_on_their_own_small_role(packages, stage, pkg_format):
         condition = update["Condition"]
         assert condition["ForAllValues:StringEquals"]["dynamodb:Attributes"] == ["key_id", "last_used_at", "revoked_at"]
         assert condition["StringEquals"]["dynamodb:ReturnValues"] == ["NONE"]
-    assert len(functions["api_handler"]["statements"]) > len(functions["api_key"]["statements"])
+    assert len(functions["api_handler"]["statements"]) > len(functions["app_authorizer"]["statements"])
 
 
 @pytest.mark.parametrize("pkg_format", FORMATS)
@@ -437,7 +437,7 @@ def test_alarms_notify_one_topic_and_cover_what_fails(packages, stage, pkg_forma
     def covered(namespace: str, metric: str, **dims: str) -> bool:
         return any(n == namespace and m == metric and set(dims.items()) <= set(d) for n, m, d in watched)
 
-    for function in ("api_key", "gateway_authorizer"):
+    for function in ("app_authorizer", "gateway_authorizer"):
         for metric in ("Errors", "Throttles"):
             assert covered("AWS/Lambda", metric, FunctionName=f"{app}-{stage}-{function}"), (function, metric)
     for function in ("sweep_pending", "finish_grace"):
@@ -478,7 +478,7 @@ def test_authorizers_reserved_schedules_dead_lettered(packages, stage, pkg_forma
     if pkg_format == "cloudformation":
         template = _cfn(packages, stage)
         functions = _cfn_of_type(template, "AWS::Serverless::Function")
-        for name in ("ApiKey", "GatewayAuthorizer"):
+        for name in ("AppAuthorizer", "GatewayAuthorizer"):
             assert functions[name]["ReservedConcurrentExecutions"] > 0, name
         for name in ("SweepPending", "FinishGrace"):
             assert functions[name]["DeadLetterQueue"] == {
@@ -489,7 +489,7 @@ def test_authorizers_reserved_schedules_dead_lettered(packages, stage, pkg_forma
     else:
         resources = _tf(packages, stage)["resource"]
         functions = resources["aws_lambda_function"]
-        for name in ("api_key", "gateway_authorizer"):
+        for name in ("app_authorizer", "gateway_authorizer"):
             assert functions[name]["reserved_concurrent_executions"] > 0, name
         for name in ("sweep_pending", "finish_grace"):
             assert functions[name]["dead_letter_config"] == [{"target_arn": "${aws_sqs_queue.failed_invocations.arn}"}]

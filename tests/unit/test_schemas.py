@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/communities/demo/apikeys"
 
 # What Lambda's init and first invocation run for each authorizer function: import the handler's
-# module (the handlers of `chalice package`: chalicelib.routes.auth.api_key, ...gateway.gateway_authorizer),
+# module (the handlers of `chalice package`: chalicelib.routes.auth.app_authorizer, ...gateway.gateway_authorizer),
 # then one decision; the app's module too, which imports every blueprint.
 AUTHORIZER = """
 import importlib, json, sys
@@ -44,7 +44,7 @@ print(json.dumps(sorted(m for m in ("pydantic", "pydantic_core") if m in sys.mod
 """
 
 
-@pytest.mark.parametrize("handler", ["chalicelib.routes.auth.api_key", "chalicelib.routes.gateway.gateway_authorizer"])
+@pytest.mark.parametrize("handler", ["chalicelib.routes.auth.app_authorizer", "chalicelib.routes.gateway.gateway_authorizer"])
 def test_the_authorizers_cold_start_loads_no_pydantic(handler: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "APIKEYS_"))}
     env.update(AWS_DEFAULT_REGION="us-east-1", APIKEYS_PEPPERS=f"p1:{PEPPER}", APIKEYS_VAULT_TARGETS="[]")
