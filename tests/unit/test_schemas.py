@@ -44,7 +44,9 @@ print(json.dumps(sorted(m for m in ("pydantic", "pydantic_core") if m in sys.mod
 """
 
 
-@pytest.mark.parametrize("handler", ["chalicelib.routes.auth.app_authorizer", "chalicelib.routes.gateway.gateway_authorizer"])
+@pytest.mark.parametrize(
+    "handler", ["chalicelib.routes.auth.app_authorizer", "chalicelib.routes.gateway.gateway_authorizer"]
+)
 def test_the_authorizers_cold_start_loads_no_pydantic(handler: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "APIKEYS_"))}
     env.update(AWS_DEFAULT_REGION="us-east-1", APIKEYS_PEPPERS=f"p1:{PEPPER}", APIKEYS_VAULT_TARGETS="[]")
