@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
@@ -40,7 +39,7 @@ def _stage_env(stage: str) -> dict[str, str]:
     return {**CONFIG.get("environment_variables", {}), **CONFIG["stages"][stage].get("environment_variables", {})}
 
 
-def _package(stage: str, pkg_format: str, out: Path) -> None:
+def package_into(stage: str, pkg_format: str, out: Path) -> None:
     command = [str(CHALICE), "--project-dir", str(ROOT), "package", "--stage", stage, "--pkg-format", pkg_format]
     if pkg_format == "cloudformation":
         command += ["--merge-template", f".chalice/resources-{stage}.json"]
@@ -57,16 +56,16 @@ def _package(stage: str, pkg_format: str, out: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, str], Path]]:
-    base = tmp_path_factory.mktemp("package")
-    outputs = {(stage, fmt): base / f"{stage}-{fmt}" for stage in STAGES for fmt in FORMATS}
+def packages() -> dict[tuple[str, str], Path]:
+    from tests.deploy.packaging import packaged
+
     # The first run fills Chalice's wheel cache; the rest reuse it and may run two at a time.
-    first, *rest = outputs.items()
-    _package(first[0][0], first[0][1], first[1])
+    first, *rest = [(stage, fmt) for stage in STAGES for fmt in FORMATS]
+    outputs = {first: packaged(*first)}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for future in [pool.submit(_package, stage, fmt, out) for (stage, fmt), out in rest]:
-            future.result()
-    yield outputs
+        for (stage, fmt), out in zip(rest, pool.map(lambda pair: packaged(*pair), rest), strict=True):
+            outputs[(stage, fmt)] = out
+    return outputs
 
 
 # -- reading the outputs ----------------------------------------------------------------------
