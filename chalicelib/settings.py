@@ -42,6 +42,8 @@ class Settings:
     http_api_response: str = "simple"
     usage_plans: tuple[PlanSetting, ...] = ()
     default_plan: str | None = None
+    event_bus: str | None = None
+    event_source: str = "apikeys"
 
     @property
     def pepper(self) -> Pepper:
@@ -109,6 +111,8 @@ def from_environ(env: Mapping[str, str], *, peppers: bool = True) -> Settings:
         http_api_response=_choice(env, "APIKEYS_HTTP_API_RESPONSE", ("simple", "policy")),
         usage_plans=usage_plans,
         default_plan=default_plan,
+        event_bus=env.get("APIKEYS_EVENT_BUS") or None,
+        event_source=env.get("APIKEYS_EVENT_SOURCE") or "apikeys",
     )
 
 

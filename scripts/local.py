@@ -28,6 +28,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -75,6 +76,41 @@ def create_local_usage_plans() -> str:
         )
         offered.append({"name": plan["name"], "usage_plan_id": created["id"], "description": plan["description"]})
     return json.dumps(offered)
+
+
+LOCAL_EVENT_BUS = "apikeys-local"
+
+
+def start_lifecycle_events(settings: dict[str, str]) -> Any:
+    """An EventBridge bus on moto for the lifecycle events, and a thread that publishes the audit
+    table's stream to it as Lambda's event source mapping would; each event is printed."""
+    import boto3
+    from stream_poller import StreamPoller
+
+    from chalicelib import wiring
+    from chalicelib.routes.lifecycle import publish_events
+    from chalicelib.settings import get_settings, reset_settings
+
+    boto3.client("events").create_event_bus(Name=LOCAL_EVENT_BUS)
+    settings["APIKEYS_EVENT_BUS"] = os.environ["APIKEYS_EVENT_BUS"] = LOCAL_EVENT_BUS
+    reset_settings()
+    wiring.reset()
+
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        from chalicelib.keys.lifecycle import detail_type, from_stream_image
+
+        answer = publish_events(event, context)
+        failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
+        for record in event["Records"]:
+            if record["eventName"] == "INSERT" and record["dynamodb"]["SequenceNumber"] not in failed:
+                audit = from_stream_image(record["dynamodb"]["NewImage"])
+                if (kind := detail_type(audit)) is not None:
+                    print(f"event on {LOCAL_EVENT_BUS}: {kind} {audit.key_id} by {audit.actor}", flush=True)
+        return answer
+
+    poller = StreamPoller(get_settings().events_table, handler, endpoint=settings["AWS_ENDPOINT_URL"])
+    poller.start()
+    return poller
 
 
 class Stop(BaseException):
@@ -194,6 +230,7 @@ def main() -> int:
     moto = serialized_moto_server(args.moto_port)
     bao = None
     chalice = None
+    poller = None
     try:
         moto.start()
         settings = {
@@ -214,6 +251,7 @@ def main() -> int:
         from chalicelib.settings import get_settings
 
         create_tables(models_for(get_settings()))
+        poller = start_lifecycle_events(settings)
 
         created = wiring.service().create(
             Caller.operator(args.community),
@@ -260,6 +298,8 @@ def main() -> int:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)
         _terminate([process for process in (chalice, bao and bao[0]) if process is not None])
+        if poller is not None:
+            poller.stop()
         moto.stop()
 
 

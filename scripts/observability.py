@@ -17,7 +17,7 @@ OUTCOME_IDS = (("u", "Unauthorized"), ("a", "Allow"), ("d", "Deny"))
 TOTAL = "FILL(u,0)+FILL(a,0)+FILL(d,0)"
 PERIOD = 300
 AUTHORIZERS = ("app_authorizer", "gateway_authorizer")
-SCHEDULED = ("sweep_pending", "finish_grace")
+SCHEDULED = ("sweep_pending", "finish_grace", "remind_expiring")
 FACES = {"app": "app_authorizer", "gateway": "gateway_authorizer"}
 TABLE_OPERATIONS = ("GetItem", "Query", "TransactWriteItems", "UpdateItem", "PutItem", "DeleteItem", "BatchWriteItem")
 # JSON, one line per request; never a header: the Authorization header holds the key.

@@ -28,6 +28,7 @@ from pynamodb.attributes import (
     VersionAttribute,
 )
 from pynamodb.connection import Connection
+from pynamodb.constants import STREAM_NEW_IMAGE
 from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
@@ -50,6 +51,7 @@ from chalicelib.settings import Settings
 PENDING_BUCKET = "pending"
 TRANSACTION_CONFLICT_RETRIES = 6
 GRACE_BUCKET = "grace"
+EXPIRY_BUCKET = "expiry"
 # The counts a community's limits are enforced on live in one item of the roles table, in the
 # community's partition, under a sort key no role can have (role names start with a letter).
 COUNTS_ITEM = "#counts"
@@ -144,6 +146,16 @@ def build_models(
         grace_bucket = UnicodeAttribute(hash_key=True)
         grace_until = UTCDateTimeAttribute(range_key=True)
 
+    class ExpiryIndex(GlobalSecondaryIndex["ApiKey"]):
+        """Sparse: only active keys with an expiry, soonest first, for the expiry reminders."""
+
+        class Meta:
+            index_name = "expiry"
+            projection = KeysOnlyProjection()
+
+        expiry_bucket = UnicodeAttribute(hash_key=True)
+        expires_at = UTCDateTimeAttribute(range_key=True)
+
     class ApiKey(Model):
         class Meta(BaseMeta):
             table_name = keys_table
@@ -177,12 +189,14 @@ def build_models(
         listed_status = UnicodeAttribute(null=True)
         pending_bucket = UnicodeAttribute(null=True)
         grace_bucket = UnicodeAttribute(null=True)
+        expiry_bucket = UnicodeAttribute(null=True)
         version = VersionAttribute()
 
         community_index = CommunityIndex()
         community_status_index = CommunityStatusIndex()
         pending_index = PendingIndex()
         grace_index = GraceIndex()
+        expiry_index = ExpiryIndex()
 
     class KeyIndex(GlobalSecondaryIndex["KeyEvent"]):
         class Meta:
@@ -197,6 +211,9 @@ def build_models(
 
         class Meta(BaseMeta):
             table_name = events_table
+            # The outbox of lifecycle events: each new item is published to EventBridge
+            # (chalicelib/routes/lifecycle.py), so none is lost if a request dies and none invented.
+            stream_view_type = STREAM_NEW_IMAGE
 
         community = UnicodeAttribute(hash_key=True)
         event_id = UnicodeAttribute(range_key=True)
@@ -315,6 +332,7 @@ def _derived(key: KeyRecord) -> dict[str, Any]:
         "listed_status": f"{key.community}#{key.status}" if listed else None,
         "pending_bucket": PENDING_BUCKET if key.status == PENDING else None,
         "grace_bucket": GRACE_BUCKET if key.status == ACTIVE and key.grace_until is not None else None,
+        "expiry_bucket": EXPIRY_BUCKET if key.status == ACTIVE and key.expires_at is not None else None,
     }
 
 
@@ -460,6 +478,35 @@ class DynamoStore:
             raise StoreError("the keys table could not be read") from error
         records = (self.get(key_id) for key_id in ids)
         return [r for r in records if r is not None and r.status == ACTIVE and r.grace_until and r.grace_until <= now]
+
+    def list_expiring(self, start: datetime, end: datetime) -> Sequence[KeyRecord]:
+        """Active keys whose expiry falls in ``(start, end]``: one Query of the sparse expiry index."""
+        ApiKey = self.models.ApiKey
+        try:
+            query = ApiKey.expiry_index.query(EXPIRY_BUCKET, ApiKey.expires_at.between(start, end))
+            ids = [item.key_id for item in query]
+        except PynamoDBException as error:
+            raise StoreError("the keys table could not be read") from error
+        found = self.get_many(ids)
+        return [
+            key
+            for key in (found.get(key_id) for key_id in ids)
+            if key is not None and key.status == ACTIVE and key.expires_at is not None and start < key.expires_at <= end
+        ]
+
+    def record_once(self, event: Event) -> bool:
+        """Write an audit event whose id says what it is once (an expiry reminder); False if it
+        was written before."""
+        item = self.event_item(event)
+        try:
+            item.save(condition=self.models.KeyEvent.event_id.does_not_exist())
+        except PutError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise StoreError("the events table could not be written") from error
+        except PynamoDBException as error:
+            raise StoreError("the events table could not be written") from error
+        return True
 
     # The only attributes the last-used write names (the same write as ``KeyReader``'s).
     LAST_USED_ATTRIBUTES = LAST_USED_ATTRIBUTES

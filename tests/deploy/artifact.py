@@ -224,10 +224,11 @@ def _read_cloudformation(directory: Path, stage: str) -> Stack:
         p = resource["Properties"]
         request = {
             k: p[k]
-            for k in ("TableName", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode",
-                      "StreamSpecification")
+            for k in ("TableName", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
             if k in p
         }  # fmt: skip
+        if "StreamSpecification" in p:  # CloudFormation's form has no StreamEnabled: CreateTable's needs it
+            request["StreamSpecification"] = {"StreamEnabled": True, **p["StreamSpecification"]}
         if p.get("TimeToLiveSpecification", {}).get("Enabled"):
             request["TimeToLive"] = p["TimeToLiveSpecification"]["AttributeName"]
         tables.append(request)

@@ -39,6 +39,7 @@ STAGE = "dev"
 APP_AUTHORIZER = "chalicelib.routes.auth.app_authorizer"
 GATEWAY_AUTHORIZER = "chalicelib.routes.gateway.gateway_authorizer"
 API_HANDLER = "app.app"
+PUBLISHER = "chalicelib.routes.lifecycle.publish_events"
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,7 @@ def deployed(
     functions: dict[str, LambdaFunction] = {}
     try:
         for ref, spec in stack.functions.items():
-            if spec.handler in (APP_AUTHORIZER, GATEWAY_AUTHORIZER, API_HANDLER):
+            if spec.handler in (APP_AUTHORIZER, GATEWAY_AUTHORIZER, API_HANDLER, PUBLISHER):
                 functions[ref] = LambdaFunction(spec, code, aws, logs / f"{ref}.log")
         yield stack, functions, code
     finally:
@@ -221,3 +222,44 @@ def test_no_secret_reaches_a_functions_log(deployed, gateway, first_admin):
         log = function.log.read_text()
         for secret in (first_admin["secret"], created.body["secret"]):
             assert secret not in log and secret.split("_", 1)[1] not in log, function.spec.name
+
+
+def test_lifecycle_events_leave_through_the_packaged_publisher(deployed, gateway, first_admin, aws):
+    """The events table's stream, read from moto as Lambda's event source mapping reads it, handed
+    to the packaged ``publish_events``; a rule on the stage's bus sends what arrives to a queue."""
+    stack, functions, _ = deployed
+    [ref] = [ref for ref, spec in stack.functions.items() if spec.handler == PUBLISHER]
+    publisher = functions[ref]
+    bus = publisher.spec.environment["APIKEYS_EVENT_BUS"]
+    events, sqs = _client("events", aws), _client("sqs", aws)
+    events.create_event_bus(Name=bus)
+    queue = sqs.create_queue(QueueName=f"watch-{bus}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventBusName=bus, EventPattern=json.dumps({"source": ["apikeys"]}))
+    events.put_targets(Rule="all", EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
+    created = gateway.request("POST", "/communities/demo/apikeys", token=first_admin["secret"],
+                              body={"name": "Announced", "roles": ["ic_viewer"]})  # fmt: skip
+    assert created.status == 201, created.body
+
+    table = stack.by_handler(PUBLISHER).environment["APIKEYS_EVENTS_TABLE"]
+    stream_arn = _client("dynamodb", aws).describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    streams = _client("dynamodbstreams", aws)
+    [shard] = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]  # fmt: skip
+    records = []
+    for record in streams.get_records(ShardIterator=iterator)["Records"]:
+        dynamodb = {
+            **record["dynamodb"],
+            "ApproximateCreationDateTime": record["dynamodb"]["ApproximateCreationDateTime"].timestamp(),
+        }
+        records.append({**record, "dynamodb": dynamodb, "eventSourceARN": stream_arn, "awsRegion": "us-east-1"})
+    assert publisher.invoke({"Records": records}) == {"batchItemFailures": []}
+
+    bodies = [
+        json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    ]
+    announced = [b for b in bodies if b["detail"]["key_id"] == created.body["api_key"]["id"]]
+    assert [b["detail-type"] for b in announced] == ["API key created"]
+    assert announced[0]["detail"]["api_key"]["name"] == "Announced"
+    assert created.body["secret"] not in json.dumps(bodies)

@@ -248,7 +248,7 @@ def test_tables_and_indexes_match_the_models(packages, stage, pkg_format):
 @pytest.mark.parametrize("stage", STAGES)
 def test_no_data_action_on_a_wildcard_resource(packages, stage, pkg_format):
     tables = set(_model_tables(stage))
-    table_arn = re.compile(r"arn:aws:dynamodb:\*:\*:table/([\w.-]+)(/index/\*)?")
+    table_arn = re.compile(r"arn:aws:dynamodb:\*:\*:table/([\w.-]+)(/index/\*|/stream/\*)?")
     own = f"{CONFIG['app_name']}/{stage}/"
     for name, function in _functions(packages, stage, pkg_format).items():
         for statement in function["statements"]:
@@ -275,6 +275,9 @@ def test_no_data_action_on_a_wildcard_resource(packages, stage, pkg_format):
                     assert f":log-group:/aws/lambda/{CONFIG['app_name']}-{stage}-" in resource
                 elif service == "apigateway":  # the keys' API Gateway keys and usage plans only
                     assert re.fullmatch(r"arn:aws:apigateway:\*::/(apikeys|usageplans)(/.*)?", resource), resource
+                elif service == "events":  # lifecycle events, to the stage's own bus only
+                    assert resource == f"arn:aws:events:*:*:event-bus/{CONFIG['app_name']}-{stage}", resource
+                    assert actions == ["events:PutEvents"]
                 elif service == "sqs":  # the scheduled functions' dead-letter queue, and only it
                     assert resource == f"arn:aws:sqs:*:*:{CONFIG['app_name']}-{stage}-failed-invocations"
                     assert actions == ["sqs:SendMessage"]

@@ -160,6 +160,22 @@ def test_newcomer_flow_over_http(local_run):
     assert secret not in refused.text
 
 
+def test_lifecycle_events_reach_the_runs_bus(local_run):
+    """The run publishes the audit table's stream to its EventBridge bus and says so, per event."""
+    url, headers = local_run["url"], {"Authorization": f"Bearer {local_run['admin']}"}
+    base = f"{url}/communities/demo/apikeys"
+    created = requests.post(base, json={"name": "Announced", "roles": ["ic_viewer"]}, headers=headers, timeout=10)
+    key_id = created.json()["api_key"]["id"]
+    requests.post(f"{base}/{key_id}/revoke", headers=headers, timeout=10)
+    log = local_run["env_file"].parent / "local.log"
+    wanted = [f"event on apikeys-local: API key created {key_id}", f"event on apikeys-local: API key revoked {key_id}"]
+    deadline = time.monotonic() + 30
+    while not all(line in log.read_text() for line in wanted):
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.3)
+    assert created.json()["secret"] not in log.read_text()
+
+
 def test_cli_through_run_env_acts_on_the_run(local_run):
     """The printed recipe, run as printed from a shell that has none of the run's settings."""
     env_file = local_run["env_file"]
