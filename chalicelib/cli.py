@@ -79,7 +79,9 @@ def cmd_create_key(args: argparse.Namespace) -> int:
         body["expires_at"] = args.expires_at
     if args.vault is not None:
         if not get_settings().vault_targets:
-            raise ValidationError("vault", "no vault target is configured here: set APIKEYS_VAULT_TARGETS (see README)")
+            raise ValidationError(
+                "vault", "no vault target is configured here: set APIKEYS_VAULT_TARGETS (see docs/vaults.md)"
+            )
         body["vault"] = {"target": args.vault, **({"path": args.vault_path} if args.vault_path else {})}
     elif args.vault_path is not None:
         raise ValidationError("vault-path", "needs --vault")

@@ -1,4 +1,4 @@
-"""The README's local run, started for real and used over HTTP sockets like a newcomer would,
+"""The local run (README, docs/local-run.md), started for real and used over HTTP sockets like a newcomer would,
 then stopped every way a run gets stopped: Ctrl-C, SIGTERM to its process group, SIGKILL."""
 
 import json
@@ -19,7 +19,7 @@ from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-STOP_DEADLINE_S = 20  # what the README promises: nothing left within 20 s of a stop
+STOP_DEADLINE_S = 20  # what docs/local-run.md promises: nothing left within 20 s of a stop
 
 
 def wait_for_port(port: int, timeout: float = 60.0) -> None:
@@ -156,7 +156,7 @@ def test_newcomer_flow_over_http(local_run):
     assert [i["id"] for i in by_status] == [key["id"]]
     refused = requests.get(f"{url}/whoami", headers={"Authorization": f"Bearer {secret}"}, timeout=10)
     assert refused.status_code == 401
-    assert refused.json() == {"message": "Unauthorized"}  # API Gateway's own 401 body, as the README says
+    assert refused.json() == {"message": "Unauthorized"}  # API Gateway's own 401 body, as docs/http-api.md says
     assert secret not in refused.text
 
 
