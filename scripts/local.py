@@ -206,6 +206,8 @@ def main() -> int:
             settings["APIKEYS_VAULT_TARGETS"] = json.dumps([*LOCAL_VAULT_TARGETS, bao[1]])
             settings["APIKEYS_LOCAL_BAO_TOKEN"] = os.environ["APIKEYS_LOCAL_BAO_TOKEN"]
         settings["APIKEYS_USAGE_PLANS"] = create_local_usage_plans()
+        # Where this run serves the API, for the README's first session (not read by the app).
+        settings["APIKEYS_LOCAL_URL"] = f"http://{args.host}:{args.port}"
         os.environ.update(settings)
 
         from chalicelib import wiring

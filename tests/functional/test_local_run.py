@@ -3,6 +3,7 @@ then stopped every way a run gets stopped: Ctrl-C, SIGTERM to its process group,
 
 import json
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from markdown_it import MarkdownIt
 
 from scripts.lifeline import tied
 from tests.conftest import free_port
@@ -180,6 +182,44 @@ def test_cli_through_run_env_acts_on_the_run(local_run):
     admin = {"Authorization": f"Bearer {local_run['admin']}"}
     listed = requests.get(f"{local_run['url']}/communities/demo/apikeys", headers=admin, timeout=10).json()["items"]
     assert made["id"] in [item["id"] for item in listed]
+
+
+def readme_first_session() -> str:
+    """The first ``bash`` block under the README's "A first session", as a newcomer pastes it."""
+    parsed = MarkdownIt("commonmark").parse((ROOT / "README.md").read_text())
+    heading = next(i for i, token in enumerate(parsed) if token.type == "inline" and token.content == "A first session")
+    return next(token.content for token in parsed[heading:] if token.type == "fence" and token.info == "bash")
+
+
+def paste_into_bash(block: str, run: dict, folder: Path) -> subprocess.CompletedProcess[str]:
+    """``block`` in a fresh bash that stops at the first failure, from a folder laid out like a
+    clone (``.venv``, ``.local/run.env`` of this run) and with none of the test's settings."""
+    (folder / ".local").mkdir(parents=True)
+    shutil.copy2(run["env_file"], folder / ".local" / "run.env")
+    (folder / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "PYTHONPATH": str(ROOT)}
+    return subprocess.run(["bash", "-c", "set -euo pipefail\n" + block], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_readme_first_session_runs_as_pasted(local_run, tmp_path):
+    block = readme_first_session()
+    assert "<" not in block.replace("<<", ""), "a placeholder like <id> is a redirection in bash"
+    done = paste_into_bash(block, local_run, tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    answers = done.stdout.splitlines()
+    assert json.loads(answers[0])["community"] == "demo"  # whoami
+    assert answers[-1] == "401"  # the revoked key is refused
+    assert '"status":"revoked"' in answers[-2]
+
+
+def test_the_first_session_fails_on_an_error_answer(local_run, tmp_path):
+    """What makes the test above able to fail: an error answer stops the block, its body shown."""
+    block = readme_first_session().replace('"roles": ["ic_viewer"]', '"roles": ["no_such_role"]')
+    done = paste_into_bash(block, local_run, tmp_path)
+    assert done.returncode == 22, done.stderr  # curl --fail-with-body
+    assert "roles: unknown role 'no_such_role'" in done.stdout + done.stderr
+    assert "401" not in done.stdout.splitlines()
 
 
 def test_default_run_env_is_git_ignored():
