@@ -1,18 +1,23 @@
 # The two commands of the README: `make run` and `make test`. Everything else is set up by them.
+# `make run PORT=8123 MOTO_PORT=5123` serves the API and console, and moto, on other ports.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+PORT := 8000
+MOTO_PORT := 5010
 
 .PHONY: run test test-ddb-local lint bench mutation
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# The project itself too (no dependencies: the requirements files hold them), for .venv/bin/apikeys.
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 run: $(VENV)/.installed
-	$(PY) scripts/local.py
+	$(PY) scripts/local.py --port $(PORT) --moto-port $(MOTO_PORT)
 
 # Two workers (the machines have two cores); a test file stays on one worker, so module and
 # session fixtures (moto server, OpenBao, the local run, Chromium) start once per worker at most.

@@ -17,7 +17,7 @@ bp = Blueprint(__name__)
 # How long API Gateway reuses this authorizer's answer for the same Authorization header.
 # Read when Chalice imports the app to build the API, i.e. from the shell that runs
 # ``chalice deploy`` / ``chalice package`` (config.json has no authorizer TTL); 0 turns the
-# cache off. A revoked key can pass for up to this long plus APIKEYS_AUTH_CACHE_TTL: see README.
+# cache off. A revoked key can pass for up to this long plus APIKEYS_AUTH_CACHE_TTL: see docs/authorizer.md.
 AUTHORIZER_TTL_SECONDS = int(os.environ.get("APIKEYS_AUTHORIZER_TTL", "60"))
 
 
