@@ -310,11 +310,12 @@ def test_authorizers_run_on_their_own_small_role(packages, stage, pkg_format):
             ("dynamodb:BatchGetItem", roles_table),  # the custom roles a key holds, by key
         }
         assert len([g for g in pepper if not g[0].startswith("kms:")]) == 1, "the pepper secret and nothing else"
-        # UpdateItem may name last_used_at (and what its key and condition need), nothing else:
+        # UpdateItem may name last_used_at (and its key), of a last-use item only, nothing else:
         # tests/deploy/test_authorizer_role.py judges the requests the code sends against it.
         [update] = [s for s in function["statements"] if "dynamodb:UpdateItem" in _as_list(s["Action"])]
         condition = update["Condition"]
-        assert condition["ForAllValues:StringEquals"]["dynamodb:Attributes"] == ["key_id", "last_used_at", "revoked_at"]
+        assert condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["#used#*"]
+        assert condition["ForAllValues:StringEquals"]["dynamodb:Attributes"] == ["key_id", "last_used_at"]
         assert condition["StringEquals"]["dynamodb:ReturnValues"] == ["NONE"]
     assert len(functions["api_handler"]["statements"]) > len(functions["app_authorizer"]["statements"])
 
