@@ -46,6 +46,8 @@ bench: $(VENV)/.installed
 	$(PY) bench/authorizer.py
 	$(PY) bench/cold_start.py
 	$(PY) bench/search.py
+	$(PY) bench/memory.py
+	$(PY) bench/cost.py
 
 # Mutation testing of the security core (mutmut, configured in pyproject.toml), one module at a
 # time, each run time-boxed (MUTATION_TIMEOUT seconds) so a slow module cannot hold the machine;

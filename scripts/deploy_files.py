@@ -478,9 +478,12 @@ def authorizer_policy(config: dict[str, Any], stage: str) -> dict[str, Any]:
             "Resource": _table_arn(settings.keys_table),
         }
     )
-    # UpdateItem exists for last_used_at only: a compromised authorizer must not be able to
-    # rewrite a key's status, roles or hash. dynamodb:Attributes lists every attribute a request
+    # UpdateItem exists for the keys' last-use items only: a compromised authorizer must not be
+    # able to rewrite a key's status, roles or hash, nor write its key's own item at all.
+    # dynamodb:LeadingKeys is the item's key; dynamodb:Attributes lists every attribute a request
     # names (key, update, condition); ReturnValues NONE keeps it from reading through the write.
+    from chalicelib.keys.reader import LAST_USE_PREFIX
+
     statements.append(
         {
             "Sid": "RecordLastUseOnly",
@@ -488,6 +491,7 @@ def authorizer_policy(config: dict[str, Any], stage: str) -> dict[str, Any]:
             "Action": ["dynamodb:UpdateItem"],
             "Resource": _table_arn(settings.keys_table),
             "Condition": {
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [LAST_USE_PREFIX + "*"]},
                 "ForAllValues:StringEquals": {"dynamodb:Attributes": list(DynamoStore.LAST_USED_ATTRIBUTES)},
                 "StringEquals": {"dynamodb:ReturnValues": ["NONE"]},
             },

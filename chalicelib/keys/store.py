@@ -34,7 +34,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 
 from chalicelib.errors import AlreadyExists, OverLimit, StoreError, VersionConflict
-from chalicelib.keys.reader import LAST_USED_ATTRIBUTES
+from chalicelib.keys.reader import LAST_USE_PREFIX, LAST_USED_ATTRIBUTES
 from chalicelib.keys.records import (
     ACTIVE,
     EXPIRED,
@@ -71,6 +71,7 @@ class Models:
     CustomRole: Any = None
     Counts: Any = None
     SearchEntry: Any = None
+    LastUse: Any = None
 
     @property
     def all(self) -> tuple[Any, ...]:
@@ -198,6 +199,18 @@ def build_models(
         grace_index = GraceIndex()
         expiry_index = ExpiryIndex()
 
+    class LastUse(Model):
+        """When a key was last used: one small item per key in the keys table, keyed
+        ``LAST_USE_PREFIX + key id``, written by the authorizers. It has none of the attributes
+        the indexes are keyed on, so no index holds it (see ``reader.LAST_USE_PREFIX``). Not in
+        ``Models.all``: the table is created once, for ``ApiKey``."""
+
+        class Meta(BaseMeta):
+            table_name = keys_table
+
+        key_id = UnicodeAttribute(hash_key=True)  # LAST_USE_PREFIX + the key's id
+        last_used_at = UTCDateTimeAttribute()
+
     class KeyIndex(GlobalSecondaryIndex["KeyEvent"]):
         class Meta:
             index_name = "key-events"
@@ -283,7 +296,7 @@ def build_models(
         read_timeout_seconds=read_timeout,
         max_retry_attempts=max_retries,
     )
-    return Models(ApiKey, KeyEvent, Idempotency, connection, CustomRole, Counts, SearchEntry)
+    return Models(ApiKey, KeyEvent, Idempotency, connection, CustomRole, Counts, SearchEntry, LastUse)
 
 
 def create_tables(models: Models) -> None:
@@ -378,7 +391,8 @@ class DynamoStore:
             # PynamoDB makes a botocore session and client per connection, each parsing DynamoDB's
             # service model again (~100 ms on a cold container): here every connection sends
             # through the clients the authorizer's ``KeyReader`` already made.
-            sharing = (*models.all, *(m for m in (models.Counts, models.SearchEntry) if m is not None))
+            extra = (models.Counts, models.SearchEntry, models.LastUse)
+            sharing = (*models.all, *(m for m in extra if m is not None))
             for connection in (models.connection, *(model._get_connection().connection for model in sharing)):
                 connection._client = reader.client
             self.touch_connection.connection._client = reader.client
@@ -476,7 +490,7 @@ class DynamoStore:
             ids = [item.key_id for item in ApiKey.grace_index.query(GRACE_BUCKET, ApiKey.grace_until <= now)]
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
-        records = (self.get(key_id) for key_id in ids)
+        records = (self._read(key_id) for key_id in ids)
         return [r for r in records if r is not None and r.status == ACTIVE and r.grace_until and r.grace_until <= now]
 
     def list_expiring(self, start: datetime, end: datetime) -> Sequence[KeyRecord]:
@@ -512,19 +526,15 @@ class DynamoStore:
     LAST_USED_ATTRIBUTES = LAST_USED_ATTRIBUTES
 
     def touch_last_used(self, key_id: str, now: datetime, interval_seconds: float) -> None:
-        ApiKey = self.models.ApiKey
+        """The same write as ``KeyReader.touch_last_used``: the key's last-use item, never the
+        key's own (no index is written, 1 WRU). One attempt: bookkeeping never holds a decision
+        up. Only the attributes of LAST_USED_ATTRIBUTES are named, conditions included."""
+        LastUse = self.models.LastUse
         stale = now - timedelta(seconds=interval_seconds)
-        # Not through Model.update: that would bump the version and make edits conflict
-        # with every authorized request. One attempt: bookkeeping never holds a decision up.
-        # Only the attributes of LAST_USED_ATTRIBUTES are named, conditions included: the
-        # authorizer's role may touch no others (a condition on ``status`` would let it rewrite
-        # ``status``). Every revoke sets ``revoked_at``, so it stands for ``status = active``.
         self.touch_connection.update_item(
-            key_id,
-            actions=[ApiKey.last_used_at.set(now)],
-            condition=ApiKey.key_id.exists()
-            & ApiKey.revoked_at.does_not_exist()
-            & (ApiKey.last_used_at.does_not_exist() | (ApiKey.last_used_at < stale)),
+            LAST_USE_PREFIX + key_id,
+            actions=[LastUse.last_used_at.set(now)],
+            condition=LastUse.last_used_at.does_not_exist() | (LastUse.last_used_at < stale),
             return_values="NONE",
         )
 
@@ -548,6 +558,11 @@ class DynamoStore:
     # -- reads ------------------------------------------------------------------------------
 
     def get(self, key_id: str) -> KeyRecord | None:
+        key = self._read(key_id)
+        return None if key is None else self.with_last_use([key])[0]
+
+    def _read(self, key_id: str) -> KeyRecord | None:
+        """The key's own item, without its last use (what the scheduled functions need)."""
         try:
             return _to_record(self.models.ApiKey.get(key_id, consistent_read=True))
         except DoesNotExist:
@@ -562,9 +577,28 @@ class DynamoStore:
             return {}
         try:
             items = self.models.ApiKey.batch_get(list(dict.fromkeys(key_ids)), consistent_read=True)
-            return {item.key_id: _to_record(item) for item in items}
+            records = [_to_record(item) for item in items]
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
+        return {key.key_id: key for key in self.with_last_use(records)}
+
+    def with_last_use(self, keys: list[KeyRecord]) -> list[KeyRecord]:
+        """``keys`` with ``last_used_at`` read from their last-use items: one BatchGetItem per
+        100 keys, eventually consistent (half a read unit an item). A key's own item may still
+        hold a last_used_at written before last-use items existed; the later of the two is shown."""
+        if not keys:
+            return keys
+        LastUse = self.models.LastUse
+        try:
+            names = list(dict.fromkeys(LAST_USE_PREFIX + key.key_id for key in keys))
+            used = {item.key_id[len(LAST_USE_PREFIX) :]: item.last_used_at for item in LastUse.batch_get(names)}
+        except PynamoDBException as error:
+            raise StoreError("the keys table could not be read") from error
+        for key in keys:
+            at = used.get(key.key_id)
+            if at is not None and (key.last_used_at is None or at > key.last_used_at):
+                key.last_used_at = at
+        return keys
 
     def get_idempotency(self, scope: str) -> IdempotencyRecord | None:
         try:
@@ -618,8 +652,8 @@ class DynamoStore:
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
         if len(items) > limit:
-            return Page(items[:limit], items[limit - 1])
-        return Page(items, None)
+            return Page(self.with_last_use(items[:limit]), items[limit - 1])
+        return Page(self.with_last_use(items), None)
 
     def search_keys(
         self,
@@ -676,6 +710,7 @@ class DynamoStore:
             found = {item.key_id: _to_record(item) for item in ApiKey.batch_get(page_ids, consistent_read=True)}
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
+        self.with_last_use(list(found.values()))
 
         def matches(key: KeyRecord) -> bool:
             listed = key.community == community and key.status in LISTED_STATUSES
@@ -727,7 +762,7 @@ class DynamoStore:
             ids = [item.key_id for item in ApiKey.pending_index.query(PENDING_BUCKET, ApiKey.created_sort < bound)]
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
-        records = (self.get(key_id) for key_id in ids)
+        records = (self._read(key_id) for key_id in ids)
         return [record for record in records if record is not None and record.status == PENDING]
 
     # -- counts -----------------------------------------------------------------------------

@@ -312,11 +312,12 @@ def test_authorizers_run_on_their_own_small_role(packages, stage, pkg_format):
             ("dynamodb:BatchGetItem", roles_table),  # the custom roles a key holds, by key
         }
         assert len([g for g in pepper if not g[0].startswith("kms:")]) == 1, "the pepper secret and nothing else"
-        # UpdateItem may name last_used_at (and what its key and condition need), nothing else:
+        # UpdateItem may name last_used_at (and its key), of a last-use item only, nothing else:
         # tests/deploy/test_authorizer_role.py judges the requests the code sends against it.
         [update] = [s for s in function["statements"] if "dynamodb:UpdateItem" in _as_list(s["Action"])]
         condition = update["Condition"]
-        assert condition["ForAllValues:StringEquals"]["dynamodb:Attributes"] == ["key_id", "last_used_at", "revoked_at"]
+        assert condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["#used#*"]
+        assert condition["ForAllValues:StringEquals"]["dynamodb:Attributes"] == ["key_id", "last_used_at"]
         assert condition["StringEquals"]["dynamodb:ReturnValues"] == ["NONE"]
     assert len(functions["api_handler"]["statements"]) > len(functions["app_authorizer"]["statements"])
 
@@ -505,6 +506,9 @@ def test_authorizers_reserved_schedules_dead_lettered(packages, stage, pkg_forma
 def _assert_json_access_log(log_format: str) -> None:
     fields = json.loads(log_format)
     assert fields["requestId"] == "$context.requestId" and fields["keyId"] == "$context.authorizer.key_id"
+    # The Lambda request ids a decision line and the handler's lines carry: a request joins on them.
+    assert fields["authorizerRequestId"] == "$context.authorizer.requestId"
+    assert fields["integrationRequestId"] == "$context.integration.requestId"
     assert {"status", "latencyMs"} <= set(fields)
     assert "authorization" not in log_format.lower().replace("$context.authorizer", "")
     assert "$input" not in log_format and "header" not in log_format.lower()
@@ -544,6 +548,71 @@ def test_terraform_stage_is_its_own_resource_with_the_access_log(packages, stage
     text = json.dumps(resources)
     assert "aws_api_gateway_deployment.rest_api.invoke_url" not in text
     assert "aws_api_gateway_deployment.rest_api.stage_name" not in text
+
+
+def _lambda_functions(packages: dict[tuple[str, str], Path], stage: str, pkg_format: str) -> dict[str, Any]:
+    """Every packaged function: logical id (CloudFormation) or resource name (Terraform) → properties."""
+    if pkg_format == "cloudformation":
+        return _cfn_of_type(_cfn(packages, stage), "AWS::Serverless::Function")
+    return dict(_tf(packages, stage)["resource"]["aws_lambda_function"])
+
+
+@pytest.mark.parametrize("pkg_format", FORMATS)
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_function_logs_to_a_group_that_expires(packages, stage, pkg_format):
+    """Lambda makes /aws/lambda/<function name> on a function's first line, never expiring: each
+    function's group is declared in the stack instead, with a retention."""
+    functions = _lambda_functions(packages, stage, pkg_format)
+    assert len(functions) >= 5
+    if pkg_format == "cloudformation":
+        groups = {
+            json.dumps(p["LogGroupName"]): p.get("RetentionInDays")
+            for p in _cfn_of_type(_cfn(packages, stage), "AWS::Logs::LogGroup").values()
+        }
+        # Ref of a function is its name, whatever name CloudFormation gives it.
+        wanted = {json.dumps({"Fn::Sub": f"/aws/lambda/${{{logical}}}"}) for logical in functions}
+    else:
+        groups = {
+            g["name"]: g.get("retention_in_days")
+            for g in _tf(packages, stage)["resource"]["aws_cloudwatch_log_group"].values()
+        }
+        wanted = {f"/aws/lambda/${{aws_lambda_function.{name}.function_name}}" for name in functions}
+    missing = wanted - set(groups)
+    assert not missing, f"functions whose log group is not declared: {sorted(missing)}"
+    assert all(0 < groups[name] <= 365 for name in wanted), {name: groups[name] for name in wanted}
+
+
+@pytest.mark.parametrize("pkg_format", FORMATS)
+@pytest.mark.parametrize("stage", STAGES)
+def test_authorizers_start_no_trace_of_their_own(packages, stage, pkg_format):
+    """X-Ray bills each trace recorded, and an authorizer in Active mode starts one for most
+    decisions (Lambda samples 1 a second and 5% of the rest, whatever the sampling rules): the
+    authorizers pass tracing through (traced only when the calling API sampled the request);
+    the other functions follow the stage's ``xray``."""
+    traced = bool(CONFIG["stages"][stage].get("xray"))
+    for name, function in _lambda_functions(packages, stage, pkg_format).items():
+        if pkg_format == "cloudformation":
+            mode = function.get("Tracing", "PassThrough")
+        else:
+            mode = function.get("tracing_config", {"mode": "PassThrough"})["mode"]
+        authorizer = name in ("AppAuthorizer", "GatewayAuthorizer", "app_authorizer", "gateway_authorizer")
+        assert mode == ("Active" if traced and not authorizer else "PassThrough"), (name, mode)
+
+
+@pytest.mark.parametrize("pkg_format", FORMATS)
+@pytest.mark.parametrize("stage", STAGES)
+def test_api_sends_stage_metrics_not_per_method_ones(packages, stage, pkg_format):
+    """Detailed metrics are seven custom metrics per route and method, billed as such; the stage's
+    own (Count, 4XXError, 5XXError, Latency per API and stage) come free. Execution logs stay at ERROR."""
+    if pkg_format == "cloudformation":
+        settings = _cfn(packages, stage)["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
+        assert settings and all(s.get("MetricsEnabled", False) is False for s in settings), settings
+        assert all(s["LoggingLevel"] == "ERROR" and s["DataTraceEnabled"] is False for s in settings)
+    else:
+        method_settings = _tf(packages, stage)["resource"]["aws_api_gateway_method_settings"].values()
+        settings = [s for ms in method_settings for s in ms["settings"]]
+        assert settings and all(s.get("metrics_enabled", False) is False for s in settings), settings
+        assert all(s["logging_level"] == "ERROR" and s["data_trace_enabled"] is False for s in settings)
 
 
 def _checkov_exceptions() -> list[tuple[str, list[str], str]]:
