@@ -185,3 +185,18 @@ def test_without_the_key_rules_a_role_held_by_any_key_is_not_changed(world):
     bare.edit(OPERATOR, "demo", "free", {"description": "x"})
     bare.delete(OPERATOR, "demo", "free")
     assert ("demo", "free") not in world.role_store.roles
+
+
+def test_a_holders_strength_counts_its_custom_roles_as_they_are_now(world):
+    """A key whose strength comes from a custom role alone: the community's own roles are read."""
+    world.role("power", "apikeys:manage", "operations:write")
+    world.role("reader", "intelligence:read")
+    strong, _ = world.key("power", "reader", name="P")
+    _, weak = world.key("apikeys_admin", "ic_viewer")
+    with pytest.raises(Forbidden) as refused:
+        world.roles.edit(weak, "demo", "reader", {"description": "x"})
+    assert str(refused.value) == f"this key lacks permissions the key {strong.key_id} holds: operations:write"
+    with pytest.raises(
+        Forbidden, match=f"^this key lacks permissions the key {strong.key_id} holds: operations:write$"
+    ):
+        world.keys.revoke(weak, "demo", strong.key_id)
