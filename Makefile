@@ -54,8 +54,9 @@ bench: $(VENV)/.installed
 # then the score per module and the survivors. About 25 minutes from a clean mutants/ on two
 # cores: not part of `make test`.
 # Of keys/service.py, the paths the security core names: create, delivery to a vault or a plan,
-# retries, revoke, and the permission checks (`MUTATION_TARGETS=keys.service.*` for all of it).
-SERVICE_PATHS := create deliver _lost_race _fail _replay _complete_pending revoke forget_vaulted_secret \
+# retries, revoke, the permission checks and a retiring key's successors
+# (`MUTATION_TARGETS=keys.service.*` for all of it).
+SERVICE_PATHS := create deliver _lost_race _fail _replay _complete_pending revoke forget_vaulted_secret successors \
 	new_record authorize
 MUTATION_TARGETS ?= keys.format.* roles.catalog.* roles.custom.* roles.caller.* api.schemas.* api.params.* \
 	$(foreach path,$(SERVICE_PATHS),keys.service.xǁKeyServiceǁ$(path)*) authorizer.*

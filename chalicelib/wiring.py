@@ -121,7 +121,12 @@ def custom_roles() -> CustomRoles:
 
         return DynamoRoleStore(store())
 
-    return CustomRoles(_Deferred(role_store), cache_ttl_seconds=get_settings().roles_cache_ttl_seconds)
+    return CustomRoles(
+        _Deferred(role_store),
+        # A role change is a change of every key holding the role: the key service's rules decide.
+        authorize_changes=lambda caller, keys: service().authorize_changes(caller, keys),
+        cache_ttl_seconds=get_settings().roles_cache_ttl_seconds,
+    )
 
 
 class _Deferred(Generic[T]):

@@ -455,33 +455,53 @@ class DynamoStore:
         return updated
 
     def rotate(
-        self, old: KeyRecord, old_changes: dict[str, Any], old_event: Event, new: KeyRecord, new_event: Event
+        self,
+        old: KeyRecord,
+        old_changes: dict[str, Any],
+        old_event: Event,
+        new: KeyRecord,
+        new_event: Event,
+        *,
+        limit: int | None = None,
     ) -> KeyRecord:
         """Insert ``new`` and apply ``old_changes`` to ``old`` (version-guarded, not revoked), with
-        both audit events, in one transaction. AlreadyExists if the new id is taken,
-        VersionConflict if the old key changed meanwhile. Returns the old key's new record."""
+        both audit events and the live-key count, in one transaction. AlreadyExists if the new id
+        is taken, VersionConflict if the old key changed meanwhile, OverLimit with ``limit`` if the
+        rotation adds a live key (the old one stays in its grace period) to a community that
+        already has that many. Returns the old key's new record."""
         ApiKey = self.models.ApiKey
         new_item = ApiKey(new.key_id, roles=new.roles, **self._attributes(new), **_derived(new))
         updated, old_item, actions = self._update_actions(old, old_changes)
 
         def conflict(reasons: list[Any]) -> Exception:
-            new_id_taken = reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed"
-            return AlreadyExists() if new_id_taken else VersionConflict()
+            failed = [r is not None and r.code == "ConditionalCheckFailed" for r in reasons]
+            # Items in order: new key, its event, old key, its event, then the count.
+            if failed[0]:
+                return AlreadyExists()
+            if any(failed[1:4]):
+                return VersionConflict()
+            return _CountMoved() if counting.seeding else OverLimit()
 
-        # Rotation is not held to the limit: the old key leaves within its grace (7 days at most).
+        # With grace the old key stays live beside the new one: one live key more, held to the
+        # limit like a create. Without grace the old key leaves in the same write: no change.
         delta = _live(new.status) + _live(updated.status) - _live(old.status)
-        counting = self.count_change(old.community, LIVE_KEYS, delta)
-        with self.transaction("keys", conflict) as tx:
-            tx.save(new_item, condition=ApiKey.key_id.does_not_exist())
-            tx.save(self.event_item(new_event))
-            tx.update(old_item, actions=actions, condition=ApiKey.status != REVOKED)
-            tx.save(self.event_item(old_event))
-            counting.add_to(tx)
-            self._index(tx, None, new)
-            self._index(tx, old, updated)
-        new.version = 1
-        updated.version = (old.version or 0) + 1
-        return updated
+        for _ in range(COUNT_RETRIES):
+            counting = self.count_change(old.community, LIVE_KEYS, delta, limit)
+            try:
+                with self.transaction("keys", conflict) as tx:
+                    tx.save(new_item, condition=ApiKey.key_id.does_not_exist())
+                    tx.save(self.event_item(new_event))
+                    tx.update(old_item, actions=actions, condition=ApiKey.status != REVOKED)
+                    tx.save(self.event_item(old_event))
+                    counting.add_to(tx)
+                    self._index(tx, None, new)
+                    self._index(tx, old, updated)
+            except _CountMoved:
+                continue
+            new.version = 1
+            updated.version = (old.version or 0) + 1
+            return updated
+        raise StoreError("the key count kept changing; nothing was changed")
 
     def list_grace_ended(self, now: datetime) -> Sequence[KeyRecord]:
         """Active keys whose rotation grace period ended by ``now``."""
