@@ -75,6 +75,7 @@ class CreateRequest:
     vault_path: str | None
     reveal: bool
     plan: str | None = None
+    allowed_cidrs: tuple[str, ...] = ()  # canonical networks; empty: any address
 
 
 class Vaults(Protocol):
@@ -279,6 +280,7 @@ class KeyService:
             expires_at=request.expires_at,
             vault=location,
             plan=request.plan,
+            allowed_cidrs=list(request.allowed_cidrs),
         )
 
     def deliver(self, caller: Caller, key: KeyRecord, plaintext: str, reveal: bool) -> Created:
@@ -558,8 +560,8 @@ def _fingerprint(body: Any) -> str:
 
 
 def _same_value(field: str, current: Any, wanted: Any) -> bool:
-    # A key's roles are a set: naming the same roles in another order changes nothing.
-    if field == "roles":
+    # A key's roles and networks are sets: naming the same ones in another order changes nothing.
+    if field in ("roles", "allowed_cidrs"):
         return sorted(current) == sorted(wanted)
     return bool(current == wanted)
 
@@ -581,4 +583,5 @@ def _audit_fields(key: KeyRecord) -> dict[str, Any]:
         "expires_at": key.expires_at.isoformat() if key.expires_at else None,
         "status": key.status,
         "plan": key.plan,
+        "allowed_cidrs": list(key.allowed_cidrs),
     }
