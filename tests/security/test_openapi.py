@@ -61,8 +61,21 @@ def test_every_route_is_documented_and_nothing_else():
 def test_bodies_allow_exactly_the_fields_the_validator_allows():
     documented = openapi.document()["components"]["schemas"]
     for name, allowed in (
-        ("CreateKey", {"name", "description", "roles", "expires_at", "expires_in_days", "vault", "reveal", "plan"}),
-        ("EditKey", {"name", "description", "roles", "plan"}),
+        (
+            "CreateKey",
+            {
+                "name",
+                "description",
+                "roles",
+                "expires_at",
+                "expires_in_days",
+                "vault",
+                "reveal",
+                "plan",
+                "allowed_cidrs",
+            },
+        ),
+        ("EditKey", {"name", "description", "roles", "plan", "allowed_cidrs"}),
         ("RevokeKey", {"reason"}),
         ("RotateKey", {"grace", "reveal"}),
         ("CreateRole", {"name", "description", "permissions"}),
