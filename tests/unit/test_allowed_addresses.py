@@ -68,6 +68,13 @@ def test_a_restricted_key_is_refused_from_elsewhere_and_without_an_address(table
     assert reason_class(reason) == "address" and "Reason_address" in line
 
 
+def test_an_address_not_given_is_none_and_the_address_is_checked_unless_said_otherwise(table, clock):
+    secret = table.add(allowed_cidrs=NETWORKS)
+    check = verifier(table, clock)
+    assert refusal(lambda: check.verify(secret)).reason == "no source address"
+    assert refusal(lambda: check.authorize(secret, face="gateway")).reason == "no source address"
+
+
 def test_an_unrestricted_key_needs_no_address_and_carries_no_networks(table, clock):
     secret = table.add()
     check = verifier(table, clock)
