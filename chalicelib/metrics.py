@@ -38,7 +38,7 @@ OUTCOME_METRICS = {"allow": "Allow", "deny": "Deny", "unauthorized": "Unauthoriz
 # one metric per permission or exception type.
 REASON_CLASSES = (
     "ok", "missing", "malformed", "unknown", "mismatch", "revoked", "expired", "rotated", "pending",
-    "permission", "unmapped", "error", "other",
+    "permission", "unmapped", "address", "error", "other",
 )  # fmt: skip
 _EXACT = {
     "ok": "ok",
@@ -52,6 +52,8 @@ _EXACT = {
     "pending": "pending",
     "failed": "pending",
     "unmapped route": "unmapped",
+    "no source address": "address",  # a restricted key in an event without one (TOKEN)
+    "address not allowed": "address",
 }
 
 _quote: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]

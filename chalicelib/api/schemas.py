@@ -43,6 +43,7 @@ from pydantic_core import PydanticCustomError, core_schema
 from typing_extensions import TypedDict
 
 from chalicelib.api.params import text_problem
+from chalicelib.authorizer import addresses
 from chalicelib.errors import ValidationError
 from chalicelib.keys import leaks, rotation
 from chalicelib.keys.service import CreateRequest
@@ -283,6 +284,28 @@ ExpiresInDays = Annotated[
 ExpiresAt = Annotated[
     str | None, Says("must be an ISO 8601 date-time string"), Field(json_schema_extra={"format": "date-time"})
 ]
+
+
+def _allowed_cidrs(value: list[str] | None) -> list[str]:
+    """The networks in their canonical form; null or an empty list: any address."""
+    try:
+        return addresses.networks(value or [])
+    except ValueError as error:
+        raise refuse(str(error)) from None
+
+
+AllowedCidrs = Annotated[
+    list[str] | None,
+    Says('must be a list of networks in CIDR form, e.g. ["203.0.113.0/24", "2001:db8::/32"], or null'),
+    AfterValidator(_allowed_cidrs),
+    Field(
+        description=(
+            f"the IPv4 and IPv6 networks (CIDR, at most {addresses.MAX_NETWORKS}) the key may be used from, "
+            "as API Gateway reports the caller's address; empty or null: any address"
+        ),
+        json_schema_extra={"maxItems": addresses.MAX_NETWORKS, "uniqueItems": True},
+    ),
+]
 PlanChoice = Annotated[
     str | None,
     Says("must be a plan name or null"),
@@ -336,6 +359,7 @@ class CreateKey(Body):
     expires_at: ExpiresAt = None
     expires_in_days: ExpiresInDays = None
     plan: PlanChoice = None
+    allowed_cidrs: AllowedCidrs = None
 
     @model_validator(mode="after")
     def _kept(self) -> CreateKey:
@@ -370,6 +394,7 @@ class EditKey(Edit):
     description: Description = ""
     roles: KeyRoles = []
     plan: PlanChoice = None
+    allowed_cidrs: AllowedCidrs = None
 
 
 class RevokeKey(Body):
@@ -436,6 +461,7 @@ def create_request(body: Any, *, known_roles: Mapping[str, Any], now: datetime, 
         vault_target=key.vault.target if key.vault else None,
         vault_path=key.vault.path if key.vault else None,
         reveal=key.reveal,
+        allowed_cidrs=tuple(key.allowed_cidrs or ()),
     )
 
 
@@ -519,6 +545,9 @@ class ApiKey(TypedDict):
     rotated_to: NotRequired[str | None]
     grace_until: NotRequired[datetime | None]
     plan: NotRequired[Annotated[str | None, Field(description="the key's usage plan")]]
+    allowed_cidrs: NotRequired[
+        Annotated[list[str], Field(description="the networks the key may be used from; empty: any address")]
+    ]
 
 
 class KeyList(TypedDict):
@@ -537,7 +566,7 @@ class EditedKey(ApiKey):
     recorded in the audit trail. An empty list means the edit changed nothing, and nothing was
     written or recorded."""
 
-    changed: list[Literal["name", "description", "roles", "plan"]]
+    changed: list[Literal["name", "description", "roles", "plan", "allowed_cidrs"]]
 
 
 class Caller(TypedDict):

@@ -40,6 +40,9 @@ class GatewayRequest:
     method: str
     path: str
     arn: MethodArn | None
+    # The caller's address as API Gateway reports it (never a header the caller writes); None in
+    # a TOKEN event, which carries none.
+    source_ip: str | None = None
 
     @property
     def arn_base(self) -> str:
@@ -74,9 +77,10 @@ def parse_event(
         token = identity_source_token(event.get("identitySource"), key_prefix)
         if token is None and not event.get("identitySource"):
             token = bearer_token(header(event.get("headers"), "Authorization"))
+        source_ip = _source_ip(event, "http")
         if http_api_response != SIMPLE:
             arn = MethodArn.parse(event.get("routeArn"))
-            return GatewayRequest("http", token, arn.method, arn.path, arn)
+            return GatewayRequest("http", token, arn.method, arn.path, arn, source_ip)
         try:
             route_arn: MethodArn | None = MethodArn.parse(event.get("routeArn"))
         except ValueError:
@@ -93,17 +97,26 @@ def parse_event(
                 path = path[len(stage_prefix) :] or "/"
         if not isinstance(method, str) or not isinstance(path, str):
             raise ValueError("no method or path")
-        return GatewayRequest("http", token, method, path, route_arn)
+        return GatewayRequest("http", token, method, path, route_arn, source_ip)
     # REST TOKEN and REQUEST, and HTTP API payload 1.0: API Gateway checks the policy against
     # the method ARN, so the route decided is the one the ARN names.
     arn = MethodArn.parse(event.get("methodArn"))
     if event.get("type") == "TOKEN":
-        token = bearer_token(event.get("authorizationToken"))
-    elif event.get("version") == "1.0" and event.get("identitySource"):
+        return GatewayRequest("rest", bearer_token(event.get("authorizationToken")), arn.method, arn.path, arn)
+    if event.get("version") == "1.0" and event.get("identitySource"):
         token = identity_source_token(event.get("identitySource"), key_prefix)
     else:
         token = bearer_token(_rest_request_token(event))
-    return GatewayRequest("rest", token, arn.method, arn.path, arn)
+    return GatewayRequest("rest", token, arn.method, arn.path, arn, _source_ip(event, "identity"))
+
+
+def _source_ip(event: Mapping[str, Any], where: str) -> str | None:
+    """``requestContext.<where>.sourceIp``: the address of the connection API Gateway received
+    (``identity`` in REST REQUEST and payload 1.0 events, ``http`` in payload 2.0)."""
+    context = event.get("requestContext")
+    part = context.get(where) if isinstance(context, Mapping) else None
+    source_ip = part.get("sourceIp") if isinstance(part, Mapping) else None
+    return source_ip if isinstance(source_ip, str) else None
 
 
 def gateway_refusal(error: BaseException, started: float) -> Exception:
@@ -145,8 +158,9 @@ def handle_gateway_event(verifier: Verifier, event: Mapping[str, Any], *, http_a
         return refuse_event(event, error, started, http_api_response=http_api_response)
     try:
         decision = verifier.authorize(
-            request.token, face="gateway", method=request.method, path=request.path, started=started
-        )
+            request.token, face="gateway", method=request.method, path=request.path, started=started,
+            source_ip=request.source_ip,
+        )  # fmt: skip
     except Exception:  # noqa: BLE001 - Unauthorized, already logged by authorize
         if simple:
             return {"isAuthorized": False}

@@ -61,12 +61,15 @@ class Decision:
     def context(self) -> dict[str, str]:
         """What the gateway hands the integration: strings only, never the secret or the hash."""
         caller = self.caller
-        return {
+        context = {
             "key_id": caller.key_id,
             "community": caller.community,
             "roles": ",".join(caller.roles),
             "permissions": ",".join(sorted(caller.permissions)),
         }
+        if caller.allowed_cidrs:  # a restricted key only: the app's routes check the address with it
+            context["allowed_cidrs"] = ",".join(caller.allowed_cidrs)
+        return context
 
 
 class Verifier:
@@ -109,15 +112,22 @@ class Verifier:
         method: str | None = None,
         path: str = "",
         started: float | None = None,
+        source_ip: str | None = None,
+        check_address: bool = True,
     ) -> Decision:
         """Verify ``token`` and, when a route is given, decide it; log one line either way.
+
+        ``source_ip`` is the address API Gateway reported (``None``: the event has none, as in a
+        TOKEN event); a key restricted to networks is refused from anywhere else. Only a face that
+        checks the address itself, later, passes ``check_address=False`` (this app's authorizer:
+        its routes check it, ``routes/common.py``).
 
         Raises ``Unauthorized`` for every bad key and for any internal error (fail closed).
         """
         started = time.perf_counter() if started is None else started
         route = f"{method} {path}" if method is not None else ""
         try:
-            caller = self.verify(token)
+            caller = self.verify(token, source_ip=source_ip, check_address=check_address)
             if method is None:
                 allowed, reason = True, "ok"
             else:
@@ -141,7 +151,7 @@ class Verifier:
         )  # fmt: skip
         return Decision(caller, allowed, reason)
 
-    def verify(self, token: str | None) -> Caller:
+    def verify(self, token: str | None, *, source_ip: str | None = None, check_address: bool = True) -> Caller:
         token = bearer_token(token)
         if not token:
             raise Unauthorized("missing")
@@ -164,10 +174,18 @@ class Verifier:
             raise Unauthorized("expired", key.key_id, key.community)
         if key.grace_until is not None and key.grace_until <= now:
             raise Unauthorized("rotated", key.key_id, key.community)
+        if key.allowed_cidrs and check_address:
+            from chalicelib.authorizer import addresses  # ipaddress: loaded for restricted keys only
+
+            if not addresses.allows(key.allowed_cidrs, source_ip):
+                reason = "no source address" if source_ip is None else "address not allowed"
+                raise Unauthorized(reason, key.key_id, key.community)
         self._record_use(key, now)
         held = self.roles_held(key.community, key.roles)
         permissions = frozenset(p for name in key.roles if name in held for p in held[name].permissions)
-        return Caller(key.key_id, key.community, tuple(key.roles), permissions, key.gateway_key_value)
+        return Caller(
+            key.key_id, key.community, tuple(key.roles), permissions, key.gateway_key_value, tuple(key.allowed_cidrs)
+        )
 
     def forget(self, key_id: str) -> None:
         """Drop a cached key at once (called on revoke in this container)."""

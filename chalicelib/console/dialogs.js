@@ -10,6 +10,7 @@ import {
 } from "./forms.js";
 import { actorEl, resetKeyEvents } from "./events.js";
 import { planChoice, showPlanAndUsage } from "./plans.js";
+import { networksChoice, showNetworks } from "./networks.js";
 
 // -- create ---------------------------------------------------------------------------------
 
@@ -104,7 +105,7 @@ function createBody() {
     if (path) body.vault.path = path;
     body.reveal = $("create-reveal").checked;
   }
-  Object.assign(body, planChoice(null));
+  Object.assign(body, planChoice(null), networksChoice(null));
   return body;
 }
 
@@ -235,6 +236,7 @@ export async function openEdit(key) {
   resetKeyEvents(key);
   $("edit-cancel").textContent = editable ? "Cancel" : "Close";
   showPlanAndUsage(key, editable);
+  showNetworks(key, editable);
   $("edit-dialog").showModal();
   (editable ? $("edit-name") : $("edit-cancel")).focus();
 }
@@ -263,7 +265,7 @@ async function submitEdit(event) {
   if (name.trim() !== key.name) body.name = name;
   if (description !== (key.description || "")) body.description = description;
   if (!sameSet(roles, key.roles || [])) body.roles = roles;
-  Object.assign(body, planChoice(key));
+  Object.assign(body, planChoice(key), networksChoice(key));
   if (!Object.keys(body).length) {
     $("edit-dialog").close();
     toast("Nothing changed, nothing saved.");

@@ -77,6 +77,7 @@ def to_record(item: dict[str, Any]) -> KeyRecord:
     return KeyRecord(
         **values,
         roles=[role["S"] for role in plain("roles") or []],
+        allowed_cidrs=[network["S"] for network in plain("allowed_cidrs") or []],
         vault=None if vault is None else json.loads(vault, strict=False),
         version=None if version is None else int(version),
     )

@@ -56,6 +56,8 @@ class KeyRecord:
     gateway_key_id: str | None = None
     gateway_key_value: str | None = None
     version: int | None = None
+    # The networks the key may be used from (chalicelib.authorizer.addresses); empty: any address.
+    allowed_cidrs: list[str] = field(default_factory=list)
 
     def status_at(self, now: datetime) -> str:
         if self.status == ACTIVE and self.expires_at is not None and self.expires_at <= now:
@@ -79,6 +81,7 @@ class KeyRecord:
             "last_used_at": iso(self.last_used_at),
             "hint": self.hint,
             "plan": self.plan,
+            "allowed_cidrs": list(self.allowed_cidrs),
         }
         if self.vault:
             view["vault"] = {k: v for k, v in self.vault.items() if k != "token"}

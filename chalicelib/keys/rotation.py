@@ -113,6 +113,7 @@ class Rotation:
                 vault_path=None,
                 reveal=request.reveal,
                 plan=old.plan,  # the new key gets its own API Gateway key in the same plan
+                allowed_cidrs=tuple(old.allowed_cidrs),  # a rotation never widens where the key works
             )
             new = service.new_record(caller, community, create, secret, now, location)
             new.rotated_from = old.key_id

@@ -77,6 +77,7 @@ class CreateRequest:
     vault_path: str | None
     reveal: bool
     plan: str | None = None
+    allowed_cidrs: tuple[str, ...] = ()  # canonical networks; empty: any address
 
 
 class Vaults(Protocol):
@@ -281,6 +282,7 @@ class KeyService:
             expires_at=request.expires_at,
             vault=location,
             plan=request.plan,
+            allowed_cidrs=list(request.allowed_cidrs),
         )
 
     def deliver(self, caller: Caller, key: KeyRecord, plaintext: str, reveal: bool) -> Created:
@@ -594,8 +596,8 @@ def _fingerprint(body: Any) -> str:
 
 
 def _same_value(field: str, current: Any, wanted: Any) -> bool:
-    # A key's roles are a set: naming the same roles in another order changes nothing.
-    if field == "roles":
+    # A key's roles and networks are sets: naming the same ones in another order changes nothing.
+    if field in ("roles", "allowed_cidrs"):
         return sorted(current) == sorted(wanted)
     return bool(current == wanted)
 
@@ -617,4 +619,5 @@ def _audit_fields(key: KeyRecord) -> dict[str, Any]:
         "expires_at": key.expires_at.isoformat() if key.expires_at else None,
         "status": key.status,
         "plan": key.plan,
+        "allowed_cidrs": list(key.allowed_cidrs),
     }

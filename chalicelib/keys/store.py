@@ -186,6 +186,7 @@ def build_models(
         plan = UnicodeAttribute(null=True)
         gateway_key_id = UnicodeAttribute(null=True)
         gateway_key_value = UnicodeAttribute(null=True)
+        allowed_cidrs = ListAttribute(of=UnicodeAttribute, null=True)
         listed_in = UnicodeAttribute(null=True)
         listed_status = UnicodeAttribute(null=True)
         pending_bucket = UnicodeAttribute(null=True)
@@ -333,7 +334,7 @@ _RECORD_FIELDS = (
 
 def _to_record(item: Any) -> KeyRecord:
     values = {name: getattr(item, name) for name in _RECORD_FIELDS}
-    return KeyRecord(roles=list(item.roles or []), **values)
+    return KeyRecord(roles=list(item.roles or []), allowed_cidrs=list(item.allowed_cidrs or []), **values)
 
 
 def _derived(key: KeyRecord) -> dict[str, Any]:
@@ -878,7 +879,8 @@ class DynamoStore:
         actions = []
         for name, value in {**changes, **_derived(updated)}.items():
             attribute = getattr(ApiKey, name)
-            actions.append(attribute.remove() if value is None else attribute.set(value))
+            absent = value is None or (name == "allowed_cidrs" and not value)  # any address: no attribute
+            actions.append(attribute.remove() if absent else attribute.set(value))
         item = ApiKey(key.key_id)
         item.version = key.version
         return updated, item, actions
@@ -923,7 +925,9 @@ class DynamoStore:
 
     @staticmethod
     def _attributes(key: KeyRecord) -> dict[str, Any]:
-        return {name: getattr(key, name) for name in _RECORD_FIELDS if name not in ("key_id", "version")}
+        attributes = {name: getattr(key, name) for name in _RECORD_FIELDS if name not in ("key_id", "version")}
+        # An unrestricted key's item has no allowed_cidrs at all, as before the attribute existed.
+        return {**attributes, "allowed_cidrs": key.allowed_cidrs or None}
 
     def event_item(self, event: Event) -> Any:
         if not event.event_id:

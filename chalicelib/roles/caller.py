@@ -19,6 +19,9 @@ class Caller:
     permissions: frozenset[str]
     # The key's API Gateway key value, for the standalone authorizer's usageIdentifierKey.
     usage_identifier_key: str | None = dataclasses.field(default=None, repr=False, compare=False)
+    # The networks the key may be used from (empty: any address), for a face that checks the
+    # address after the authorizer: this app's routes (``routes/common.py``).
+    allowed_cidrs: tuple[str, ...] = ()
 
     @property
     def actor(self) -> str:

@@ -57,7 +57,9 @@ def app_authorizer(auth_request: AuthRequest) -> AuthResponse:
         log_decision(outcome="unauthorized", reason=reason, key_id="unknown", community="", started=started, face="app")
         raise _unauthorized()
     try:
-        decision = wiring.verifier().authorize(auth_request.token, face="app", started=started)
+        # A TOKEN authorizer sees no address: a restricted key's networks travel in the context,
+        # and every route checks them against the request's own address (routes/common.py).
+        decision = wiring.verifier().authorize(auth_request.token, face="app", started=started, check_address=False)
     except Unauthorized:
         raise _unauthorized() from None
     # This app checks community and permission in each route, so the key may reach every

@@ -35,12 +35,29 @@ class ServiceUnavailableError(ChaliceViewError):
 def caller_of(request: Request) -> Caller:
     """The caller the authorizer verified, rebuilt from its string-only context."""
     context = request.context.get("authorizer") or {}
+    refuse_other_addresses(request)
     return Caller(
         key_id=context["key_id"],
         community=context["community"],
         roles=tuple(filter(None, context.get("roles", "").split(","))),
         permissions=frozenset(filter(None, context.get("permissions", "").split(","))),
     )
+
+
+def refuse_other_addresses(request: Request) -> None:
+    """403 for a key restricted to networks (``allowed_cidrs`` in the authorizer's context) when
+    API Gateway reports the request from elsewhere. The app's authorizer is a TOKEN authorizer,
+    which sees no address, and API Gateway caches its answer per key: the address is checked here,
+    on every request, from ``requestContext.identity.sourceIp``, never from a header."""
+    context = request.context.get("authorizer") or {}
+    allowed = [network for network in str(context.get("allowed_cidrs") or "").split(",") if network]
+    if not allowed:
+        return
+    from chalicelib.authorizer import addresses
+
+    source_ip = (request.context.get("identity") or {}).get("sourceIp")
+    if not addresses.allows(allowed, source_ip):
+        raise ForbiddenError("this API key may not be used from this address (see its allowed_cidrs)")
 
 
 def json_body(request: Request, *, required: bool = True) -> Any:

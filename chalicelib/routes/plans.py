@@ -9,13 +9,14 @@ from chalice import Blueprint
 from chalicelib import wiring
 from chalicelib.plans.usage_plans import usage_days
 from chalicelib.routes.auth import app_authorizer
-from chalicelib.routes.common import caller_of, service_errors
+from chalicelib.routes.common import caller_of, refuse_other_addresses, service_errors
 
 bp = Blueprint(__name__)
 
 
 @bp.route("/plans", methods=["GET"], authorizer=app_authorizer)
 def list_plans() -> dict[str, Any]:
+    refuse_other_addresses(bp.current_request)
     with service_errors():
         return {"items": wiring.plans().catalog()}
 

@@ -8,7 +8,7 @@ from chalice import Blueprint
 
 from chalicelib import wiring
 from chalicelib.routes.auth import app_authorizer
-from chalicelib.routes.common import caller_of
+from chalicelib.routes.common import caller_of, refuse_other_addresses
 
 bp = Blueprint(__name__)
 
@@ -20,6 +20,7 @@ def roles() -> dict[str, Any]:
 
 @bp.route("/vaults", methods=["GET"], authorizer=app_authorizer)
 def vaults() -> dict[str, Any]:
+    refuse_other_addresses(bp.current_request)
     registry = wiring.vaults()
     return {"items": registry.choices() if registry is not None else []}
 

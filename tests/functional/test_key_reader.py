@@ -25,6 +25,8 @@ def _every_field_set() -> KeyRecord:
             values[spec.name] = ["ic_viewer", "custom_reader"]
         elif spec.name == "status":
             values[spec.name] = ACTIVE
+        elif spec.name == "allowed_cidrs":
+            values[spec.name] = ["203.0.113.0/24", "2001:db8::/32"]
         elif spec.name == "vault":
             values[spec.name] = {"target": "sm", "location": {"name": "apikeys/demo/x"}}
         elif "datetime" in str(spec.type):
@@ -46,5 +48,6 @@ def test_the_authorizer_reads_every_field_the_store_writes() -> None:
 
     assert through_pynamodb is not None and through_botocore is not None
     assert dataclasses.asdict(through_botocore) == dataclasses.asdict(through_pynamodb)
+    assert through_botocore.allowed_cidrs == ["203.0.113.0/24", "2001:db8::/32"]
     unset = [name for name, value in dataclasses.asdict(through_botocore).items() if value is None]
     assert unset == [], f"fields the round trip lost: {unset}"

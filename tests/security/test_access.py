@@ -68,6 +68,7 @@ def callers(client: Any) -> dict[str, dict[str, str]]:
     store.update(record, {"expires_at": past}, Event("demo", expired_id, "edit", "operator", utcnow(), {}))
     _, other = make_key(community="other")
     _, no_manage = make_key(roles=("ic_editor", "soc_analyst"))
+    _, elsewhere = make_key(name="elsewhere", allowed_cidrs=["203.0.113.0/24"])  # chalice.test reports 127.0.0.1
     unknown = key_format.generate("apk").plaintext  # well formed, never stored
     good = make_key()[1]
     forged = good[:-1] + ("0" if good[-1] != "0" else "1")
@@ -82,6 +83,7 @@ def callers(client: Any) -> dict[str, dict[str, str]]:
         "expired": bearer(expired),
         "another community": bearer(other),
         "no apikeys:manage": bearer(no_manage),
+        "from elsewhere": {**bearer(elsewhere), "X-Forwarded-For": "203.0.113.5"},
     }
 
 
@@ -96,6 +98,7 @@ EXPECTED = {
     "expired": 401,
     "another community": 404,
     "no apikeys:manage": 403,
+    "from elsewhere": 403,  # an admin key restricted to networks the request does not come from
 }
 
 
@@ -122,6 +125,8 @@ def test_platform_routes_refuse_bad_keys_and_accept_any_valid_one(client: Any, c
             count("access checks")
             if EXPECTED[who] == 401:
                 assert answer.status_code == 401, (who, path)
+            elif who == "from elsewhere":
+                assert answer.status_code == 403, (who, path)
             else:
                 assert answer.status_code == 200, (who, path)
 
@@ -340,6 +345,28 @@ def test_a_key_in_its_grace_period_changes_nothing_of_its_successor(client: Any)
     after = wiring.store().get(successor.key_id)
     assert (after.version, after.status, after.rotated_to) == (successor.version, "active", None)
     assert _role_now("shared").permissions == SHARED_PERMISSIONS
+
+
+def test_a_weaker_key_cannot_lock_a_stronger_one_out_through_its_networks(client: Any) -> None:
+    """Restricting where a key works is changing it: the same strength rule, nothing written."""
+    admin_id, admin_secret = make_key(name="admin")
+    _, weak = make_key(name="weak", roles=("apikeys_admin",))
+    version = wiring.store().get(admin_id).version
+
+    locked = client.http.patch(
+        f"/communities/demo/apikeys/{admin_id}", headers=bearer(weak), body=as_json({"allowed_cidrs": ["192.0.2.0/24"]})
+    )
+
+    assert locked.status_code == 403 and "lacks" in locked.json_body["Message"]
+    assert wiring.store().get(admin_id).version == version and wiring.store().get(admin_id).allowed_cidrs == []
+    assert client.http.get("/whoami", headers=bearer(admin_secret)).status_code == 200
+    # An equal key may: what the caller holds, it may restrict.
+    _, peer = make_key(name="peer")
+    moved = client.http.patch(
+        f"/communities/demo/apikeys/{admin_id}", headers=bearer(peer), body=as_json({"allowed_cidrs": ["192.0.2.0/24"]})
+    )
+    assert moved.status_code == 200 and moved.json_body["allowed_cidrs"] == ["192.0.2.0/24"]
+    assert client.http.get("/whoami", headers=bearer(admin_secret)).status_code == 403
 
 
 def test_a_weaker_key_cannot_disarm_the_admin_through_its_role(client: Any) -> None:

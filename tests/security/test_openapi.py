@@ -61,13 +61,14 @@ def test_every_route_is_documented_and_nothing_else():
 def test_bodies_allow_exactly_the_fields_the_validator_allows():
     documented = openapi.document()["components"]["schemas"]
     for name, allowed in (
-        ("CreateKey", {"name", "description", "roles", "expires_at", "expires_in_days", "vault", "reveal", "plan"}),
-        ("EditKey", {"name", "description", "roles", "plan"}),
+        ("CreateKey", {"name", "description", "roles", "expires_at", "expires_in_days", "vault", "reveal", "plan",
+                       "allowed_cidrs"}),
+        ("EditKey", {"name", "description", "roles", "plan", "allowed_cidrs"}),
         ("RevokeKey", {"reason"}),
         ("RotateKey", {"grace", "reveal"}),
         ("CreateRole", {"name", "description", "permissions"}),
         ("EditRole", {"description", "permissions"}),
-    ):
+    ):  # fmt: skip
         assert set(documented[name]["properties"]) == set(schemas.BODIES[name].model_fields) == allowed, name
         assert documented[name]["additionalProperties"] is False, name
         with pytest.raises(ValidationError) as refused:

@@ -76,7 +76,7 @@ def test_each_step_of_a_vaulted_create_is_in_the_audit_trail_with_what_it_did(se
     assert create.at == fail.at == START and resume.at == activate.at == START + timedelta(minutes=5)
     assert create.details == {
         "name": "CI", "description": "to the box", "roles": ["ic_viewer"], "expires_at": None,
-        "status": "pending", "plan": None,
+        "status": "pending", "plan": None, "allowed_cidrs": [],
     }  # fmt: skip
     assert fail.details == {"reason": "vault write failed"}
     assert resume.details == {"from": FAILED}

@@ -297,6 +297,44 @@ def test_an_edit_leaves_the_plan_to_the_usage_plans():
     assert schemas.edit_request({"plan": None}, known_roles=BUILTIN_ROLES) == {}
 
 
+# -- allowed networks ---------------------------------------------------------------------------
+
+NOT_A_LIST = 'must be a list of networks in CIDR form, e.g. ["203.0.113.0/24", "2001:db8::/32"], or null'
+
+
+def test_twenty_allowed_networks_are_accepted_and_twenty_one_refused():
+    twenty = [f"10.{n}.0.0/16" for n in range(20)]
+    assert create({"allowed_cidrs": twenty}).allowed_cidrs == tuple(twenty)
+    assert schemas.edit_request({"allowed_cidrs": twenty}, known_roles=BUILTIN_ROLES) == {"allowed_cidrs": twenty}
+    for call in (
+        lambda value: create({"allowed_cidrs": value}),
+        lambda value: schemas.edit_request({"allowed_cidrs": value}, known_roles=BUILTIN_ROLES),
+    ):
+        error = refused(call, [*twenty, "10.20.0.0/16"])
+        assert (error.field, str(error)) == ("allowed_cidrs", "allowed_cidrs: at most 20 networks, not 21")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("10.0.0.0/8", NOT_A_LIST), ([10], NOT_A_LIST), ([None], NOT_A_LIST), ({"0": "10.0.0.0/8"}, NOT_A_LIST),
+     (True, NOT_A_LIST), (["10.0.0.1/8"], "'10.0.0.1/8' has host bits set; the network is 10.0.0.0/8"),
+     (["::/0", "::/00"], "'::/00' repeats ::/0")],
+)  # fmt: skip
+def test_allowed_networks_must_be_a_list_of_distinct_networks_naming_the_field(value, message):
+    assert str(refused(create, {"allowed_cidrs": value})) == f"allowed_cidrs: {message}"
+    assert str(refused(schemas.edit_request, {"allowed_cidrs": value}, known_roles=BUILTIN_ROLES)) == (
+        f"allowed_cidrs: {message}"
+    )
+
+
+def test_no_allowed_networks_null_or_an_empty_list_is_any_address_and_an_edit_may_lift_them():
+    assert create({}).allowed_cidrs == create({"allowed_cidrs": None}).allowed_cidrs == ()
+    assert create({"allowed_cidrs": ["2001:DB8::/32"]}).allowed_cidrs == ("2001:db8::/32",)
+    for lifted in (None, []):
+        assert schemas.edit_request({"allowed_cidrs": lifted}, known_roles=BUILTIN_ROLES) == {"allowed_cidrs": []}
+    assert schemas.edit_request({"name": "x"}, known_roles=BUILTIN_ROLES) == {"name": "x"}
+
+
 def test_the_first_wrong_field_in_the_bodys_order_is_named_however_deep():
     body = {"vault": {"target": 7}, "name": 5, "roles": "ic_viewer"}
     assert refused(create, body).field == "vault.target"

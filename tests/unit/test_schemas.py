@@ -67,8 +67,8 @@ JSON = st.recursive(
     max_leaves=8,
 )
 FIELDS = st.sampled_from(
-    ["name", "description", "roles", "expires_at", "expires_in_days", "vault", "reveal", "plan", "reason", "grace",
-     "permissions", "target", "path", "token", "type", "url", "source"]
+    ["name", "description", "roles", "expires_at", "expires_in_days", "vault", "reveal", "plan", "allowed_cidrs",
+     "reason", "grace", "permissions", "target", "path", "token", "type", "url", "source"]
 )  # fmt: skip
 BODIES = JSON | st.dictionaries(FIELDS, JSON, max_size=5) | st.lists(st.dictionaries(FIELDS, JSON, max_size=3))
 
