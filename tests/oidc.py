@@ -4,6 +4,7 @@ never signed (forged), and a loopback HTTP server that serves its discovery docu
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -22,6 +23,17 @@ CLIENT_ID = "console-client"
 OTHER_CLIENT_ID = "another-app"
 
 
+@functools.cache
+def _rsa_key(owner: str, kid: str) -> rsa.RSAPrivateKey:
+    """One key per owner and kid for the whole session: making an RSA key costs a good part of a second."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@functools.cache
+def _ec_key(owner: str, kid: str) -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -29,12 +41,11 @@ def _b64(data: bytes) -> str:
 class Issuer:
     """Signing keys (RSA ``rsa-1``, EC P-256 ``ec-1``) and what an issuer publishes of them."""
 
-    def __init__(self, url: str = "https://issuer.test/pool") -> None:
+    def __init__(self, url: str = "https://issuer.test/pool", *, owner: str = "issuer") -> None:
+        """``owner``: whose keys these are; an attacker's are never the issuer's."""
         self.url = url
-        self.private = {
-            "rsa-1": rsa.generate_private_key(public_exponent=65537, key_size=2048),
-            "ec-1": ec.generate_private_key(ec.SECP256R1()),
-        }
+        self.owner = owner
+        self.private: dict[str, Any] = {"rsa-1": _rsa_key(owner, "rsa-1"), "ec-1": _ec_key(owner, "ec-1")}
         self.published = ["rsa-1", "ec-1"]
 
     def jwk(self, kid: str) -> dict[str, Any]:
@@ -50,7 +61,7 @@ class Issuer:
 
     def add_key(self, kid: str) -> None:
         """A new signing key, not yet published (``publish`` it to rotate it in)."""
-        self.private[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.private[kid] = _rsa_key(self.owner, kid)
 
     def claims(self, **changes: Any) -> dict[str, Any]:
         """An ID token's claims for a person in ``demo:community_admin``; ``changes`` set or, as None, drop."""

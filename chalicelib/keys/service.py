@@ -179,7 +179,10 @@ class KeyService:
         return self._catalog(community) if self._catalog is not None else BUILTIN_ROLES
 
     def roles(self, caller: Caller) -> list[dict[str, object]]:
-        return [role.to_view() for role in self.catalog(caller.community).values()]
+        # A person outside any route's community sees the built-in catalog (their communities'
+        # own roles are at /communities/{community}/roles).
+        catalog = self.catalog(caller.community) if caller.community else BUILTIN_ROLES
+        return [role.to_view() for role in catalog.values()]
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -221,7 +224,7 @@ class KeyService:
         self.authorize_grant(caller, community, request.roles)
         scope = fingerprint = None
         if idempotency_key is not None:
-            scope = f"{community}#{caller.key_id}#{idempotency_key}"
+            scope = f"{community}#{caller.principal}#{idempotency_key}"
             fingerprint = _fingerprint(body)
             replay = self._replay(caller, scope, fingerprint, community, request)
             if replay is not None:

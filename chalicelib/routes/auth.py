@@ -35,12 +35,12 @@ def app_authorizer(auth_request: AuthRequest) -> AuthResponse:
         log_decision(outcome="unauthorized", reason=reason, key_id="unknown", community="", started=started, face="app")
         raise _unauthorized()
     try:
-        decision = wiring.verifier().authorize(auth_request.token, face="app", started=started)
+        decision = wiring.verifier().authorize(auth_request.token, face="app", started=started, people=True)
     except Unauthorized:
         raise _unauthorized() from None
-    # This app checks community and permission in each route, so the key may reach every
-    # route, and an answer API Gateway caches for one route is right for all of them.
-    return AuthResponse(routes=["*"], principal_id=decision.caller.key_id, context=decision.context())
+    # This app checks community and permission in each route, so the key or person may reach
+    # every route, and an answer API Gateway caches for one route is right for all of them.
+    return AuthResponse(routes=["*"], principal_id=decision.caller.principal, context=decision.context())
 
 
 def _unauthorized() -> Exception:

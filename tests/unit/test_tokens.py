@@ -174,7 +174,7 @@ def test_a_kid_the_issuer_does_not_publish_is_refused(issuer, published, moment,
 
 
 def test_a_token_signed_by_another_key_under_the_issuers_kid_is_refused(issuer, published, moment):
-    attacker = Issuer(ISSUER)
+    attacker = Issuer(ISSUER, owner="attacker")
     assert refused(make_verifier(published, moment), attacker.sign(claims(issuer))) == "token:signature"
 
 
@@ -186,7 +186,7 @@ def test_claims_changed_after_signing_are_refused(issuer, published, moment):
 
 
 def test_jku_and_x5u_headers_are_never_followed(issuer, published, moment):
-    attacker = Issuer(ISSUER)
+    attacker = Issuer(ISSUER, owner="attacker")
     attacker.private["evil"] = attacker.private["rsa-1"]
     elsewhere = {"jku": "https://attacker.test/jwks.json", "x5u": "https://attacker.test/cert.pem"}
     verifier = make_verifier(published, moment)
