@@ -163,6 +163,8 @@ def build_models(
         expires_at = UTCDateTimeAttribute(null=True)
         revoked_at = UTCDateTimeAttribute(null=True)
         revoked_by = UnicodeAttribute(null=True)
+        created_by_name = UnicodeAttribute(null=True)
+        revoked_by_name = UnicodeAttribute(null=True)
         revoke_reason = UnicodeAttribute(null=True)
         last_used_at = UTCDateTimeAttribute(null=True)
         updated_at = UTCDateTimeAttribute(null=True)
@@ -203,6 +205,7 @@ def build_models(
         key_id = UnicodeAttribute()
         action = UnicodeAttribute()
         actor = UnicodeAttribute()
+        actor_name = UnicodeAttribute(null=True)
         at = UTCDateTimeAttribute()
         details = JSONAttribute(default=dict)
 
@@ -297,7 +300,7 @@ _RECORD_FIELDS = (
     "key_id", "community", "name", "description", "status", "key_hash", "pepper_id", "hint",
     "created_at", "created_by", "expires_at", "revoked_at", "revoked_by", "revoke_reason",
     "last_used_at", "updated_at", "vault", "rotated_from", "rotated_to", "grace_until", "version",
-    "plan", "gateway_key_id", "gateway_key_value",
+    "plan", "gateway_key_id", "gateway_key_value", "created_by_name", "revoked_by_name",
 )  # fmt: skip
 
 
@@ -664,7 +667,7 @@ class DynamoStore:
                     last_evaluated_key=start,
                 )
             events = [
-                Event(i.community, i.key_id, i.action, i.actor, i.at, dict(i.details or {}), i.event_id)
+                Event(i.community, i.key_id, i.action, i.actor, i.at, dict(i.details or {}), i.event_id, i.actor_name)
                 for i in results
             ]
         except PynamoDBException as error:
@@ -832,6 +835,7 @@ class DynamoStore:
             key_id=event.key_id,
             action=event.action,
             actor=event.actor,
+            actor_name=event.actor_name,
             at=event.at,
             details=event.details,
         )

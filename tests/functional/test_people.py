@@ -59,13 +59,33 @@ def test_a_person_manages_their_communitys_keys_under_their_own_name(people, iss
     )
     assert created.status_code == 201, created.body
     key = created.json_body["api_key"]
-    assert key["created_by"] == f"user:{SUB}"
+    assert (key["created_by"], key["created_by_name"]) == (f"user:{SUB}", "alice")
     listed = people.http.get("/communities/demo/apikeys", headers=admin).json_body["items"]
-    assert [item["id"] for item in listed] == [key["id"]]
-    revoked = people.http.post(f"/communities/demo/apikeys/{key['id']}/revoke", headers=admin)
-    assert revoked.json_body["revoked_by"] == f"user:{SUB}"
+    assert [(item["id"], item["created_by_name"]) for item in listed] == [(key["id"], "alice")]
+    revoked = people.http.post(f"/communities/demo/apikeys/{key['id']}/revoke", headers=admin).json_body
+    assert (revoked["revoked_by"], revoked["revoked_by_name"]) == (f"user:{SUB}", "alice")
     events = people.http.get(f"/communities/demo/apikeys/{key['id']}/events", headers=admin).json_body["items"]
-    assert {event["actor"] for event in events} == {f"user:{SUB}"}
+    assert {(event["actor"], event["actor_name"]) for event in events} == {(f"user:{SUB}", "alice")}
+    # Read back by the authorizer's own reader too (plain botocore), the names are there.
+    stored = wiring.key_reader().get(key["id"])
+    assert stored is not None and (stored.created_by_name, stored.revoked_by_name) == ("alice", "alice")
+
+
+def test_a_person_signed_in_by_email_is_named_by_it(people, issuer):
+    claims = issuer.claims(**{"cognito:username": None, "cognito:groups": ["demo:community_admin"]})
+    created = people.http.post(
+        "/communities/demo/apikeys",
+        headers=bearer(issuer.sign(claims)),
+        body=as_json({"name": "Feed", "roles": ["ic_viewer"]}),
+    )
+    assert created.json_body["api_key"]["created_by_name"] == "alice@example.com"
+
+
+def test_a_key_made_by_a_key_names_no_person(people, admin):
+    created = people.http.post(
+        "/communities/demo/apikeys", headers=bearer(admin[1]), body=as_json({"name": "k", "roles": ["ic_viewer"]})
+    ).json_body["api_key"]
+    assert created["created_by"] == f"key:{admin[0]}" and "created_by_name" not in created
 
 
 def test_whoami_names_the_person_and_lists_their_communities(people, issuer):
