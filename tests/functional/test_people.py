@@ -254,3 +254,62 @@ def test_without_an_issuer_a_token_is_a_malformed_key(client, capsys):
     answer = client.http.get("/whoami", headers=bearer(stranger.sign()))
     assert answer.status_code == 401
     assert [line["reason"] for line in decisions(capsys)] == ["malformed"]
+
+
+# -- moto's Cognito: real tokens of a user pool ----------------------------------------------------------
+
+
+def test_tokens_of_motos_cognito_sign_a_person_in(moto_aws, moto_server, monkeypatch):
+    """A user pool (in-process moto, as the tables are), a person in two groups, and the tokens
+    InitiateAuth USER_PASSWORD_AUTH hands out; the JWKS served over HTTP by moto's server (every
+    moto signs with the same key)."""
+    import boto3
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib.settings import get_settings
+
+    cognito = boto3.client("cognito-idp")
+    pool = cognito.create_user_pool(PoolName="people")["UserPool"]["Id"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool, ClientName="console", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"]
+    )["UserPoolClient"]["ClientId"]
+    cognito.admin_create_user(UserPoolId=pool, Username="carol", MessageAction="SUPPRESS")
+    cognito.admin_set_user_password(UserPoolId=pool, Username="carol", Password="Secret-Pass1", Permanent=True)
+    for group in ("demo:community_admin", "acme:ic_viewer"):
+        cognito.create_group(UserPoolId=pool, GroupName=group)
+        cognito.admin_add_user_to_group(UserPoolId=pool, Username="carol", GroupName=group)
+    signed_in = cognito.initiate_auth(
+        AuthFlow="USER_PASSWORD_AUTH",
+        ClientId=client_id,
+        AuthParameters={"USERNAME": "carol", "PASSWORD": "Secret-Pass1"},
+    )["AuthenticationResult"]
+    monkeypatch.setenv("APIKEYS_OIDC_ISSUER", f"https://cognito-idp.us-east-1.amazonaws.com/{pool}")
+    monkeypatch.setenv("APIKEYS_OIDC_AUDIENCE", client_id)
+    monkeypatch.setenv("APIKEYS_OIDC_JWKS_URL", f"{moto_server}/{pool}/.well-known/jwks.json")
+    wiring.reset()
+    get_settings()  # read now: chalice's test client puts its stage's settings in the environment
+    with Client(app) as client:
+        _carol_at_work(client, cognito, pool, signed_in)
+
+
+def _carol_at_work(client: Any, cognito: Any, pool: str, signed_in: dict[str, str]) -> None:
+
+    for kind in ("IdToken", "AccessToken"):
+        who = client.http.get("/whoami", headers=bearer(signed_in[kind]))
+        assert who.status_code == 200, (kind, who.body)
+        assert who.json_body["name"] == "carol"
+        assert {c["community"]: c["roles"] for c in who.json_body["communities"]} == {
+            "demo": ["community_admin"], "acme": ["ic_viewer"],
+        }  # fmt: skip
+    listed = client.http.get("/communities/demo/apikeys", headers=bearer(signed_in["IdToken"]))
+    assert listed.status_code == 200
+    # A pool's tokens for another app client are not the console's.
+    other = cognito.create_user_pool_client(
+        UserPoolId=pool, ClientName="other", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"]
+    )["UserPoolClient"]["ClientId"]
+    elsewhere = cognito.initiate_auth(
+        AuthFlow="USER_PASSWORD_AUTH", ClientId=other, AuthParameters={"USERNAME": "carol", "PASSWORD": "Secret-Pass1"}
+    )["AuthenticationResult"]
+    for kind in ("IdToken", "AccessToken"):
+        assert client.http.get("/whoami", headers=bearer(elsewhere[kind])).status_code == 401
