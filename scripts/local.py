@@ -267,7 +267,10 @@ def main() -> int:
             json.dumps({"community": args.community, "admin_key_id": created.key.key_id, "admin_key": created.secret})
         )
         print(json.dumps({"person": person}))
-        print(f"Sign in to the console as {person['username']} with password {person['password']}")
+        print(
+            f"A person in {args.community}:community_admin signs in to the user pool as {person['username']} "
+            f"with password {person['password']}"
+        )
         with run_env_file(args.env_file, settings):
             python = _shown(Path(sys.executable))
             print(f"Console and API: http://{args.host}:{args.port}/  (Ctrl-C stops everything)")

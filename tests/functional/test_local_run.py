@@ -166,7 +166,10 @@ def test_the_printed_person_signs_in_with_the_runs_cognito_and_acts_under_their_
     import boto3
 
     person = next(json.loads(line)["person"] for line in local_run["lines"] if line.startswith('{"person"'))
-    assert f"Sign in to the console as {person['username']} with password {person['password']}" in local_run["lines"]
+    assert (
+        f"A person in demo:community_admin signs in to the user pool as {person['username']} "
+        f"with password {person['password']}"
+    ) in local_run["lines"]
     cognito = boto3.client(
         "cognito-idp", endpoint_url=f"http://127.0.0.1:{local_run['ports'][1]}", region_name="us-east-1",
         aws_access_key_id="local", aws_secret_access_key="local",
