@@ -1,18 +1,23 @@
 # The two commands of the README: `make run` and `make test`. Everything else is set up by them.
+# `make run PORT=8123 MOTO_PORT=5123` serves the API and console, and moto, on other ports.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+PORT := 8000
+MOTO_PORT := 5010
 
 .PHONY: run test test-ddb-local lint bench mutation
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# The project itself too (no dependencies: the requirements files hold them), for .venv/bin/apikeys.
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 run: $(VENV)/.installed
-	$(PY) scripts/local.py
+	$(PY) scripts/local.py --port $(PORT) --moto-port $(MOTO_PORT)
 
 # Two workers (the machines have two cores); a test file stays on one worker, so module and
 # session fixtures (moto server, OpenBao, the local run, Chromium) start once per worker at most.
@@ -41,15 +46,18 @@ bench: $(VENV)/.installed
 	$(PY) bench/authorizer.py
 	$(PY) bench/cold_start.py
 	$(PY) bench/search.py
+	$(PY) bench/memory.py
+	$(PY) bench/cost.py
 
 # Mutation testing of the security core (mutmut, configured in pyproject.toml), one module at a
 # time, each run time-boxed (MUTATION_TIMEOUT seconds) so a slow module cannot hold the machine;
 # then the score per module and the survivors. About 25 minutes from a clean mutants/ on two
 # cores: not part of `make test`.
 # Of keys/service.py, the paths the security core names: create, delivery to a vault or a plan,
-# retries, revoke, and the permission checks (`MUTATION_TARGETS=keys.service.*` for all of it).
+# retries, revoke, the permission checks and a retiring key's successors
+# (`MUTATION_TARGETS=keys.service.*` for all of it).
 # The authorizer one module a run, so people's tokens (authorizer/tokens.py) get their own time box.
-SERVICE_PATHS := create deliver _lost_race _fail _replay _complete_pending revoke forget_vaulted_secret \
+SERVICE_PATHS := create deliver _lost_race _fail _replay _complete_pending revoke forget_vaulted_secret successors \
 	new_record authorize
 MUTATION_TARGETS ?= keys.format.* roles.catalog.* roles.custom.* roles.caller.* api.schemas.* api.params.* \
 	$(foreach path,$(SERVICE_PATHS),keys.service.xǁKeyServiceǁ$(path)*) \

@@ -4,7 +4,20 @@ import os
 
 from chalice import Chalice
 
-from chalicelib.routes import auth, console, docs, events, gateway, keys, leaks, platform, roles, rotation, sweeper
+from chalicelib.routes import (
+    auth,
+    console,
+    docs,
+    events,
+    gateway,
+    keys,
+    leaks,
+    lifecycle,
+    platform,
+    roles,
+    rotation,
+    sweeper,
+)
 from chalicelib.routes.plans import bp as plans_bp
 
 app = Chalice(app_name="apikeys")
@@ -22,4 +35,5 @@ app.register_blueprint(roles.bp)
 app.register_blueprint(events.bp)
 app.register_blueprint(leaks.bp)
 app.register_blueprint(sweeper.bp)
+app.register_blueprint(lifecycle.bp)
 app.register_blueprint(plans_bp)

@@ -1,4 +1,4 @@
-"""Operator CLI over the same service as the routes: ``python -m chalicelib.cli --help``.
+"""Operator CLI over the same service as the routes: ``apikeys`` (or ``python -m chalicelib.cli``).
 
 The operator acts for a community with every permission (there is no key to check); the
 audit trail records the actor as ``operator``. Every error, bad input or bad setting alike, is
@@ -21,6 +21,18 @@ from chalicelib.roles.caller import Caller
 from chalicelib.settings import SettingsError, get_settings
 
 USAGE_ERROR = 2
+LOCAL_RUN_SETTINGS = ".local/run.env"
+
+DESCRIPTION = """\
+Create, list and revoke a community's API keys, create the tables, sweep keys whose secret
+never reached its vault. The operator acts with every permission in the community it names;
+the audit trail records it as "operator". Every error is one line on stderr, exit status 2.
+
+It reads the service's settings from the environment (AWS_* and APIKEYS_*). On the local run
+(make run), load that run's settings first:
+
+  set -a; . .local/run.env; set +a
+"""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -79,7 +91,9 @@ def cmd_create_key(args: argparse.Namespace) -> int:
         body["expires_at"] = args.expires_at
     if args.vault is not None:
         if not get_settings().vault_targets:
-            raise ValidationError("vault", "no vault target is configured here: set APIKEYS_VAULT_TARGETS (see README)")
+            raise ValidationError(
+                "vault", "no vault target is configured here: set APIKEYS_VAULT_TARGETS (see docs/vaults.md)"
+            )
         body["vault"] = {"target": args.vault, **({"path": args.vault_path} if args.vault_path else {})}
     elif args.vault_path is not None:
         raise ValidationError("vault-path", "needs --vault")
@@ -123,7 +137,9 @@ def cmd_index_search(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = OneLineParser(prog="python -m chalicelib.cli", description=__doc__)
+    root = OneLineParser(
+        prog=program_name(), description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = root.add_subparsers(dest="command", required=True)
 
     commands.add_parser("init", help="create the DynamoDB tables").set_defaults(run=cmd_init)
@@ -163,11 +179,28 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def program_name() -> str:
+    """``apikeys`` when run by its console script, else the module form it was run as."""
+    called = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return called if called == "apikeys" else "python -m chalicelib.cli"
+
+
+def settings_hint() -> str:
+    """With none of the service's settings in the environment, the likely cause is a shell that
+    has not loaded the local run's: say how, on the same line."""
+    if any(name.startswith("APIKEYS_PEPPERS") for name in os.environ):
+        return ""
+    return f"; on the local run (make run), load its settings first: set -a; . {LOCAL_RUN_SETTINGS}; set +a"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (ServiceError, SettingsError) as error:
+    except SettingsError as error:
+        print(f"error: {error}{settings_hint()}", file=sys.stderr)
+        return USAGE_ERROR
+    except ServiceError as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
 

@@ -8,12 +8,17 @@ CloudWatch as they are.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import TextIO
 
 DECISIONS = "apikeys.authorizer"
 _decisions = logging.getLogger(DECISIONS)
+# The Lambda request id of the invocation being answered; each face sets it (``lambda_request``).
+_request_id: ContextVar[str] = ContextVar("apikeys_request_id", default="")
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -46,6 +51,23 @@ def configure(level: str) -> None:
     if not any(isinstance(handler, _StdoutHandler) for handler in _decisions.handlers):
         _decisions.addHandler(_StdoutHandler())
     _decisions.propagate = False
+
+
+@contextlib.contextmanager
+def lambda_request(context: object) -> Iterator[None]:
+    """While one invocation runs, its Lambda request id (``context.aws_request_id``) is the one
+    its decision lines carry: API Gateway's access log names it (``authorizerRequestId``), so a
+    request's line there and its decision here join on it."""
+    token = _request_id.set(str(getattr(context, "aws_request_id", "") or ""))
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
+
+
+def request_id() -> str:
+    """The current invocation's Lambda request id, or "" outside one."""
+    return _request_id.get()
 
 
 def decision(line: str) -> None:

@@ -104,7 +104,15 @@ def count(face: str, name: str, value: float = 1, **properties: object) -> None:
 
 
 def decision_line(
-    *, face: str, outcome: str, reason: str, key_id: str, community: str, route: str, latency_ms: float
+    *,
+    face: str,
+    outcome: str,
+    reason: str,
+    key_id: str,
+    community: str,
+    route: str,
+    latency_ms: float,
+    request_id: str = "",
 ) -> str:
     """The authorizer's decision log line, which is also its EMF document.
 
@@ -120,5 +128,6 @@ def decision_line(
         f'{{"event":"authorizer.decision","face":{_quote(face)},"outcome":{_quote(outcome)},'
         f'"reason":{_quote(reason)},"key_id":{_quote(key_id or "unknown")},"community":{_quote(community)},'
         f'"route":{_quote(route[:200])},"latency_ms":{latency_ms!r},"stage":{_quote(stage())},'
+        f'"request_id":{_quote(request_id)},'
         f'"{outcome_metric}":1,"{reason_metric}":1,"DecisionLatency":{latency_ms!r},{directive}}}'
     )

@@ -53,6 +53,8 @@ class Settings:
     usage_plans: tuple[PlanSetting, ...] = ()
     default_plan: str | None = None
     oidc: OidcSettings | None = None
+    event_bus: str | None = None
+    event_source: str = "apikeys"
 
     @property
     def pepper(self) -> Pepper:
@@ -121,6 +123,8 @@ def from_environ(env: Mapping[str, str], *, peppers: bool = True) -> Settings:
         usage_plans=usage_plans,
         default_plan=default_plan,
         oidc=_oidc(env),
+        event_bus=env.get("APIKEYS_EVENT_BUS") or None,
+        event_source=env.get("APIKEYS_EVENT_SOURCE") or "apikeys",
     )
 
 

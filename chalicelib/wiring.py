@@ -7,7 +7,7 @@ can start moto (or swap settings) before anything exists, then call ``reset()``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 # botocore's import is code only (no settings, no credentials, no I/O): it belongs to Lambda's
@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the types only: each getter imports its module when first c
     from chalicelib.authorizer.verifier import Verifier
     from chalicelib.keys.audit import AuditTrail
     from chalicelib.keys.leaks import LeakReports
+    from chalicelib.keys.lifecycle import Publisher
     from chalicelib.keys.rotation import Rotation
     from chalicelib.keys.service import KeyService
     from chalicelib.keys.store import DynamoStore
@@ -142,7 +143,12 @@ def custom_roles() -> CustomRoles:
 
         return DynamoRoleStore(store())
 
-    return CustomRoles(_Deferred(role_store), cache_ttl_seconds=get_settings().roles_cache_ttl_seconds)
+    return CustomRoles(
+        _Deferred(role_store),
+        # A role change is a change of every key holding the role: the key service's rules decide.
+        authorize_changes=lambda caller, keys: service().authorize_changes(caller, keys),
+        cache_ttl_seconds=get_settings().roles_cache_ttl_seconds,
+    )
 
 
 class _Deferred(Generic[T]):
@@ -181,11 +187,31 @@ def leaks() -> LeakReports:
     return LeakReports(service(), on_revoke=verifier().forget)
 
 
+@functools.lru_cache(maxsize=1)
+def publisher() -> Publisher:
+    """Audit events to the deployment's EventBridge bus (none configured: nothing is sent)."""
+    from chalicelib.keys.lifecycle import Publisher
+    from chalicelib.keys.records import utcnow
+
+    settings = get_settings()
+
+    def views(key_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        now = utcnow()
+        return {key_id: key.view(now) for key_id, key in store().get_many(key_ids).items()}
+
+    @functools.cache
+    def client() -> Any:
+        return key_reader().session.create_client("events")
+
+    return Publisher(client, views, settings.event_bus, settings.event_source)
+
+
 def reset() -> None:
     """Forget everything built, so the next request reads settings and makes clients anew."""
     from chalicelib.keys.store import build_models
 
-    for getter in (key_reader, store, vaults, plans, service, verifier, custom_roles, rotation, audit, leaks):
+    getters = (key_reader, store, vaults, plans, service, verifier, custom_roles, rotation, audit, leaks, publisher)
+    for getter in getters:
         getter.cache_clear()
     token_verifier.cache_clear()
     build_models.cache_clear()

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / ".chalice"
 sys.path.insert(0, str(ROOT))
 
-from scripts import observability  # noqa: E402 - needs the project root on the path
+from scripts import lifecycle_stack, observability  # noqa: E402 - needs the project root on the path
 
 PROTECTED_STAGES = {"prod"}  # DynamoDB deletion protection on; dev tables may be thrown away
 AUTHORIZER_FUNCTIONS = ("app_authorizer", "gateway_authorizer")
@@ -111,6 +111,7 @@ def table_description(model: Any) -> dict[str, Any]:
         "indexes": indexes,
         "lsi": [i["index_name"] for i in schema.get("local_secondary_indexes", [])],
         "ttl": ttl[0] if ttl else None,
+        "stream": getattr(model.Meta, "stream_view_type", None),
     }
 
 
@@ -144,6 +145,8 @@ def cloudformation_tables(config: dict[str, Any], stage: str) -> dict[str, Any]:
         properties["SSESpecification"] = {"SSEEnabled": True, "SSEType": "KMS"}
         if table["ttl"]:
             properties["TimeToLiveSpecification"] = {"AttributeName": table["ttl"], "Enabled": True}
+        if table["stream"]:
+            properties["StreamSpecification"] = {"StreamViewType": table["stream"]}
         properties["DeletionProtectionEnabled"] = stage in PROTECTED_STAGES
         properties["Tags"] = [{"Key": "app", "Value": config["app_name"]}, {"Key": "stage", "Value": stage}]
         resources[f"{model.__name__}Table"] = {
@@ -156,6 +159,7 @@ def cloudformation_tables(config: dict[str, Any], stage: str) -> dict[str, Any]:
     resources.update(cloudformation_usage_plans(config, stage))
     tables = [model.Meta.table_name for model in stage_models(config, stage).all]
     resources.update(observability.cloudformation(config, stage, tables))
+    resources.update(lifecycle_stack.cloudformation(config, stage))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"{config['app_name']} {stage}: DynamoDB tables, alarms, dashboard, access log "
@@ -192,12 +196,19 @@ def terraform_tables(config: dict[str, Any], stage: str) -> dict[str, Any]:
         resource["server_side_encryption"] = [{"enabled": True}]
         if table["ttl"]:
             resource["ttl"] = [{"attribute_name": table["ttl"], "enabled": True}]
+        if table["stream"]:
+            resource["stream_enabled"] = True
+            resource["stream_view_type"] = table["stream"]
         if stage in PROTECTED_STAGES:  # needs the AWS provider 4.56 or newer (Chalice asks for < 5)
             resource["deletion_protection_enabled"] = True
         resource["tags"] = {"app": config["app_name"], "stage": stage}
         tables[_snake(model.__name__)] = resource
     names = [model.Meta.table_name for model in stage_models(config, stage).all]
-    resources: dict[str, Any] = {"aws_dynamodb_table": tables, **observability.terraform(config, stage, names)}
+    resources: dict[str, Any] = {
+        "aws_dynamodb_table": tables,
+        **observability.terraform(config, stage, names),
+        **lifecycle_stack.terraform(config, stage),
+    }
     plans = terraform_usage_plans(config, stage)
     if plans:
         resources["aws_api_gateway_usage_plan"] = plans
@@ -448,6 +459,7 @@ def api_policy(config: dict[str, Any], stage: str) -> dict[str, Any]:
         )
     )
     statements += _usage_plan_statements(config, stage)
+    statements += lifecycle_stack.policy_statements(config, stage, models.KeyEvent.Meta.table_name)
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -466,9 +478,12 @@ def authorizer_policy(config: dict[str, Any], stage: str) -> dict[str, Any]:
             "Resource": _table_arn(settings.keys_table),
         }
     )
-    # UpdateItem exists for last_used_at only: a compromised authorizer must not be able to
-    # rewrite a key's status, roles or hash. dynamodb:Attributes lists every attribute a request
+    # UpdateItem exists for the keys' last-use items only: a compromised authorizer must not be
+    # able to rewrite a key's status, roles or hash, nor write its key's own item at all.
+    # dynamodb:LeadingKeys is the item's key; dynamodb:Attributes lists every attribute a request
     # names (key, update, condition); ReturnValues NONE keeps it from reading through the write.
+    from chalicelib.keys.reader import LAST_USE_PREFIX
+
     statements.append(
         {
             "Sid": "RecordLastUseOnly",
@@ -476,6 +491,7 @@ def authorizer_policy(config: dict[str, Any], stage: str) -> dict[str, Any]:
             "Action": ["dynamodb:UpdateItem"],
             "Resource": _table_arn(settings.keys_table),
             "Condition": {
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [LAST_USE_PREFIX + "*"]},
                 "ForAllValues:StringEquals": {"dynamodb:Attributes": list(DynamoStore.LAST_USED_ATTRIBUTES)},
                 "StringEquals": {"dynamodb:ReturnValues": ["NONE"]},
             },
@@ -516,6 +532,12 @@ def _secret_statements(sources: list[str]) -> list[dict[str, Any]]:
 # -- files ------------------------------------------------------------------------------------
 
 
+def _terraform_overrides() -> dict[str, Any]:
+    overrides = observability.terraform_overrides()
+    overrides["resource"].update(lifecycle_stack.terraform_overrides())
+    return overrides
+
+
 def expected_files() -> dict[Path, str]:
     config = load_config()
     files: dict[Path, str] = {}
@@ -523,7 +545,7 @@ def expected_files() -> dict[Path, str]:
         for name, document in (
             (f"resources-{stage}.json", cloudformation_tables(config, stage)),
             (f"resources-{stage}.tf.json", terraform_tables(config, stage)),
-            (f"resources-{stage}_override.tf.json", observability.terraform_overrides()),
+            (f"resources-{stage}_override.tf.json", _terraform_overrides()),
             (f"policy-{stage}.json", api_policy(config, stage)),
             (f"policy-authorizer-{stage}.json", authorizer_policy(config, stage)),
         ):

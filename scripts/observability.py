@@ -1,6 +1,7 @@
 """What an operator sees of a deployed stage, for ``scripts/deploy_files.py``: the SNS topic alarms
-notify, the alarms, one CloudWatch dashboard, the API's JSON access log, and the queue where the
-scheduled functions' failed invocations land. Both formats are rendered from the same specs.
+notify, the alarms, one CloudWatch dashboard, the API's JSON access log, each function's log group
+(with a retention: Lambda's own never expire), and the queue where the scheduled functions' failed
+invocations land. Both formats are rendered from the same specs.
 
 The EMF metrics (namespace ``apikeys``, dimensions ``stage`` and ``face``) are those
 ``chalicelib/metrics.py`` writes; the others are AWS's own (AWS/Lambda, AWS/DynamoDB, AWS/SQS).
@@ -17,7 +18,7 @@ OUTCOME_IDS = (("u", "Unauthorized"), ("a", "Allow"), ("d", "Deny"))
 TOTAL = "FILL(u,0)+FILL(a,0)+FILL(d,0)"
 PERIOD = 300
 AUTHORIZERS = ("app_authorizer", "gateway_authorizer")
-SCHEDULED = ("sweep_pending", "finish_grace")
+SCHEDULED = ("sweep_pending", "finish_grace", "remind_expiring")
 FACES = {"app": "app_authorizer", "gateway": "gateway_authorizer"}
 TABLE_OPERATIONS = ("GetItem", "Query", "TransactWriteItems", "UpdateItem", "PutItem", "DeleteItem", "BatchWriteItem")
 # JSON, one line per request; never a header: the Authorization header holds the key.
@@ -33,6 +34,10 @@ ACCESS_LOG_FORMAT = json.dumps(
         "sourceIp": "$context.identity.sourceIp",
         "time": "$context.requestTimeEpoch",
         "authorizerError": "$context.authorizer.error",
+        # The Lambda request ids of the authorizer's and the integration's invocations: the
+        # decision line (``request_id``) and the handler's log lines join a request on them.
+        "authorizerRequestId": "$context.authorizer.requestId",
+        "integrationRequestId": "$context.integration.requestId",
     },
     separators=(",", ":"),
 )
@@ -40,6 +45,17 @@ ACCESS_LOG_FORMAT = json.dumps(
 # API Gateway's execution log: errors only, and never the data trace (full requests, headers
 # included: the Authorization header holds the key).
 EXECUTION_LOG_LEVEL = "ERROR"
+
+# Per-method ("detailed") API Gateway metrics are custom metrics, seven per route and method, each
+# billed like any custom metric; no alarm or widget reads them. The stage's own metrics (Count,
+# 4XXError, 5XXError, Latency, IntegrationLatency per API and stage) are free and always sent.
+DETAILED_METRICS = False
+
+# Each function's log group, declared so its lines expire. The access log (365 days) keeps every
+# request's key id, status and both Lambda request ids for a year; the functions' own lines
+# (decisions with their reasons, errors) for a quarter: long enough to look into a leak reported late.
+FUNCTION_LOG_RETENTION_DAYS = 90
+ACCESS_LOG_RETENTION_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,28 @@ def names(config: dict[str, Any], stage: str) -> dict[str, str]:
 
 def _function(config: dict[str, Any], stage: str, name: str) -> str:
     return f"{config['app_name']}-{stage}-{name}"
+
+
+API_HANDLER = "api_handler"
+
+
+def lambda_functions() -> list[str]:
+    """Every function ``chalice package`` makes of the app, by Chalice's name for it: the API
+    handler, the authorizers, the pure and the scheduled functions."""
+    from app import app
+
+    names = [API_HANDLER] if app.routes else []
+    names += [auth.name for auth in app.builtin_auth_handlers]
+    names += [function.name for function in app.pure_lambda_functions]
+    names += [source.name for source in app.event_sources]
+    return sorted(names)
+
+
+def cfn_function_id(name: str) -> str:
+    """The function's logical id in Chalice's SAM template."""
+    from chalice.utils import to_cfn_resource_name
+
+    return "APIHandler" if name == API_HANDLER else to_cfn_resource_name(name)
 
 
 def alarms(config: dict[str, Any], stage: str, tables: list[str]) -> list[Alarm]:
@@ -277,7 +315,7 @@ def cloudformation(config: dict[str, Any], stage: str, tables: list[str]) -> dic
         },
         "AccessLog": {
             "Type": "AWS::Logs::LogGroup",
-            "Properties": {"LogGroupName": n["access_log"], "RetentionInDays": 365},
+            "Properties": {"LogGroupName": n["access_log"], "RetentionInDays": ACCESS_LOG_RETENTION_DAYS},
         },
         "RestAPI": {
             "Properties": {
@@ -286,7 +324,7 @@ def cloudformation(config: dict[str, Any], stage: str, tables: list[str]) -> dic
                     {
                         "ResourcePath": "/*",
                         "HttpMethod": "*",
-                        "MetricsEnabled": True,
+                        "MetricsEnabled": DETAILED_METRICS,
                         "LoggingLevel": EXECUTION_LOG_LEVEL,
                         "DataTraceEnabled": False,
                     }
@@ -305,6 +343,16 @@ def cloudformation(config: dict[str, Any], stage: str, tables: list[str]) -> dic
             },
         },
     }
+    for function in lambda_functions():
+        logical = cfn_function_id(function)
+        resources[f"{logical}Logs"] = {
+            "Type": "AWS::Logs::LogGroup",
+            # Without it Lambda makes /aws/lambda/<name> on the first line, and keeps it forever.
+            "Properties": {
+                "LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{logical}}}"},
+                "RetentionInDays": FUNCTION_LOG_RETENTION_DAYS,
+            },
+        }
     for function in SCHEDULED:
         logical = "".join(part.capitalize() for part in function.split("_"))
         resources[logical] = {
@@ -333,7 +381,16 @@ def terraform(config: dict[str, Any], stage: str, tables: list[str]) -> dict[str
         "aws_cloudwatch_metric_alarm": {
             alarm.key.replace("-", "_"): _tf_alarm(alarm, config, stage) for alarm in alarms(config, stage, tables)
         },
-        "aws_cloudwatch_log_group": {"access_log": {"name": n["access_log"], "retention_in_days": 365}},
+        "aws_cloudwatch_log_group": {
+            "access_log": {"name": n["access_log"], "retention_in_days": ACCESS_LOG_RETENTION_DAYS},
+            **{
+                f"{function}_logs": {
+                    "name": f"/aws/lambda/${{aws_lambda_function.{function}.function_name}}",
+                    "retention_in_days": FUNCTION_LOG_RETENTION_DAYS,
+                }
+                for function in lambda_functions()
+            },
+        },
         # Chalice's Terraform makes the stage inside ``aws_api_gateway_deployment``, which has no
         # access log setting: the stage is a resource of its own here (the override below takes
         # it out of the deployment), as the AWS provider recommends.
@@ -356,7 +413,7 @@ def terraform(config: dict[str, Any], stage: str, tables: list[str]) -> dict[str
                 "method_path": "*/*",
                 "settings": [
                     {
-                        "metrics_enabled": True,
+                        "metrics_enabled": DETAILED_METRICS,
                         "logging_level": EXECUTION_LOG_LEVEL,
                         "data_trace_enabled": False,
                     }

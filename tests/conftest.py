@@ -194,3 +194,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.pluginmanager.has_plugin("apikeys-hygiene"):
         config.pluginmanager.register(HygienePlugin(), "apikeys-hygiene")
         config.pluginmanager.register(TallyPlugin(), "apikeys-security-tally")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller removes the session's shared folder, and what was packaged there."""
+    from tests import worker_share
+
+    worker_share.remove(config)

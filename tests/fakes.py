@@ -27,8 +27,7 @@ class InMemoryStore:
         with self._lock:
             if key.key_id in self.keys or (idempotency and idempotency.scope in self.idempotency):
                 raise AlreadyExists()
-            live = sum(k.community == key.community and k.status in (ACTIVE, PENDING) for k in self.keys.values())
-            if limit is not None and live >= limit:
+            if limit is not None and self._live_count(key.community) >= limit:
                 raise OverLimit()
             key.version = 1
             self.keys[key.key_id] = copy.deepcopy(key)
@@ -58,6 +57,36 @@ class InMemoryStore:
             self.keys[key.key_id] = updated
             self.events.append(event)
             return copy.deepcopy(updated)
+
+    def rotate(
+        self,
+        old: KeyRecord,
+        old_changes: dict[str, Any],
+        old_event: Event,
+        new: KeyRecord,
+        new_event: Event,
+        *,
+        limit: int | None = None,
+    ) -> KeyRecord:
+        with self._lock:
+            current = self.keys.get(old.key_id)
+            if new.key_id in self.keys:
+                raise AlreadyExists()
+            if current is None or current.version != old.version or current.status == REVOKED:
+                raise VersionConflict()
+            updated = KeyRecord(**{**current.__dict__, **copy.deepcopy(old_changes)})
+            added = _live(new) + _live(updated) - _live(current)
+            if limit is not None and added > 0 and self._live_count(old.community) + added > limit:
+                raise OverLimit()
+            updated.version = (current.version or 0) + 1
+            new.version = 1
+            self.keys[new.key_id] = copy.deepcopy(new)
+            self.keys[old.key_id] = updated
+            self.events.extend([new_event, old_event])
+            return copy.deepcopy(updated)
+
+    def _live_count(self, community: str) -> int:
+        return sum(k.community == community and _live(k) for k in self.keys.values())
 
     def list_keys(
         self, community: str, status: str, search: str, limit: int, after: tuple[str, datetime] | None, now: datetime
@@ -94,3 +123,8 @@ class InMemoryStore:
 
     def list_stuck_pending(self, older_than: datetime) -> Sequence[KeyRecord]:
         return [copy.deepcopy(k) for k in self.keys.values() if k.status == PENDING and k.created_at < older_than]
+
+
+def _live(key: KeyRecord) -> int:
+    """1 for a key the live-key cap counts: active (in a rotation grace period or not) or pending."""
+    return 1 if key.status in (ACTIVE, PENDING) else 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,21 @@ def is_worker(config: Any) -> bool:
     return hasattr(config, "workerinput")
 
 
+_made_here: list[str] = []
+
+
 def prepare(config: Any) -> None:
     if not is_worker(config) and ENV not in os.environ:
         os.environ[ENV] = tempfile.mkdtemp(prefix="apikeys-tests-")
+        _made_here.append(os.environ[ENV])
+
+
+def remove(config: Any) -> None:
+    """The controller's last act: the folder it made (and what workers packaged there) goes."""
+    if not is_worker(config):
+        for folder in _made_here:
+            shutil.rmtree(folder, ignore_errors=True)
+        _made_here.clear()
 
 
 def write(config: Any, name: str, payload: Any) -> None:

@@ -261,6 +261,6 @@ def log_decision(
     logs.decision(
         metrics.decision_line(
             face=face, outcome=outcome, reason=reason, key_id=key_id, community=community, route=route,
-            latency_ms=latency_ms,
+            latency_ms=latency_ms, request_id=logs.request_id(),
         )
     )  # fmt: skip

@@ -10,7 +10,7 @@
 //
 // Modules: shared.js (state, DOM helpers), api.js (the API client), session.js (sign in and out,
 // panels), keys.js (the list), forms.js and dialogs.js (the key dialogs), roles.js, events.js,
-// plans.js. They only define things; wiring happens here, once the page is parsed (modules are
+// plans.js, navigation.js (Back closes a dialog). They only define things; wiring happens here, once the page is parsed (modules are
 // deferred).
 
 import { wirePlans } from "./plans.js";
@@ -19,6 +19,7 @@ import { wireKeys } from "./keys.js";
 import { wireDialogs } from "./dialogs.js";
 import { wireRoles } from "./roles.js";
 import { wireEvents } from "./events.js";
+import { wireNavigation } from "./navigation.js";
 
 wirePlans(); // first: on "+ API key" the plan picker starts loading before the create dialog opens
 wireSession();
@@ -26,4 +27,5 @@ wireKeys();
 wireDialogs();
 wireRoles();
 wireEvents();
+wireNavigation();
 resumeSession();

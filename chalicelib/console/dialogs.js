@@ -5,8 +5,8 @@ import { ApiError, api, enc, keysPath } from "./api.js";
 import { loadCatalog, signOut } from "./session.js";
 import { backToFirstPage, loadList } from "./keys.js";
 import {
-  checkedRoles, clearErrors, openConfirmation, renderRolePicker, showError, showErrors, watchMends, wireConfirmation,
-  wireFormDialog,
+  checkedRoles, clearErrors, openConfirmation, renderRolePicker, reveal, showError, showErrors, watchMends,
+  wireConfirmation, wireFormDialog,
 } from "./forms.js";
 import { actorEl, resetKeyEvents } from "./events.js";
 import { planChoice, showPlanAndUsage } from "./plans.js";
@@ -30,6 +30,7 @@ async function openCreate() {
   if (!state.roles.length) await loadCatalog();
   renderRolePicker($("create-roles"), "create", [], false);
   $("create-expiry-date-row").hidden = true;
+  $("create-never-warning").hidden = true;
   const today = new Date();
   $("create-expiry-date").min = isoDate(new Date(today.getFullYear(), today.getMonth(), today.getDate() + 1));
   $("create-expiry-date").max = isoDate(new Date(today.getFullYear(), today.getMonth(), today.getDate() + 365));
@@ -53,9 +54,10 @@ function onVaultChange() {
 }
 
 function onExpiryChange() {
-  const custom = $("create-form").querySelector('input[name="expiry"]:checked').value === "custom";
-  $("create-expiry-date-row").hidden = !custom;
-  if (custom) $("create-expiry-date").focus();
+  const expiry = $("create-form").querySelector('input[name="expiry"]:checked').value;
+  $("create-expiry-date-row").hidden = expiry !== "custom";
+  $("create-never-warning").hidden = expiry !== "none";
+  if (expiry === "custom") $("create-expiry-date").focus();
 }
 
 // What the console checks itself, so that every wrong field is shown at once.
@@ -66,9 +68,15 @@ function createProblems() {
   return problems;
 }
 
+const NAME_MAX = 100; // the API's limit, in characters (code points), and its words when it is passed
+
 function keyProblems(prefix) {
   const problems = [];
-  if (!$(prefix + "-name").value.trim()) problems.push(new ApiError(400, "", "name: must not be empty"));
+  const name = $(prefix + "-name").value;
+  if (!name.trim()) problems.push(new ApiError(400, "", "name: must not be empty"));
+  else if ([...name].length > NAME_MAX) {
+    problems.push(new ApiError(400, "", "name: must be at most " + NAME_MAX + " characters (this one has " + [...name].length + ")"));
+  }
   if (!$(prefix + "-roles").querySelector('input[name="roles"]:checked')) {
     problems.push(new ApiError(400, "", "roles: must name at least one role"));
   }
@@ -131,6 +139,30 @@ async function submitCreate(event) {
 }
 
 // -- the secret, once -----------------------------------------------------------------------
+// Nothing closes its dialog by accident: Escape (and Back, see navigation.js) ask first, a
+// reload or leaving the page asks the browser's own question, and only the buttons close it.
+
+function secretShown() {
+  return $("secret-dialog").open && Boolean($("secret-value").textContent);
+}
+
+function askLeaveSecret(event) {
+  if (event) event.preventDefault();
+  if (!secretShown()) return;
+  $("secret-leave").hidden = false;
+  reveal($("secret-leave"), $("secret-stay"));
+}
+
+function closeSecret() {
+  forgetSecret();
+  $("secret-dialog").close();
+}
+
+function warnBeforeUnload(event) {
+  if (!secretShown()) return;
+  event.preventDefault();
+  event.returnValue = ""; // older browsers ask only when this is set
+}
 
 function showSecret(key, secret, previous) {
   $("secret-title").textContent = previous ? "Your rotated API key" : "Your new API key";
@@ -139,6 +171,7 @@ function showSecret(key, secret, previous) {
   showRotationNote($("secret-rotation-note"), previous);
   $("secret-value").textContent = secret;
   $("secret-copy-status").textContent = "";
+  $("secret-leave").hidden = true;
   $("secret-vault-note").hidden = !key.vault;
   renderLocation($("secret-vault-location"), key.vault);
   $("secret-dialog").showModal();
@@ -285,6 +318,7 @@ async function confirmRevoke() {
     $("revoke-error").textContent = error.message;
     $("revoke-error").hidden = false;
     $("revoke-confirm").disabled = false;
+    reveal($("revoke-error"), null);
   }
 }
 
@@ -374,9 +408,15 @@ export function wireDialogs() {
   }
   $("secret-copy").addEventListener("click", copySecret);
   // Forget the secret at once, not on the dialog's "close" event, which runs a task later.
-  $("secret-done").addEventListener("click", () => { forgetSecret(); $("secret-dialog").close(); });
-  $("secret-dialog").addEventListener("cancel", forgetSecret);
+  $("secret-done").addEventListener("click", closeSecret);
+  $("secret-leave-confirm").addEventListener("click", closeSecret);
+  $("secret-stay").addEventListener("click", () => { $("secret-leave").hidden = true; $("secret-copy").focus(); });
+  // Escape: stopped at the key, before the browser makes it a close request (a second
+  // cancelled close request in a row may close the dialog regardless); "cancel" is the rest.
+  $("secret-dialog").addEventListener("keydown", (event) => { if (event.key === "Escape") askLeaveSecret(event); });
+  $("secret-dialog").addEventListener("cancel", askLeaveSecret);
   $("secret-dialog").addEventListener("close", forgetSecret);
+  window.addEventListener("beforeunload", warnBeforeUnload);
   wireFormDialog("edit", submitEdit, () => { state.editing = null; });
   $("edit-revoke").addEventListener("click", askRevoke);
   wireConfirmation("revoke", confirmRevoke);

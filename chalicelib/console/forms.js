@@ -18,15 +18,25 @@ function clearError(form, message) {
   for (const control of controlsOf(form, message)) control.removeAttribute("aria-invalid");
 }
 
-// Every wrong field at once, each beside its message; the first one gets the focus.
+// Every wrong field at once, each beside its message; the first one is brought into view and
+// gets the focus.
 export function showErrors(form, errors) {
   clearErrors(form);
   let first = null;
   for (const error of errors) {
-    const focusable = markError(form, error);
-    if (!first && focusable) first = focusable;
+    const shown = markError(form, error);
+    if (!first && shown) first = shown;
   }
-  if (first) first.focus();
+  if (first) reveal(first.message, first.control);
+}
+
+// An error the person must see: scrolled into view inside its dialog (or the page) and focused,
+// the field it is about if there is one, else the message itself (focusable with tabindex=-1).
+export function reveal(message, control) {
+  const target = control || message;
+  target.focus({ preventScroll: true });
+  (control && control.getClientRects().length ? control : message).scrollIntoView({ block: "nearest" });
+  message.scrollIntoView({ block: "nearest" });
 }
 
 // A message goes as soon as its field is mended: when the person changes that field and the
@@ -47,8 +57,8 @@ export function watchMends(form, problems) {
 }
 
 export function showError(form, error) {
-  const focusable = markError(form, error);
-  if (focusable) focusable.focus();
+  const shown = markError(form, error);
+  if (shown) reveal(shown.message, shown.control);
 }
 
 function markError(form, error) {
@@ -66,9 +76,9 @@ function markError(form, error) {
   // The controls the message describes: aria-invalid on each, the focus on the first.
   const controls = controlsOf(form, target);
   for (const control of controls) control.setAttribute("aria-invalid", "true");
-  if (!controls.length) return null;
+  if (!controls.length) return { message: target, control: null };
   const direct = controls.find((control) => control.matches("input, select, textarea") && control.getClientRects().length);
-  return direct || controls[0].querySelector("input, select, textarea");
+  return { message: target, control: direct || controls[0].querySelector("input, select, textarea") };
 }
 
 // -- role picker ----------------------------------------------------------------------------
@@ -78,8 +88,11 @@ export function renderRolePicker(container, prefix, selected, disabled) {
   const names = state.roles.map((role) => role.name);
   // A key may hold a role the catalog no longer lists; keep it visible so an edit keeps it.
   for (const name of chosen) if (!names.includes(name)) state.roles.push({ name, description: "(not in the catalog)" });
-  // A key that can no longer be edited shows only the roles it holds.
-  const shown = disabled ? state.roles.filter((role) => chosen.has(role.name)) : state.roles;
+  // A key that can no longer be edited shows only the roles it holds. The least privileged
+  // come first: fewest permissions, and the roles that manage keys (apikeys:…) after every
+  // other; the catalog's order among equals.
+  const shown = (disabled ? state.roles.filter((role) => chosen.has(role.name)) : state.roles.slice())
+    .sort((a, b) => privilege(a) - privilege(b));
   container.replaceChildren(...shown.map((role) => {
     const id = prefix + "-role-" + role.name;
     const permissions = role.permissions || [];
@@ -99,6 +112,11 @@ export function renderRolePicker(container, prefix, selected, disabled) {
         grants));
   }));
   if (!state.roles.length) container.append(el("p", { className: "muted" }, "The role catalog could not be loaded."));
+}
+
+function privilege(role) {
+  const permissions = role.permissions || [];
+  return (permissions.some((name) => name.startsWith("apikeys:")) ? 1000 : 0) + permissions.length;
 }
 
 export function checkedRoles(container) {

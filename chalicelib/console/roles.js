@@ -3,7 +3,7 @@
 import { $, capitalise, el, setListStatus, state, toast } from "./shared.js";
 import { ApiError, api, communityPath, enc } from "./api.js";
 import { loadCatalog, loadTable, signOut } from "./session.js";
-import { clearErrors, openConfirmation, showError, watchMends, wireConfirmation, wireFormDialog } from "./forms.js";
+import { clearErrors, openConfirmation, reveal, showError, watchMends, wireConfirmation, wireFormDialog } from "./forms.js";
 
 async function loadPermissions() {
   if (state.permissions) return state.permissions;
@@ -129,7 +129,7 @@ async function confirmDeleteRole() {
     $("role-delete-keys").replaceChildren(...holders.map((holder) =>
       el("li", {}, el("span", { className: "holder-name" }, holder.name), " ", el("code", {}, holder.id))));
     $("role-delete-error").hidden = false;
-    $("role-delete-cancel").focus();
+    reveal($("role-delete-error"), $("role-delete-cancel"));
   }
 }
 

@@ -8,7 +8,6 @@ import { loadRoles } from "./roles.js";
 import { loadEvents, resetEventPaging } from "./events.js";
 
 const KEY_ITEM = "apikeys.console.key";
-const COMMUNITY_ITEM = "apikeys.console.community";
 const MANAGE = "apikeys:manage";
 
 function showSignIn(message) {
@@ -21,22 +20,20 @@ function showSignIn(message) {
   $("signin-key").focus();
 }
 
-async function signIn(key, community) {
+async function signIn(key) {
   const who = await api("GET", "/whoami", { key });
   if (!(who.permissions || []).includes(MANAGE)) {
     throw new ApiError(403, "Forbidden", "key: this key cannot manage API keys (it lacks the " + MANAGE + " permission)");
   }
   state.key = key;
   state.whoami = who;
-  state.community = community || who.community;
+  state.community = who.community; // the key's own: the only community it can see
   sessionStorage.setItem(KEY_ITEM, key);
-  sessionStorage.setItem(COMMUNITY_ITEM, state.community);
   enterConsole();
 }
 
 export function signOut(message) {
   sessionStorage.removeItem(KEY_ITEM);
-  sessionStorage.removeItem(COMMUNITY_ITEM);
   for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   Object.assign(state, { key: null, whoami: null, community: null, items: [], editing: null, communityRoles: [], editingRole: null });
   state.keyNames = new Map();
@@ -129,11 +126,10 @@ async function onSignInSubmit(event) {
   const form = $("signin-form");
   clearErrors(form);
   const key = $("signin-key").value.trim();
-  const community = $("signin-community").value.trim();
   if (!key) return showError(form, new ApiError(0, "", "key: paste an API key"));
   $("signin-submit").disabled = true;
   try {
-    await signIn(key, community);
+    await signIn(key);
   } catch (error) {
     if (error.status === 401) showError(form, new ApiError(401, "", "key: " + error.message));
     else showError(form, error.field ? error : new ApiError(error.status, "", error.message));
@@ -152,7 +148,7 @@ export function wireSession() {
 export function resumeSession() {
   const saved = sessionStorage.getItem(KEY_ITEM);
   if (!saved) return showSignIn();
-  signIn(saved, sessionStorage.getItem(COMMUNITY_ITEM) || "").catch((error) => {
+  signIn(saved).catch((error) => {
     sessionStorage.removeItem(KEY_ITEM);
     showSignIn(error.status === 401 ? "key: your saved key is no longer accepted; sign in again" : error.message);
   });

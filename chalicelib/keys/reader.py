@@ -3,8 +3,8 @@
 A standalone authorizer's cold start pays for what its first decision needs: botocore (imported
 with this module, at Lambda init), one DynamoDB client (the service model parsed once, at the
 first request), one consistent GetItem, and, when the key's last use is stale, one conditional
-UpdateItem on the same client, in a single attempt. PynamoDB's import and model classes (about half a
-second on a cold container) are left to the API's routes, which reuse these clients
+UpdateItem of its last-use item on the same client, in a single attempt. PynamoDB's import and
+model classes (about half a second on a cold container) are left to the API's routes, which reuse these clients
 (``store.share_clients``), so a container never parses DynamoDB's service model twice.
 
 The item is read as PynamoDB writes it (``store.ApiKey``): ``UTCDateTimeAttribute`` as
@@ -27,9 +27,17 @@ from chalicelib.errors import StoreError
 from chalicelib.keys.records import KeyRecord
 
 _DATETIMES = ("created_at", "expires_at", "revoked_at", "last_used_at", "updated_at", "grace_until")
+# A key's last use is an item of its own in the keys table, keyed by this prefix and the key's id:
+# it holds none of the attributes the listing indexes are keyed on, so recording a use writes one
+# small item (1 WRU), where setting last_used_at on the key's item wrote it again into both
+# listing indexes, which project every attribute (3 WRU, more for an item over 1 KB). The list
+# reads it back by key (``store.DynamoStore``). Key ids are base62 (``format.is_key_id``): no
+# key's id starts with "#".
+LAST_USE_PREFIX = "#used#"
 # The only attributes the last-used write names, and all the authorizer's IAM role lets it name
-# in an UpdateItem (``dynamodb:Attributes``, see scripts/deploy_files.py).
-LAST_USED_ATTRIBUTES = ("key_id", "last_used_at", "revoked_at")
+# in an UpdateItem (``dynamodb:Attributes``), on items whose key starts with LAST_USE_PREFIX
+# (``dynamodb:LeadingKeys``): see scripts/deploy_files.py.
+LAST_USED_ATTRIBUTES = ("key_id", "last_used_at")
 
 _STRINGS = (
     "key_id", "community", "name", "description", "status", "key_hash", "pepper_id", "hint", "created_by",
@@ -129,12 +137,11 @@ class KeyReader:
         return None if item is None else to_record(item)
 
     def touch_last_used(self, key_id: str, now: datetime, interval_seconds: float) -> None:
-        """``last_used_at = now`` if the key exists, is not revoked and its last use is older than
-        the interval. Not versioned: that would make edits conflict with every authorized request.
+        """The key's last-use item says ``now`` unless it says a time within the interval. Called
+        for a key just verified active; the key's own item is not written (see LAST_USE_PREFIX).
 
-        Only the attributes of ``LAST_USED_ATTRIBUTES`` are named, conditions included: the
-        authorizer's IAM role may name no others (a condition on ``status`` would let it rewrite
-        ``status``). Every revoke sets ``revoked_at``, so its absence stands for ``status = active``.
+        Only the attributes of ``LAST_USED_ATTRIBUTES`` are named, conditions included, and only
+        a last-use item's key: the authorizer's IAM role allows nothing else.
         """
         from datetime import timedelta
 
@@ -143,16 +150,13 @@ class KeyReader:
         try:
             self.client.update_item(
                 TableName=self.table,
-                Key={"key_id": {"S": key_id}},
+                Key={"key_id": {"S": LAST_USE_PREFIX + key_id}},
                 UpdateExpression="SET last_used_at = :now",
-                ConditionExpression=(
-                    "attribute_exists(key_id) AND attribute_not_exists(revoked_at)"
-                    " AND (attribute_not_exists(last_used_at) OR last_used_at < :stale)"
-                ),
+                ConditionExpression="attribute_not_exists(last_used_at) OR last_used_at < :stale",
                 ExpressionAttributeValues={":now": {"S": format_datetime(now)}, ":stale": {"S": stale}},
                 ReturnValues="NONE",
             )
         except self.client.exceptions.ConditionalCheckFailedException:
-            pass  # another container recorded a use meanwhile, or the key is no longer active
+            pass  # another container recorded a use within the interval
         finally:
             self._touching.active = False

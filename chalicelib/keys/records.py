@@ -165,7 +165,7 @@ class Store(Protocol):
         """Newest first; ``after`` is the (key id, created_at) to resume after."""
 
     def touch_last_used(self, key_id: str, now: datetime, interval_seconds: float) -> None:
-        """Set last_used_at if the key is active and it is older than the interval."""
+        """Record a use of a key just verified active, unless one within the interval is recorded."""
 
     def list_events(
         self, community: str, key_id: str | None, limit: int, after: str | None

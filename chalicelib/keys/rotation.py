@@ -20,7 +20,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from chalicelib.errors import AlreadyExists, Conflict, ServiceError, StoreError, ValidationError, VersionConflict
+from chalicelib.errors import (
+    AlreadyExists,
+    Conflict,
+    OverLimit,
+    ServiceError,
+    StoreError,
+    ValidationError,
+    VersionConflict,
+)
 from chalicelib.keys import format as key_format
 from chalicelib.keys.records import ACTIVE, PENDING, REVOKED, Event, KeyRecord, iso
 from chalicelib.keys.service import EDIT_RETRIES, CreateRequest, KeyService, _audit_fields
@@ -43,8 +51,18 @@ GRACE_ENDED = "rotated: grace period ended"
 
 class RotationStore(Protocol):
     def rotate(
-        self, old: KeyRecord, old_changes: dict[str, Any], old_event: Event, new: KeyRecord, new_event: Event
-    ) -> KeyRecord: ...
+        self,
+        old: KeyRecord,
+        old_changes: dict[str, Any],
+        old_event: Event,
+        new: KeyRecord,
+        new_event: Event,
+        *,
+        limit: int | None = None,
+    ) -> KeyRecord:
+        """The new key, the old key's changes and both events in one transaction. AlreadyExists
+        if the new id is taken, VersionConflict if the old key changed meanwhile, OverLimit if the
+        rotation adds a live key (the old one stays in grace) to a community holding ``limit``."""
 
     def list_grace_ended(self, now: datetime) -> Sequence[KeyRecord]: ...
 
@@ -107,9 +125,12 @@ class Rotation:
                 return self._rotate_vaulted(caller, old, new, new_event, secret.plaintext, request, grace_until)
             old_changes, old_event = self._old_changes(caller, old, new.key_id, request.grace, grace_until, now)
             try:
-                old_after = self.store.rotate(old, old_changes, old_event, new, new_event)
+                # A key in its grace period is live: with grace the community has one live key more.
+                old_after = self.store.rotate(old, old_changes, old_event, new, new_event, limit=service.max_keys)
             except (AlreadyExists, VersionConflict):
                 continue  # a key id collision, or the old key changed meanwhile: read it again
+            except OverLimit:
+                raise self._over_limit() from None
             self._after_old_changed(old_after)
             return Rotated(new, old_after, secret.plaintext)
         raise Conflict("the key is being changed by other requests; try again")
@@ -125,10 +146,15 @@ class Rotation:
         grace_until: datetime,
     ) -> Rotated:
         service = self.service
+        # Without grace the old key is revoked once the new one is delivered: only a rotation with
+        # grace leaves the community a live key more.
+        limit = service.max_keys if grace_until > new.created_at else None
         try:
-            service.store.insert(new, new_event, None)
+            service.store.insert(new, new_event, None, limit=limit)
         except AlreadyExists as error:
             raise StoreError("could not allocate a key id") from error
+        except OverLimit:
+            raise self._over_limit() from None
         created = service.deliver(caller, new, plaintext, request.reveal)  # VaultFailure: old key untouched
         for _ in range(EDIT_RETRIES):
             now = service.clock()
@@ -150,6 +176,13 @@ class Rotation:
         self._abandon(caller, created.key)
         raise Conflict("the key is being changed by other requests; try again")
 
+    def _over_limit(self) -> Conflict:
+        cap = self.service.max_keys
+        return Conflict(
+            f"this community already has {cap} live API keys, the most allowed, and a key in its grace period "
+            f'counts until it stops working; rotate with grace "immediate", or revoke a key it no longer needs'
+        )
+
     def _abandon(self, caller: Caller, new: KeyRecord) -> None:
         try:
             self.service.revoke(
@@ -158,13 +191,23 @@ class Rotation:
         except ServiceError:
             log.warning("could not revoke abandoned rotation key %s", new.key_id)
 
-    @staticmethod
-    def _may_rotate(old: KeyRecord, now: datetime) -> None:
+    def _may_rotate(self, old: KeyRecord, now: datetime) -> None:
         status = old.status_at(now)
         if status != ACTIVE:
             raise Conflict(f"a {status} key cannot be rotated")
         if old.rotated_to is not None:
-            raise Conflict(f"this key was already rotated to {old.rotated_to}; rotate that key instead")
+            raise self._rotated_already(old)
+
+    def _rotated_already(self, old: KeyRecord) -> Conflict:
+        successor = self.service.store.get(str(old.rotated_to))
+        if successor is not None and successor.status == REVOKED:
+            # A key is rotated once: its successor's revocation does not make it rotatable again
+            # (nor would a retiring key's holder get a fresh key by revoking the successor first).
+            return Conflict(
+                f"this key was already rotated to {old.rotated_to}, which was revoked; create a new key "
+                f"instead (this one stops working when its grace period ends)"
+            )
+        return Conflict(f"this key was already rotated to {old.rotated_to}; rotate that key instead")
 
     @staticmethod
     def _deadline(old: KeyRecord, grace: str, now: datetime) -> datetime:

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -58,6 +58,8 @@ EDIT_RETRIES = 5
 # of writers that can overtake it, not a time.
 REVOKE_RETRIES = 64
 MAX_KEYS_PER_COMMUNITY = 1000
+# How far a key in its rotation grace period is followed to its successors (each step one read).
+MAX_SUCCESSORS = 16
 # A pending key touched more recently than this may still have its vault write in flight (the
 # Lambda timeout bounds a request), so a retry waits rather than racing it to the same path.
 RESUME_AFTER_SECONDS = 60.0
@@ -552,12 +554,46 @@ class KeyService:
             raise Forbidden(f"roles: granting them needs permissions this key lacks: {', '.join(sorted(missing))}")
 
     def authorize_change(self, caller: Caller, key: KeyRecord) -> None:
-        """A caller changes (edits, rotates, revokes) only a key holding no permission it lacks
-        itself, so a weaker key can never disarm a stronger one. The operator and a verified leak
-        report hold every permission, so this never stops them."""
-        missing = self.permissions(key.community, key.roles) - caller.permissions
-        if missing:
-            raise Forbidden(f"this key lacks permissions the key {key.key_id} holds: {', '.join(sorted(missing))}")
+        self.authorize_changes(caller, [key])
+
+    def authorize_changes(self, caller: Caller, keys: Sequence[KeyRecord]) -> None:
+        """A caller changes (edits, rotates, revokes) only keys holding no permission it lacks
+        itself, so a weaker key can never disarm a stronger one; and a key in its rotation grace
+        never changes its successors, so a retiring (perhaps leaked) key cannot turn on the key
+        that replaces it. The operator and a verified leak report hold every permission and are
+        no key, so this never stops them. Editing or deleting a custom role is changing every key
+        that holds it: its holders are checked here together (one catalog, one successor walk)."""
+        if not keys:
+            return
+        # Only a key rotated from another can be anybody's successor: most changes read nothing more.
+        successors = self.successors(caller) if any(key.rotated_from for key in keys) else frozenset()
+        catalog = self.catalog(keys[0].community)
+        for key in keys:
+            if key.key_id in successors:
+                raise Forbidden(
+                    f"this key is in its rotation grace period and cannot change its successor {key.key_id}"
+                )
+            missing = missing_permissions(caller.permissions, key.roles, catalog)
+            if missing:
+                raise Forbidden(f"this key lacks permissions the key {key.key_id} holds: {', '.join(sorted(missing))}")
+
+    def successors(self, caller: Caller) -> frozenset[str]:
+        """The keys the caller's key was rotated into, and theirs in turn. Only a key in its grace
+        period has any (a rotated key stops working when its grace ends), and a grace lasts 7 days
+        at most, so the walk is short; past ``MAX_SUCCESSORS`` it refuses rather than guess."""
+        if not key_format.is_key_id(caller.key_id):
+            return frozenset()  # the operator, a leak report: no key, no successor
+        found: builtins.list[str] = []
+        key = self.store.get(caller.key_id)
+        while key is not None and key.rotated_to is not None:
+            if len(found) == MAX_SUCCESSORS:
+                raise Forbidden(
+                    f"this key is in its rotation grace period and has more than {MAX_SUCCESSORS} successors; "
+                    f"use its newest successor"
+                )
+            found.append(key.rotated_to)
+            key = self.store.get(key.rotated_to)
+        return frozenset(found)
 
     def load_key(self, community: str, key_id: str) -> KeyRecord:
         key = self.store.get(key_id) if key_format.is_key_id(key_id) else None

@@ -28,12 +28,13 @@ from pynamodb.attributes import (
     VersionAttribute,
 )
 from pynamodb.connection import Connection
+from pynamodb.constants import STREAM_NEW_IMAGE
 from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.errors import AlreadyExists, OverLimit, StoreError, VersionConflict
-from chalicelib.keys.reader import LAST_USED_ATTRIBUTES
+from chalicelib.keys.reader import LAST_USE_PREFIX, LAST_USED_ATTRIBUTES
 from chalicelib.keys.records import (
     ACTIVE,
     EXPIRED,
@@ -50,6 +51,7 @@ from chalicelib.settings import Settings
 PENDING_BUCKET = "pending"
 TRANSACTION_CONFLICT_RETRIES = 6
 GRACE_BUCKET = "grace"
+EXPIRY_BUCKET = "expiry"
 # The counts a community's limits are enforced on live in one item of the roles table, in the
 # community's partition, under a sort key no role can have (role names start with a letter).
 COUNTS_ITEM = "#counts"
@@ -69,6 +71,7 @@ class Models:
     CustomRole: Any = None
     Counts: Any = None
     SearchEntry: Any = None
+    LastUse: Any = None
 
     @property
     def all(self) -> tuple[Any, ...]:
@@ -144,6 +147,16 @@ def build_models(
         grace_bucket = UnicodeAttribute(hash_key=True)
         grace_until = UTCDateTimeAttribute(range_key=True)
 
+    class ExpiryIndex(GlobalSecondaryIndex["ApiKey"]):
+        """Sparse: only active keys with an expiry, soonest first, for the expiry reminders."""
+
+        class Meta:
+            index_name = "expiry"
+            projection = KeysOnlyProjection()
+
+        expiry_bucket = UnicodeAttribute(hash_key=True)
+        expires_at = UTCDateTimeAttribute(range_key=True)
+
     class ApiKey(Model):
         class Meta(BaseMeta):
             table_name = keys_table
@@ -179,12 +192,26 @@ def build_models(
         listed_status = UnicodeAttribute(null=True)
         pending_bucket = UnicodeAttribute(null=True)
         grace_bucket = UnicodeAttribute(null=True)
+        expiry_bucket = UnicodeAttribute(null=True)
         version = VersionAttribute()
 
         community_index = CommunityIndex()
         community_status_index = CommunityStatusIndex()
         pending_index = PendingIndex()
         grace_index = GraceIndex()
+        expiry_index = ExpiryIndex()
+
+    class LastUse(Model):
+        """When a key was last used: one small item per key in the keys table, keyed
+        ``LAST_USE_PREFIX + key id``, written by the authorizers. It has none of the attributes
+        the indexes are keyed on, so no index holds it (see ``reader.LAST_USE_PREFIX``). Not in
+        ``Models.all``: the table is created once, for ``ApiKey``."""
+
+        class Meta(BaseMeta):
+            table_name = keys_table
+
+        key_id = UnicodeAttribute(hash_key=True)  # LAST_USE_PREFIX + the key's id
+        last_used_at = UTCDateTimeAttribute()
 
     class KeyIndex(GlobalSecondaryIndex["KeyEvent"]):
         class Meta:
@@ -199,6 +226,9 @@ def build_models(
 
         class Meta(BaseMeta):
             table_name = events_table
+            # The outbox of lifecycle events: each new item is published to EventBridge
+            # (chalicelib/routes/lifecycle.py), so none is lost if a request dies and none invented.
+            stream_view_type = STREAM_NEW_IMAGE
 
         community = UnicodeAttribute(hash_key=True)
         event_id = UnicodeAttribute(range_key=True)
@@ -269,7 +299,7 @@ def build_models(
         read_timeout_seconds=read_timeout,
         max_retry_attempts=max_retries,
     )
-    return Models(ApiKey, KeyEvent, Idempotency, connection, CustomRole, Counts, SearchEntry)
+    return Models(ApiKey, KeyEvent, Idempotency, connection, CustomRole, Counts, SearchEntry, LastUse)
 
 
 def create_tables(models: Models) -> None:
@@ -318,6 +348,7 @@ def _derived(key: KeyRecord) -> dict[str, Any]:
         "listed_status": f"{key.community}#{key.status}" if listed else None,
         "pending_bucket": PENDING_BUCKET if key.status == PENDING else None,
         "grace_bucket": GRACE_BUCKET if key.status == ACTIVE and key.grace_until is not None else None,
+        "expiry_bucket": EXPIRY_BUCKET if key.status == ACTIVE and key.expires_at is not None else None,
     }
 
 
@@ -363,7 +394,8 @@ class DynamoStore:
             # PynamoDB makes a botocore session and client per connection, each parsing DynamoDB's
             # service model again (~100 ms on a cold container): here every connection sends
             # through the clients the authorizer's ``KeyReader`` already made.
-            sharing = (*models.all, *(m for m in (models.Counts, models.SearchEntry) if m is not None))
+            extra = (models.Counts, models.SearchEntry, models.LastUse)
+            sharing = (*models.all, *(m for m in extra if m is not None))
             for connection in (models.connection, *(model._get_connection().connection for model in sharing)):
                 connection._client = reader.client
             self.touch_connection.connection._client = reader.client
@@ -426,33 +458,53 @@ class DynamoStore:
         return updated
 
     def rotate(
-        self, old: KeyRecord, old_changes: dict[str, Any], old_event: Event, new: KeyRecord, new_event: Event
+        self,
+        old: KeyRecord,
+        old_changes: dict[str, Any],
+        old_event: Event,
+        new: KeyRecord,
+        new_event: Event,
+        *,
+        limit: int | None = None,
     ) -> KeyRecord:
         """Insert ``new`` and apply ``old_changes`` to ``old`` (version-guarded, not revoked), with
-        both audit events, in one transaction. AlreadyExists if the new id is taken,
-        VersionConflict if the old key changed meanwhile. Returns the old key's new record."""
+        both audit events and the live-key count, in one transaction. AlreadyExists if the new id
+        is taken, VersionConflict if the old key changed meanwhile, OverLimit with ``limit`` if the
+        rotation adds a live key (the old one stays in its grace period) to a community that
+        already has that many. Returns the old key's new record."""
         ApiKey = self.models.ApiKey
         new_item = ApiKey(new.key_id, roles=new.roles, **self._attributes(new), **_derived(new))
         updated, old_item, actions = self._update_actions(old, old_changes)
 
         def conflict(reasons: list[Any]) -> Exception:
-            new_id_taken = reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed"
-            return AlreadyExists() if new_id_taken else VersionConflict()
+            failed = [r is not None and r.code == "ConditionalCheckFailed" for r in reasons]
+            # Items in order: new key, its event, old key, its event, then the count.
+            if failed[0]:
+                return AlreadyExists()
+            if any(failed[1:4]):
+                return VersionConflict()
+            return _CountMoved() if counting.seeding else OverLimit()
 
-        # Rotation is not held to the limit: the old key leaves within its grace (7 days at most).
+        # With grace the old key stays live beside the new one: one live key more, held to the
+        # limit like a create. Without grace the old key leaves in the same write: no change.
         delta = _live(new.status) + _live(updated.status) - _live(old.status)
-        counting = self.count_change(old.community, LIVE_KEYS, delta)
-        with self.transaction("keys", conflict) as tx:
-            tx.save(new_item, condition=ApiKey.key_id.does_not_exist())
-            tx.save(self.event_item(new_event))
-            tx.update(old_item, actions=actions, condition=ApiKey.status != REVOKED)
-            tx.save(self.event_item(old_event))
-            counting.add_to(tx)
-            self._index(tx, None, new)
-            self._index(tx, old, updated)
-        new.version = 1
-        updated.version = (old.version or 0) + 1
-        return updated
+        for _ in range(COUNT_RETRIES):
+            counting = self.count_change(old.community, LIVE_KEYS, delta, limit)
+            try:
+                with self.transaction("keys", conflict) as tx:
+                    tx.save(new_item, condition=ApiKey.key_id.does_not_exist())
+                    tx.save(self.event_item(new_event))
+                    tx.update(old_item, actions=actions, condition=ApiKey.status != REVOKED)
+                    tx.save(self.event_item(old_event))
+                    counting.add_to(tx)
+                    self._index(tx, None, new)
+                    self._index(tx, old, updated)
+            except _CountMoved:
+                continue
+            new.version = 1
+            updated.version = (old.version or 0) + 1
+            return updated
+        raise StoreError("the key count kept changing; nothing was changed")
 
     def list_grace_ended(self, now: datetime) -> Sequence[KeyRecord]:
         """Active keys whose rotation grace period ended by ``now``."""
@@ -461,26 +513,51 @@ class DynamoStore:
             ids = [item.key_id for item in ApiKey.grace_index.query(GRACE_BUCKET, ApiKey.grace_until <= now)]
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
-        records = (self.get(key_id) for key_id in ids)
+        records = (self._read(key_id) for key_id in ids)
         return [r for r in records if r is not None and r.status == ACTIVE and r.grace_until and r.grace_until <= now]
+
+    def list_expiring(self, start: datetime, end: datetime) -> Sequence[KeyRecord]:
+        """Active keys whose expiry falls in ``(start, end]``: one Query of the sparse expiry index."""
+        ApiKey = self.models.ApiKey
+        try:
+            query = ApiKey.expiry_index.query(EXPIRY_BUCKET, ApiKey.expires_at.between(start, end))
+            ids = [item.key_id for item in query]
+        except PynamoDBException as error:
+            raise StoreError("the keys table could not be read") from error
+        found = self.get_many(ids)
+        return [
+            key
+            for key in (found.get(key_id) for key_id in ids)
+            if key is not None and key.status == ACTIVE and key.expires_at is not None and start < key.expires_at <= end
+        ]
+
+    def record_once(self, event: Event) -> bool:
+        """Write an audit event whose id says what it is once (an expiry reminder); False if it
+        was written before."""
+        item = self.event_item(event)
+        try:
+            item.save(condition=self.models.KeyEvent.event_id.does_not_exist())
+        except PutError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise StoreError("the events table could not be written") from error
+        except PynamoDBException as error:
+            raise StoreError("the events table could not be written") from error
+        return True
 
     # The only attributes the last-used write names (the same write as ``KeyReader``'s).
     LAST_USED_ATTRIBUTES = LAST_USED_ATTRIBUTES
 
     def touch_last_used(self, key_id: str, now: datetime, interval_seconds: float) -> None:
-        ApiKey = self.models.ApiKey
+        """The same write as ``KeyReader.touch_last_used``: the key's last-use item, never the
+        key's own (no index is written, 1 WRU). One attempt: bookkeeping never holds a decision
+        up. Only the attributes of LAST_USED_ATTRIBUTES are named, conditions included."""
+        LastUse = self.models.LastUse
         stale = now - timedelta(seconds=interval_seconds)
-        # Not through Model.update: that would bump the version and make edits conflict
-        # with every authorized request. One attempt: bookkeeping never holds a decision up.
-        # Only the attributes of LAST_USED_ATTRIBUTES are named, conditions included: the
-        # authorizer's role may touch no others (a condition on ``status`` would let it rewrite
-        # ``status``). Every revoke sets ``revoked_at``, so it stands for ``status = active``.
         self.touch_connection.update_item(
-            key_id,
-            actions=[ApiKey.last_used_at.set(now)],
-            condition=ApiKey.key_id.exists()
-            & ApiKey.revoked_at.does_not_exist()
-            & (ApiKey.last_used_at.does_not_exist() | (ApiKey.last_used_at < stale)),
+            LAST_USE_PREFIX + key_id,
+            actions=[LastUse.last_used_at.set(now)],
+            condition=LastUse.last_used_at.does_not_exist() | (LastUse.last_used_at < stale),
             return_values="NONE",
         )
 
@@ -504,6 +581,11 @@ class DynamoStore:
     # -- reads ------------------------------------------------------------------------------
 
     def get(self, key_id: str) -> KeyRecord | None:
+        key = self._read(key_id)
+        return None if key is None else self.with_last_use([key])[0]
+
+    def _read(self, key_id: str) -> KeyRecord | None:
+        """The key's own item, without its last use (what the scheduled functions need)."""
         try:
             return _to_record(self.models.ApiKey.get(key_id, consistent_read=True))
         except DoesNotExist:
@@ -518,9 +600,28 @@ class DynamoStore:
             return {}
         try:
             items = self.models.ApiKey.batch_get(list(dict.fromkeys(key_ids)), consistent_read=True)
-            return {item.key_id: _to_record(item) for item in items}
+            records = [_to_record(item) for item in items]
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
+        return {key.key_id: key for key in self.with_last_use(records)}
+
+    def with_last_use(self, keys: list[KeyRecord]) -> list[KeyRecord]:
+        """``keys`` with ``last_used_at`` read from their last-use items: one BatchGetItem per
+        100 keys, eventually consistent (half a read unit an item). A key's own item may still
+        hold a last_used_at written before last-use items existed; the later of the two is shown."""
+        if not keys:
+            return keys
+        LastUse = self.models.LastUse
+        try:
+            names = list(dict.fromkeys(LAST_USE_PREFIX + key.key_id for key in keys))
+            used = {item.key_id[len(LAST_USE_PREFIX) :]: item.last_used_at for item in LastUse.batch_get(names)}
+        except PynamoDBException as error:
+            raise StoreError("the keys table could not be read") from error
+        for key in keys:
+            at = used.get(key.key_id)
+            if at is not None and (key.last_used_at is None or at > key.last_used_at):
+                key.last_used_at = at
+        return keys
 
     def get_idempotency(self, scope: str) -> IdempotencyRecord | None:
         try:
@@ -574,8 +675,8 @@ class DynamoStore:
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
         if len(items) > limit:
-            return Page(items[:limit], items[limit - 1])
-        return Page(items, None)
+            return Page(self.with_last_use(items[:limit]), items[limit - 1])
+        return Page(self.with_last_use(items), None)
 
     def search_keys(
         self,
@@ -632,6 +733,7 @@ class DynamoStore:
             found = {item.key_id: _to_record(item) for item in ApiKey.batch_get(page_ids, consistent_read=True)}
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
+        self.with_last_use(list(found.values()))
 
         def matches(key: KeyRecord) -> bool:
             listed = key.community == community and key.status in LISTED_STATUSES
@@ -683,7 +785,7 @@ class DynamoStore:
             ids = [item.key_id for item in ApiKey.pending_index.query(PENDING_BUCKET, ApiKey.created_sort < bound)]
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
-        records = (self.get(key_id) for key_id in ids)
+        records = (self._read(key_id) for key_id in ids)
         return [record for record in records if record is not None and record.status == PENDING]
 
     # -- counts -----------------------------------------------------------------------------

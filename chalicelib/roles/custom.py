@@ -73,7 +73,8 @@ class RoleStore(Protocol):
         """VersionConflict if the role changed or vanished since it was read."""
 
     def keys_granted(self, community: str, name: str) -> Sequence[KeyRecord]:
-        """The community's active keys that hold the role."""
+        """The community's keys that hold the role: active (in a rotation grace period or not,
+        expired or not) and pending (about to be active); revoked and failed keys hold nothing."""
 
 
 class CommunityCatalog(Mapping[str, Role]):
@@ -104,16 +105,29 @@ class CommunityCatalog(Mapping[str, Role]):
         return len(BUILTIN_ROLES) + len(self._customs())
 
 
+# What changing keys needs (``KeyService.authorize_changes``): Forbidden naming a key the caller
+# may not change. Editing or deleting a role is changing every key that holds it.
+AuthorizeChanges = Callable[[Caller, Sequence[KeyRecord]], None]
+
+
+def _no_key_may_change(caller: Caller, keys: Sequence[KeyRecord]) -> None:
+    # Without the key rules nothing can tell which holders a caller may change: none.
+    if keys:
+        raise Forbidden(f"the key {keys[0].key_id} holds the role, and no rule for changing keys is set here")
+
+
 class CustomRoles:
     def __init__(
         self,
         store: RoleStore,
         *,
+        authorize_changes: AuthorizeChanges = _no_key_may_change,
         clock: Callable[[], datetime] = utcnow,
         cache_ttl_seconds: float = 0.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
+        self.authorize_changes = authorize_changes
         self.clock = clock
         self.cache_ttl_seconds = cache_ttl_seconds
         self.monotonic = monotonic
@@ -216,6 +230,7 @@ class CustomRoles:
             before = {field: getattr(role, field) for field in changes}
             if before == changes:
                 return role
+            self.authorize_changes(caller, self.store.keys_granted(community, name))
             now = self.clock()
             event = _event(role, "role_edit", caller, now, {"before": before, "after": dict(changes)})
             try:
@@ -233,6 +248,7 @@ class CustomRoles:
             role = self._load(community, name)
             _may_change(caller, role)
             holders = self.store.keys_granted(community, name)
+            self.authorize_changes(caller, holders)  # deleting is changing each holder: 403 before 409
             if holders:
                 raise RoleInUse(name, [{"id": key.key_id, "name": key.name} for key in holders])
             now = self.clock()

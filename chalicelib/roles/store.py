@@ -12,8 +12,15 @@ from typing import Any
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.errors import AlreadyExists, OverLimit, StoreError, VersionConflict
-from chalicelib.keys.records import ACTIVE, Event, KeyRecord
-from chalicelib.keys.store import COUNT_RETRIES, CUSTOM_ROLES, DynamoStore, _CountMoved, _to_record
+from chalicelib.keys.records import ACTIVE, PENDING, Event, KeyRecord
+from chalicelib.keys.store import (
+    COUNT_RETRIES,
+    CUSTOM_ROLES,
+    PENDING_BUCKET,
+    DynamoStore,
+    _CountMoved,
+    _to_record,
+)
 from chalicelib.roles.catalog import Role
 from chalicelib.roles.custom import CustomRole, with_changes
 
@@ -113,11 +120,21 @@ class DynamoRoleStore:
             counting.add_to(tx)
 
     def keys_granted(self, community: str, name: str) -> Sequence[KeyRecord]:
+        """The community's active keys holding the role (those in a rotation grace period are
+        active), read from its ``community#active`` partition with DynamoDB's filter: bounded by
+        the live-key cap. Then the pending ones: they are in no community's partition, only in the
+        sparse pending index (keys whose secret is on its way, a handful at any moment), read by
+        key and kept if theirs."""
         ApiKey = self.models.ApiKey
         try:
             results = ApiKey.community_status_index.query(
                 f"{community}#{ACTIVE}", filter_condition=ApiKey.roles.contains(name)
             )
-            return [_to_record(item) for item in results]
+            active = [_to_record(item) for item in results]
+            pending_ids = [item.key_id for item in ApiKey.pending_index.query(PENDING_BUCKET)]
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
+        pending = self.key_store.get_many(pending_ids).values()
+        return active + [
+            key for key in pending if key.community == community and key.status == PENDING and name in key.roles
+        ]

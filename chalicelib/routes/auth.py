@@ -4,20 +4,42 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from chalice import AuthResponse, Blueprint
-from chalice.app import AuthRequest
+from chalice.app import AuthRequest, ChaliceAuthorizer
 
-from chalicelib import wiring
+from chalicelib import logs, wiring
 from chalicelib.authorizer.execute_api import MethodArn, NotAMethodArn, is_unsafe_path
 from chalicelib.authorizer.verifier import Unauthorized, log_decision
 
-bp = Blueprint(__name__)
+
+class _InvocationAuthorizer(ChaliceAuthorizer):
+    """Chalice's authorizer, which hands the function the token and method ARN only: this one
+    also keeps the invocation's Lambda request id for the decision line (``logs.lambda_request``)."""
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with logs.lambda_request(context):
+            return super().__call__(event, context)
+
+
+class _Blueprint(Blueprint):
+    """A blueprint whose ``@authorizer`` makes an ``_InvocationAuthorizer``. Chalice wraps every
+    handler in ``_wrap_handler``; the object it returns is both what Lambda calls (the module's
+    ``app_authorizer``) and what ``chalice local`` and ``chalice.test`` call."""
+
+    def _wrap_handler(self, handler_type: str, handler_name: str, user_handler: Any) -> Any:
+        if handler_type == "authorizer":
+            return _InvocationAuthorizer(handler_name, user_handler)
+        return super()._wrap_handler(handler_type, handler_name, user_handler)
+
+
+bp = _Blueprint(__name__)
 
 # How long API Gateway reuses this authorizer's answer for the same Authorization header.
 # Read when Chalice imports the app to build the API, i.e. from the shell that runs
 # ``chalice deploy`` / ``chalice package`` (config.json has no authorizer TTL); 0 turns the
-# cache off. A revoked key can pass for up to this long plus APIKEYS_AUTH_CACHE_TTL: see README.
+# cache off. A revoked key can pass for up to this long plus APIKEYS_AUTH_CACHE_TTL: see docs/authorizer.md.
 AUTHORIZER_TTL_SECONDS = int(os.environ.get("APIKEYS_AUTHORIZER_TTL", "60"))
 
 

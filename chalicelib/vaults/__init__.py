@@ -1,7 +1,7 @@
 """Vault targets: where a new key's one-time secret is written, chosen per key by name.
 
 ``APIKEYS_VAULT_TARGETS`` is a JSON list; each entry has a ``name`` (what users pick), a
-``kind`` and that kind's settings (see README, "Vaults"). ``VaultRegistry`` is the service's
+``kind`` and that kind's settings (see docs/vaults.md). ``VaultRegistry`` is the service's
 ``Vaults``: it checks a choice, and sends each write, delete or mark to the target named in
 the key's stored location. Backends make their clients on first use, so importing this
 package reaches no vault and imports neither boto3 nor hvac.

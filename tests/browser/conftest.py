@@ -12,7 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -212,15 +212,17 @@ class Console:
     page: Any
     server: Server
     problems: list[str]
+    # The browser's "leave this page?" question (beforeunload), counted instead of refused once a
+    # test has said it expects it; dismissed, so the page stays.
+    leave_warnings: list[str] = field(default_factory=list)
+    expect_leave_warnings: bool = False
 
     def open(self) -> None:
         self.page.goto(self.server.base_url + "/")
 
-    def sign_in(self, key: str | None = None, community: str = "") -> None:
+    def sign_in(self, key: str | None = None) -> None:
         self.open()
         self.page.get_by_label("Admin API key").fill(key or self.server.admin_key)
-        if community:
-            self.page.get_by_label("Community").fill(community)
         self.page.get_by_role("button", name="Sign in").click()
         self.page.get_by_role("heading", name="API keys").wait_for()
 
@@ -302,13 +304,18 @@ def console(browser: Any, server: Server) -> Iterator[Console]:
         ),
     )
 
+    console = Console(page, server, problems)
+
     def refuse_js_dialog(dialog: Any) -> None:
-        problems.append(f"JS dialog: {dialog.message}")
+        if dialog.type == "beforeunload" and console.expect_leave_warnings:
+            console.leave_warnings.append(dialog.type)
+        else:
+            problems.append(f"JS dialog: {dialog.message}")
         dialog.dismiss()
 
     page.on("dialog", refuse_js_dialog)
     try:
-        yield Console(page, server, problems)
+        yield console
     finally:
         context.close()
     assert not problems, problems  # a page error, a CSP refusal, a file of its own not loaded or a JS dialog

@@ -150,3 +150,44 @@ def moto_config(endpoint: str) -> Any:
 
     core = {**default_user_config["core"], "passthrough": {"urls": [f"{endpoint}.*"], "services": ["dynamodb"]}}
     return {"core": core}
+
+
+class CapacityLog:
+    """Every DynamoDB call a botocore client makes, with ReturnConsumedCapacity=INDEXES added and
+    the ConsumedCapacity each answer reports: ``(operation, capacity)`` in call order. Only
+    DynamoDB Local counts the index writes an item's change causes; moto reports one unit a call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[dict[str, Any]]]] = []
+
+    def attach(self, client: Any) -> CapacityLog:
+        events = client.meta.events
+        events.register("provide-client-params.dynamodb.*", self._ask, unique_id=f"capacity-ask-{id(self)}")
+        events.register("after-call.dynamodb.*", self._record, unique_id=f"capacity-record-{id(self)}")
+        return self
+
+    @staticmethod
+    def _ask(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if "ReturnConsumedCapacity" in model.input_shape.members:
+            params.setdefault("ReturnConsumedCapacity", "INDEXES")
+
+    def _record(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        consumed = parsed.get("ConsumedCapacity")
+        if consumed is not None:
+            self.calls.append((model.name, consumed if isinstance(consumed, list) else [consumed]))
+
+    def units(self, operation: str | None = None) -> float:
+        """Capacity units consumed in all (or one operation's) calls, indexes included."""
+        return sum(c["CapacityUnits"] for name, cs in self.calls if operation in (None, name) for c in cs)
+
+    def index_units(self) -> dict[str, float]:
+        """Units consumed per global secondary index, over every call."""
+        found: dict[str, float] = {}
+        for _, consumed in self.calls:
+            for capacity in consumed:
+                for name, index in capacity.get("GlobalSecondaryIndexes", {}).items():
+                    found[name] = found.get(name, 0.0) + index["CapacityUnits"]
+        return found
+
+    def clear(self) -> None:
+        self.calls.clear()

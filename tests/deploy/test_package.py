@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
@@ -40,7 +39,7 @@ def _stage_env(stage: str) -> dict[str, str]:
     return {**CONFIG.get("environment_variables", {}), **CONFIG["stages"][stage].get("environment_variables", {})}
 
 
-def _package(stage: str, pkg_format: str, out: Path) -> None:
+def package_into(stage: str, pkg_format: str, out: Path) -> None:
     command = [str(CHALICE), "--project-dir", str(ROOT), "package", "--stage", stage, "--pkg-format", pkg_format]
     if pkg_format == "cloudformation":
         command += ["--merge-template", f".chalice/resources-{stage}.json"]
@@ -57,16 +56,16 @@ def _package(stage: str, pkg_format: str, out: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, str], Path]]:
-    base = tmp_path_factory.mktemp("package")
-    outputs = {(stage, fmt): base / f"{stage}-{fmt}" for stage in STAGES for fmt in FORMATS}
+def packages() -> dict[tuple[str, str], Path]:
+    from tests.deploy.packaging import packaged
+
     # The first run fills Chalice's wheel cache; the rest reuse it and may run two at a time.
-    first, *rest = outputs.items()
-    _package(first[0][0], first[0][1], first[1])
+    first, *rest = [(stage, fmt) for stage in STAGES for fmt in FORMATS]
+    outputs = {first: packaged(*first)}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for future in [pool.submit(_package, stage, fmt, out) for (stage, fmt), out in rest]:
-            future.result()
-    yield outputs
+        for (stage, fmt), out in zip(rest, pool.map(lambda pair: packaged(*pair), rest), strict=True):
+            outputs[(stage, fmt)] = out
+    return outputs
 
 
 # -- reading the outputs ----------------------------------------------------------------------
@@ -249,7 +248,7 @@ def test_tables_and_indexes_match_the_models(packages, stage, pkg_format):
 @pytest.mark.parametrize("stage", STAGES)
 def test_no_data_action_on_a_wildcard_resource(packages, stage, pkg_format):
     tables = set(_model_tables(stage))
-    table_arn = re.compile(r"arn:aws:dynamodb:\*:\*:table/([\w.-]+)(/index/\*)?")
+    table_arn = re.compile(r"arn:aws:dynamodb:\*:\*:table/([\w.-]+)(/index/\*|/stream/\*)?")
     own = f"{CONFIG['app_name']}/{stage}/"
     for name, function in _functions(packages, stage, pkg_format).items():
         for statement in function["statements"]:
@@ -276,6 +275,9 @@ def test_no_data_action_on_a_wildcard_resource(packages, stage, pkg_format):
                     assert f":log-group:/aws/lambda/{CONFIG['app_name']}-{stage}-" in resource
                 elif service == "apigateway":  # the keys' API Gateway keys and usage plans only
                     assert re.fullmatch(r"arn:aws:apigateway:\*::/(apikeys|usageplans)(/.*)?", resource), resource
+                elif service == "events":  # lifecycle events, to the stage's own bus only
+                    assert resource == f"arn:aws:events:*:*:event-bus/{CONFIG['app_name']}-{stage}", resource
+                    assert actions == ["events:PutEvents"]
                 elif service == "sqs":  # the scheduled functions' dead-letter queue, and only it
                     assert resource == f"arn:aws:sqs:*:*:{CONFIG['app_name']}-{stage}-failed-invocations"
                     assert actions == ["sqs:SendMessage"]
@@ -310,11 +312,12 @@ def test_authorizers_run_on_their_own_small_role(packages, stage, pkg_format):
             ("dynamodb:BatchGetItem", roles_table),  # the custom roles a key holds, by key
         }
         assert len([g for g in pepper if not g[0].startswith("kms:")]) == 1, "the pepper secret and nothing else"
-        # UpdateItem may name last_used_at (and what its key and condition need), nothing else:
+        # UpdateItem may name last_used_at (and its key), of a last-use item only, nothing else:
         # tests/deploy/test_authorizer_role.py judges the requests the code sends against it.
         [update] = [s for s in function["statements"] if "dynamodb:UpdateItem" in _as_list(s["Action"])]
         condition = update["Condition"]
-        assert condition["ForAllValues:StringEquals"]["dynamodb:Attributes"] == ["key_id", "last_used_at", "revoked_at"]
+        assert condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["#used#*"]
+        assert condition["ForAllValues:StringEquals"]["dynamodb:Attributes"] == ["key_id", "last_used_at"]
         assert condition["StringEquals"]["dynamodb:ReturnValues"] == ["NONE"]
     assert len(functions["api_handler"]["statements"]) > len(functions["app_authorizer"]["statements"])
 
@@ -503,6 +506,9 @@ def test_authorizers_reserved_schedules_dead_lettered(packages, stage, pkg_forma
 def _assert_json_access_log(log_format: str) -> None:
     fields = json.loads(log_format)
     assert fields["requestId"] == "$context.requestId" and fields["keyId"] == "$context.authorizer.key_id"
+    # The Lambda request ids a decision line and the handler's lines carry: a request joins on them.
+    assert fields["authorizerRequestId"] == "$context.authorizer.requestId"
+    assert fields["integrationRequestId"] == "$context.integration.requestId"
     assert {"status", "latencyMs"} <= set(fields)
     assert "authorization" not in log_format.lower().replace("$context.authorizer", "")
     assert "$input" not in log_format and "header" not in log_format.lower()
@@ -542,6 +548,71 @@ def test_terraform_stage_is_its_own_resource_with_the_access_log(packages, stage
     text = json.dumps(resources)
     assert "aws_api_gateway_deployment.rest_api.invoke_url" not in text
     assert "aws_api_gateway_deployment.rest_api.stage_name" not in text
+
+
+def _lambda_functions(packages: dict[tuple[str, str], Path], stage: str, pkg_format: str) -> dict[str, Any]:
+    """Every packaged function: logical id (CloudFormation) or resource name (Terraform) → properties."""
+    if pkg_format == "cloudformation":
+        return _cfn_of_type(_cfn(packages, stage), "AWS::Serverless::Function")
+    return dict(_tf(packages, stage)["resource"]["aws_lambda_function"])
+
+
+@pytest.mark.parametrize("pkg_format", FORMATS)
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_function_logs_to_a_group_that_expires(packages, stage, pkg_format):
+    """Lambda makes /aws/lambda/<function name> on a function's first line, never expiring: each
+    function's group is declared in the stack instead, with a retention."""
+    functions = _lambda_functions(packages, stage, pkg_format)
+    assert len(functions) >= 5
+    if pkg_format == "cloudformation":
+        groups = {
+            json.dumps(p["LogGroupName"]): p.get("RetentionInDays")
+            for p in _cfn_of_type(_cfn(packages, stage), "AWS::Logs::LogGroup").values()
+        }
+        # Ref of a function is its name, whatever name CloudFormation gives it.
+        wanted = {json.dumps({"Fn::Sub": f"/aws/lambda/${{{logical}}}"}) for logical in functions}
+    else:
+        groups = {
+            g["name"]: g.get("retention_in_days")
+            for g in _tf(packages, stage)["resource"]["aws_cloudwatch_log_group"].values()
+        }
+        wanted = {f"/aws/lambda/${{aws_lambda_function.{name}.function_name}}" for name in functions}
+    missing = wanted - set(groups)
+    assert not missing, f"functions whose log group is not declared: {sorted(missing)}"
+    assert all(0 < groups[name] <= 365 for name in wanted), {name: groups[name] for name in wanted}
+
+
+@pytest.mark.parametrize("pkg_format", FORMATS)
+@pytest.mark.parametrize("stage", STAGES)
+def test_authorizers_start_no_trace_of_their_own(packages, stage, pkg_format):
+    """X-Ray bills each trace recorded, and an authorizer in Active mode starts one for most
+    decisions (Lambda samples 1 a second and 5% of the rest, whatever the sampling rules): the
+    authorizers pass tracing through (traced only when the calling API sampled the request);
+    the other functions follow the stage's ``xray``."""
+    traced = bool(CONFIG["stages"][stage].get("xray"))
+    for name, function in _lambda_functions(packages, stage, pkg_format).items():
+        if pkg_format == "cloudformation":
+            mode = function.get("Tracing", "PassThrough")
+        else:
+            mode = function.get("tracing_config", {"mode": "PassThrough"})["mode"]
+        authorizer = name in ("AppAuthorizer", "GatewayAuthorizer", "app_authorizer", "gateway_authorizer")
+        assert mode == ("Active" if traced and not authorizer else "PassThrough"), (name, mode)
+
+
+@pytest.mark.parametrize("pkg_format", FORMATS)
+@pytest.mark.parametrize("stage", STAGES)
+def test_api_sends_stage_metrics_not_per_method_ones(packages, stage, pkg_format):
+    """Detailed metrics are seven custom metrics per route and method, billed as such; the stage's
+    own (Count, 4XXError, 5XXError, Latency per API and stage) come free. Execution logs stay at ERROR."""
+    if pkg_format == "cloudformation":
+        settings = _cfn(packages, stage)["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
+        assert settings and all(s.get("MetricsEnabled", False) is False for s in settings), settings
+        assert all(s["LoggingLevel"] == "ERROR" and s["DataTraceEnabled"] is False for s in settings)
+    else:
+        method_settings = _tf(packages, stage)["resource"]["aws_api_gateway_method_settings"].values()
+        settings = [s for ms in method_settings for s in ms["settings"]]
+        assert settings and all(s.get("metrics_enabled", False) is False for s in settings), settings
+        assert all(s["logging_level"] == "ERROR" and s["data_trace_enabled"] is False for s in settings)
 
 
 def _checkov_exceptions() -> list[tuple[str, list[str], str]]:

@@ -149,3 +149,58 @@ def test_role_changes_are_in_the_community_trail(client, admin):
         "before": {"permissions": ["intelligence:read"]},
         "after": {"permissions": ["playbooks:read"]},
     }
+
+
+def test_a_roles_holders_are_its_active_keys_in_grace_or_not_and_its_pending_ones(client, admin):
+    """What DynamoDB finds as holders (deleting is refused naming them): active keys, a key in its
+    rotation grace period and its successor, a pending key; never a revoked key, nor another
+    community's key holding a role of the same name."""
+    from chalicelib import wiring
+    from chalicelib.keys.records import PENDING, Event, utcnow
+    from chalicelib.roles.caller import Caller
+
+    _, secret = admin
+    for community in ("demo", "other"):
+        wiring.custom_roles().create(
+            Caller.operator(community), community, {"name": "hunter", "permissions": ["intelligence:read"]}
+        )
+    active_id, _ = make_key(name="active", roles=("hunter", "ic_viewer"))
+    in_grace_id, _ = make_key(name="in grace", roles=("hunter",))
+    rotated = client.http.post(f"/communities/demo/apikeys/{in_grace_id}/rotate", headers=bearer(secret),
+                               body=as_json({"grace": "7d"}))  # fmt: skip
+    successor_id = rotated.json_body["api_key"]["id"]
+    pending_id, _ = make_key(name="pending", roles=("hunter",))
+    store = wiring.store()
+    others = [make_key(community="other", name="elsewhere", roles=("hunter",))[0], make_key(name="viewer")[0]]
+    for key_id in (pending_id, *others):  # pending keys are found apart: one of each kind
+        record = store.get(key_id)
+        store.update(record, {"status": PENDING}, Event(record.community, key_id, "edit", "operator", utcnow()))
+    revoked_id, _ = make_key(name="revoked", roles=("hunter",))
+    client.http.post(f"/communities/demo/apikeys/{revoked_id}/revoke", headers=bearer(secret), body=b"")
+    make_key(community="other", name="elsewhere", roles=("hunter",))
+    make_key(name="not a holder", roles=("ic_viewer",))
+
+    answer = client.http.delete(f"{ROLES}/hunter", headers=bearer(secret))
+
+    assert answer.status_code == 409, answer.body
+    held = {key["id"] for key in answer.json_body["keys"]}
+    assert held == {active_id, in_grace_id, successor_id, pending_id}
+
+
+def test_a_weaker_key_is_refused_a_role_a_stronger_key_holds_and_the_refusal_names_it(client, admin):
+    """The reported hole, over HTTP: keymgr = [apikeys:manage]; S = [keymgr, soc_analyst];
+    H = [apikeys_admin, ic_viewer] may not narrow keymgr (S would lose apikeys:manage)."""
+    _, secret = admin
+    create_role(client, secret, name="keymgr", permissions=["apikeys:manage"])
+    strong_id, strong_secret = make_key(name="S", roles=("keymgr", "soc_analyst"))
+    _, weak_secret = make_key(name="H", roles=("apikeys_admin", "ic_viewer"))
+
+    edited = client.http.patch(f"{ROLES}/keymgr", headers=bearer(weak_secret),
+                               body=as_json({"permissions": ["intelligence:read"]}))  # fmt: skip
+    deleted = client.http.delete(f"{ROLES}/keymgr", headers=bearer(weak_secret))
+
+    message = f"this key lacks permissions the key {strong_id} holds: operations:read, operations:write"
+    assert (edited.status_code, edited.json_body["Message"]) == (403, message)
+    assert (deleted.status_code, deleted.json_body["Message"]) == (403, message)
+    whoami = client.http.get("/whoami", headers=bearer(strong_secret)).json_body
+    assert "apikeys:manage" in whoami["permissions"]

@@ -167,3 +167,48 @@ def test_the_scheduled_functions_count_what_they_did(client: Any, admin: tuple[s
     grace, sweeper = with_metric(found, "GraceFinished"), with_metric(found, "PendingSwept")
     assert [(d["face"], d["GraceFinished"]) for d in grace] == [("grace", 1)]
     assert [(d["face"], d["PendingSwept"]) for d in sweeper] == [("sweeper", 0)]
+
+
+class _LambdaContext:
+    """What Lambda hands a handler, as far as the decision line reads it."""
+
+    def __init__(self, aws_request_id: str) -> None:
+        self.aws_request_id = aws_request_id
+
+
+def test_decision_lines_carry_the_lambda_request_id(moto_aws: None, capsys) -> None:
+    """Each face, called as Lambda calls it (the module's handler, the event and a context), logs
+    the invocation's request id: API Gateway's access log names it ``authorizerRequestId``, so
+    the two join. Between invocations no id is left over."""
+    from chalicelib import logs
+    from chalicelib.routes.auth import app_authorizer
+    from chalicelib.routes.gateway import gateway_authorizer
+
+    _, viewer = make_key(roles=("ic_viewer",))
+    token = json.loads((EVENTS / "rest_token.json").read_text().replace("{token}", viewer))
+    capsys.readouterr()
+
+    gateway_authorizer(token, _LambdaContext("c0ffee00-0000-4000-8000-000000000001"))
+    with pytest.raises(Exception, match="Unauthorized"):
+        gateway_authorizer({**token, "authorizationToken": "Bearer nope"}, _LambdaContext("gateway-refused"))
+    app_authorizer({**token, "methodArn": token["methodArn"].replace("/GET/intelligence/", "/GET/whoami/")},
+                   _LambdaContext("c0ffee00-0000-4000-8000-000000000002"))  # fmt: skip
+    with pytest.raises(Exception, match="Unauthorized"):
+        app_authorizer({**token, "authorizationToken": "Bearer nope"}, _LambdaContext("app-refused"))
+
+    decisions = emitted(capsys)
+    assert [(d["face"], d["outcome"], d["request_id"]) for d in decisions] == [
+        ("gateway", "allow", "c0ffee00-0000-4000-8000-000000000001"),
+        ("gateway", "unauthorized", "gateway-refused"),
+        ("app", "allow", "c0ffee00-0000-4000-8000-000000000002"),
+        ("app", "unauthorized", "app-refused"),
+    ]
+    assert logs.request_id() == ""
+
+
+def test_app_decisions_carry_the_request_id_of_the_local_gateway(client: Any, admin: tuple[str, str], capsys) -> None:
+    """``chalice local`` and ``chalice.test`` call the same authorizer object, with their own context."""
+    capsys.readouterr()
+    assert client.http.get("/whoami", headers=bearer(admin[1])).status_code == 200
+    [decision] = emitted(capsys)
+    assert decision["face"] == "app" and len(decision["request_id"]) >= 32

@@ -201,3 +201,119 @@ def test_a_key_whose_vault_target_is_gone_is_not_rotated(monkeypatch, client, ad
     assert answer.status_code == 400 and answer.json_body["Message"].startswith("vault.target")
     view = client.http.get(f"/communities/demo/apikeys/{old_id}", headers=bearer(admin_secret)).json_body
     assert view["status"] == "active" and "rotated_to" not in view
+
+
+def test_a_key_in_its_grace_period_cannot_turn_on_its_successor(client, admin):
+    """The reported attack: L (leaked, apikeys:manage) is rotated by its owner with 7 days' grace
+    into N; during the grace L may neither rotate N away, nor revoke or edit it. L can be revoked."""
+    _, admin_secret = admin
+    leaked_id, leaked_secret = make_key(name="L", roles=("apikeys_admin", "ic_viewer"))
+    rotated = rotate(client, admin_secret, leaked_id, "7d").json_body
+    successor_id, successor_secret = rotated["api_key"]["id"], rotated["secret"]
+    base = f"/communities/demo/apikeys/{successor_id}"
+
+    answers = [
+        rotate(client, leaked_secret, successor_id, "immediate"),
+        client.http.post(f"{base}/revoke", headers=bearer(leaked_secret), body=b""),
+        client.http.patch(base, headers=bearer(leaked_secret), body=as_json({"name": "mine"})),
+    ]
+
+    refusal = f"this key is in its rotation grace period and cannot change its successor {successor_id}"
+    assert [(a.status_code, a.json_body["Message"]) for a in answers] == [(403, refusal)] * 3
+    assert whoami(client, successor_secret).json_body["id"] == successor_id
+    view = client.http.get(base, headers=bearer(admin_secret)).json_body
+    assert (view["status"], view["name"], view.get("rotated_to")) == ("active", "L", None)
+    # The retiring key can still be revoked, by the owner or by itself.
+    own = client.http.post(f"/communities/demo/apikeys/{leaked_id}/revoke", headers=bearer(leaked_secret), body=b"")
+    assert own.status_code == 200 and own.json_body["status"] == "revoked"
+    assert whoami(client, leaked_secret).status_code == 401
+
+
+def test_rotating_a_key_whose_successor_was_revoked_is_refused_in_words(client, admin):
+    _, admin_secret = admin
+    old_id, old_secret = make_key(roles=("ic_viewer",))
+    new_id = rotate(client, admin_secret, old_id, "7d").json_body["api_key"]["id"]
+    client.http.post(f"/communities/demo/apikeys/{new_id}/revoke", headers=bearer(admin_secret), body=b"")
+
+    answer = rotate(client, admin_secret, old_id, "immediate")
+
+    assert answer.status_code == 409
+    assert answer.json_body["Message"] == (
+        f"this key was already rotated to {new_id}, which was revoked; create a new key instead "
+        "(this one stops working when its grace period ends)"
+    )
+    assert whoami(client, old_secret).status_code == 200
+
+
+def _at_cap(monkeypatch, cap: int) -> None:
+    from chalicelib import wiring
+
+    monkeypatch.setenv("APIKEYS_MAX_KEYS_PER_COMMUNITY", str(cap))
+    wiring.reset()
+
+
+def live_keys(client, secret) -> list[str]:
+    listed = client.http.get("/communities/demo/apikeys?status=active&limit=100", headers=bearer(secret)).json_body
+    return [item["id"] for item in listed["items"]]
+
+
+AT_CAP = (
+    "this community already has 4 live API keys, the most allowed, and a key in its grace period counts until "
+    'it stops working; rotate with grace "immediate", or revoke a key it no longer needs'
+)
+
+
+def test_rotation_chains_stop_at_the_live_key_cap(client, monkeypatch):
+    """The reported chain: at the cap, rotate with grace, then the successor, and so on. Keys in
+    grace count: the chain stops at the cap; an immediate rotation always goes through."""
+    _at_cap(monkeypatch, 4)
+    _, admin_secret = make_key(name="admin")
+    first_id, _ = make_key(roles=("ic_viewer",), name="chain")
+    successor = rotate(client, admin_secret, first_id, "7d")
+    assert successor.status_code == 201, successor.body
+    make_key(roles=("ic_viewer",), name="filler")
+    assert len(live_keys(client, admin_secret)) == 4
+
+    refused = rotate(client, admin_secret, successor.json_body["api_key"]["id"], "7d")
+
+    assert (refused.status_code, refused.json_body["Message"]) == (409, AT_CAP)
+    assert len(live_keys(client, admin_secret)) == 4
+    immediate = rotate(client, admin_secret, successor.json_body["api_key"]["id"], "immediate")
+    assert immediate.status_code == 201, immediate.body
+    again = rotate(client, admin_secret, immediate.json_body["api_key"]["id"], "immediate")
+    assert again.status_code == 201, again.body
+    assert len(live_keys(client, admin_secret)) == 4
+    # The count moved with each rotation: a create is refused, a revoke frees a place for one.
+    from chalicelib.errors import Conflict
+
+    with pytest.raises(Conflict, match="4 live"):
+        make_key(name="one too many")
+    client.http.post(f"/communities/demo/apikeys/{first_id}/revoke", headers=bearer(admin_secret), body=b"")
+    assert rotate(client, admin_secret, again.json_body["api_key"]["id"], "1h").status_code == 201
+    assert len(live_keys(client, admin_secret)) == 4
+
+
+def test_a_vaulted_rotation_with_grace_at_the_cap_leaves_nothing_and_an_immediate_one_works(monkeypatch, client):
+    from tests.vault_fixtures import set_vault_targets, stored_secrets
+
+    _at_cap(monkeypatch, 4)
+    set_vault_targets(monkeypatch, [SM])
+    _, admin_secret = make_key(name="admin")
+    made = create_vaulted(client, admin_secret)
+    old_id = made.json_body["api_key"]["id"]
+    make_key(roles=("ic_viewer",), name="filler 1")
+    make_key(roles=("ic_viewer",), name="filler 2")
+    before = dict(stored_secrets(SM))
+
+    refused = rotate(client, admin_secret, old_id, "24h")
+
+    assert (refused.status_code, refused.json_body["Message"]) == (409, AT_CAP)
+    assert stored_secrets(SM) == before, "no secret written for a key that was never made"
+    assert len(live_keys(client, admin_secret)) == 4
+    view = client.http.get(f"/communities/demo/apikeys/{old_id}", headers=bearer(admin_secret)).json_body
+    assert "rotated_to" not in view
+
+    immediate = rotate(client, admin_secret, old_id, "immediate")
+    assert immediate.status_code == 201, immediate.body
+    assert len(live_keys(client, admin_secret)) == 4
+    assert list(stored_secrets(SM).values()) == [immediate.json_body["secret"]]

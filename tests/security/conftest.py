@@ -96,9 +96,10 @@ def start_local_run(log_path: Path) -> tuple[subprocess.Popen[bytes], LocalRun]:
     out_path = log_path.with_suffix(".out")
     with log_path.open("wb") as log, out_path.open("wb") as out:
         process = subprocess.Popen(
-            # tied: a killed test session takes the run with it; its own run.env, not the user's
+            # tied: a killed test session takes the run with it; its own run.env, not the user's;
+            # the deployed log lines, whole, for the secret hygiene to read
             tied([sys.executable, str(ROOT / "scripts" / "local.py"), "--port", str(port), "--moto-port",
-                  str(moto_port), "--env-file", str(log_path.with_name("run.env"))]),
+                  str(moto_port), "--env-file", str(log_path.with_name("run.env")), "--full-logs"]),
             cwd=ROOT, env=env, stdout=out, stderr=log, start_new_session=True,
         )  # fmt: skip
     started: dict[str, Any] = {}

@@ -223,34 +223,57 @@ STRENGTHS = {
     "equal": CALLER_PERMISSIONS,
     "stronger": sorted(PERMISSIONS),
 }
+# The same strengths from several roles: a weak custom role, which a weaker key holds too, plus
+# built-in ones. The shared role alone says nothing of its holders' strength: changing it is
+# changing every key holding it, so only the strongest holder tells who may.
+SHARED_PERMISSIONS = ["intelligence:read"]
+SEVERAL_ROLES = {
+    "weaker": ("apikeys_admin",),
+    "equal": ("apikeys_admin", "ic_editor"),
+    "stronger": ("soc_analyst",),
+}
+HOLDINGS = ("one role", "several roles")
 
 
 @dataclass
 class Target:
-    """What one cell of the matrix acts on: a custom role of the strength, a key holding it,
-    and a second role of the same permissions that no key holds (deletable)."""
+    """What one cell of the matrix acts on: the custom role the target key holds, the key, its roles
+    and permissions, and the role a deletion acts on: with one role, a second role of the same
+    permissions that no key holds (deleted: 204); with several, the shared role itself (in use: 409)."""
 
     role: str
-    spare_role: str
+    deletable: str
     key_id: str
+    roles: list[str]
     permissions: list[str]
 
+    @property
+    def deleted(self) -> int:
+        return 204 if self.deletable != self.role else 409
 
-def _target(strength: str, n: int) -> Target:
+
+def _target(strength: str, holding: str, n: int) -> Target:
     operator = Caller.operator("demo")
     roles = wiring.custom_roles()
-    permissions = STRENGTHS[strength]
-    role, spare = f"{strength}_{n}", f"{strength}_{n}_spare"
-    for name in (role, spare):
-        roles.create(operator, "demo", {"name": name, "description": "", "permissions": permissions})
-    key_id, _ = make_key(name=f"{strength} target", roles=(role,))
-    return Target(role, spare, key_id, permissions)
+    role = f"{strength}_{n}"
+    if holding == "one role":
+        permissions = STRENGTHS[strength]
+        for name in (role, f"{role}_spare"):
+            roles.create(operator, "demo", {"name": name, "description": "", "permissions": permissions})
+        key_id, _ = make_key(name=f"{strength} target", roles=(role,))
+        return Target(role, f"{role}_spare", key_id, [role], permissions)
+    roles.create(operator, "demo", {"name": role, "description": "", "permissions": SHARED_PERMISSIONS})
+    held = [role, *SEVERAL_ROLES[strength]]
+    key_id, _ = make_key(name=f"{strength} target", roles=tuple(held))
+    make_key(name="weaker holder", roles=(role,))
+    permissions = sorted(wiring.service().permissions("demo", held))
+    return Target(role, role, key_id, held, permissions)
 
 
 # Mutating route → (a request built from the target, the status a caller at least as strong gets).
-MUTATIONS: dict[tuple[str, str], tuple[Callable[[Target, int], tuple[str, Any]], int]] = {
+MUTATIONS: dict[tuple[str, str], tuple[Callable[[Target, int], tuple[str, Any]], int | Callable[[Target], int]]] = {
     ("/communities/{community}/apikeys", "POST"): (
-        lambda t, n: ("/communities/demo/apikeys", {"name": f"made {n}", "roles": [t.role]}), 201,
+        lambda t, n: ("/communities/demo/apikeys", {"name": f"made {n}", "roles": t.roles}), 201,
     ),
     ("/communities/{community}/apikeys/{key_id}", "PATCH"): (
         lambda t, n: (f"/communities/demo/apikeys/{t.key_id}", {"description": "changed"}), 200,
@@ -265,11 +288,11 @@ MUTATIONS: dict[tuple[str, str], tuple[Callable[[Target, int], tuple[str, Any]],
         lambda t, n: ("/communities/demo/roles", {"name": f"made_{n}", "permissions": t.permissions}), 201,
     ),
     ("/communities/{community}/roles/{name}", "PATCH"): (
-        # Narrowing: takes permissions away from every key holding the role.
+        # Narrowing (or, for the shared role, swapping): changes every key holding the role.
         lambda t, n: (f"/communities/demo/roles/{t.role}", {"permissions": ["apikeys:manage"]}), 200,
     ),
     ("/communities/{community}/roles/{name}", "DELETE"): (
-        lambda t, n: (f"/communities/demo/roles/{t.spare_role}", None), 204,
+        lambda t, n: (f"/communities/demo/roles/{t.deletable}", None), lambda t: t.deleted,
     ),
 }  # fmt: skip
 
@@ -279,36 +302,73 @@ def test_every_mutating_route_is_in_the_strength_matrix() -> None:
     assert mutating == set(MUTATIONS), "a mutating route without a strength case, or a case without its route"
 
 
+def _role_now(name: str) -> Any:
+    return [r for r in wiring.custom_roles().store.list("demo") if r.name == name][0]
+
+
+@pytest.mark.parametrize("holding", HOLDINGS)
 @pytest.mark.parametrize("strength", sorted(STRENGTHS))
-def test_a_caller_changes_only_what_holds_no_more_than_it(client: Any, strength: str) -> None:
-    """Every mutating route × a target weaker than, equal to or stronger than the caller."""
+def test_a_caller_changes_only_what_holds_no_more_than_it(client: Any, strength: str, holding: str) -> None:
+    """Every mutating route × a target weaker than, equal to or stronger than the caller, its
+    strength from one custom role or from several roles, one of them shared with a weaker key."""
     _, secret = make_key(name="matrix caller", roles=CALLER_ROLES)
     wrong = []
     for n, ((path, method), (build, allowed)) in enumerate(sorted(MUTATIONS.items())):
-        target = _target(strength, n)
+        target = _target(strength, holding, n)
         before_key = wiring.store().get(target.key_id)
-        before_role = [r for r in wiring.custom_roles().store.list("demo") if r.name == target.role][0]
+        before_role = _role_now(target.role)
         url, body = build(target, n)
         answer = client.http.request(
             method, url, headers=bearer(secret), body=as_json(body) if body is not None else b""
         )
         count("access checks")
-        expected = 403 if strength == "stronger" else allowed
+        expected = 403 if strength == "stronger" else allowed if isinstance(allowed, int) else allowed(target)
         if answer.status_code != expected:
-            wrong.append(f"{strength}: {method} {path} -> {answer.status_code} {answer.body[:160]!r}")
+            wrong.append(f"{strength}, {holding}: {method} {path} -> {answer.status_code} {answer.body[:160]!r}")
             continue
         if expected == 403:
             message = answer.json_body["Message"]
             # The refusal names what the caller lacks, and nothing changed.
             if "lacks" not in message or "operations:write" not in message:
-                wrong.append(f"{strength}: {method} {path}: refusal does not name the missing permission: {message}")
+                wrong.append(
+                    f"{strength}, {holding}: {method} {path}: refusal does not name the missing permission: {message}"
+                )
             after_key = wiring.store().get(target.key_id)
-            after_role = [r for r in wiring.custom_roles().store.list("demo") if r.name == target.role][0]
+            after_role = _role_now(target.role)
             if (after_key.version, after_key.status) != (before_key.version, before_key.status):
-                wrong.append(f"{strength}: {method} {path}: the target key changed")
+                wrong.append(f"{strength}, {holding}: {method} {path}: the target key changed")
             if (after_role.version, after_role.permissions) != (before_role.version, before_role.permissions):
-                wrong.append(f"{strength}: {method} {path}: the target role changed")
+                wrong.append(f"{strength}, {holding}: {method} {path}: the target role changed")
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_key_in_its_grace_period_changes_nothing_of_its_successor(client: Any) -> None:
+    """Every mutating route against the successor of the calling key (rotated by the operator
+    with 7 days' grace) and the custom role both hold: refused, though the caller is as strong as
+    the successor. Creating stays possible: it changes no existing key."""
+    operator = Caller.operator("demo")
+    wiring.custom_roles().create(operator, "demo", {"name": "shared", "permissions": SHARED_PERMISSIONS})
+    retiring_id, secret = make_key(name="retiring", roles=(*CALLER_ROLES, "shared"))
+    successor = wiring.rotation().rotate(operator, "demo", retiring_id, {"grace": "7d"}).new
+    roles = list(successor.roles)
+    target = Target("shared", "shared", successor.key_id, roles, sorted(wiring.service().permissions("demo", roles)))
+    refusal = f"this key is in its rotation grace period and cannot change its successor {successor.key_id}"
+    wrong = []
+    for n, ((path, method), (build, allowed)) in enumerate(sorted(MUTATIONS.items())):
+        url, body = build(target, n)
+        answer = client.http.request(
+            method, url, headers=bearer(secret), body=as_json(body) if body is not None else b""
+        )
+        count("access checks")
+        creates = method == "POST" and path.endswith(("/apikeys", "/roles"))
+        expected = (allowed, None) if creates else (403, refusal)
+        message = answer.json_body["Message"] if answer.status_code >= 400 else None
+        if (answer.status_code, None if creates else message) != expected:
+            wrong.append(f"{method} {path} -> {answer.status_code} {answer.body[:160]!r}")
+    assert not wrong, "\n".join(wrong)
+    after = wiring.store().get(successor.key_id)
+    assert (after.version, after.status, after.rotated_to) == (successor.version, "active", None)
+    assert _role_now("shared").permissions == SHARED_PERMISSIONS
 
 
 def test_a_weaker_key_cannot_disarm_the_admin_through_its_role(client: Any) -> None:

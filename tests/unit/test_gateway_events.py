@@ -334,7 +334,7 @@ def test_every_payload_reads_its_own_identity_source(scheme):
         # HTTP API set to another header: identitySource is that header's value
         {**http_v1(arn, value), "headers": {"x-api-key": value}},
         {**http_v2(arn, value, method="GET", raw_path="/intelligence/x"), "headers": {"x-api-key": value}},
-        # with $context.routeKey as a second identity source, as the README advises
+        # with $context.routeKey as a second identity source, as docs/authorizer.md advises
         {**http_v2(arn, value, method="GET", raw_path="/intelligence/x"), "identitySource": ["GET /{proxy+}", value]},
         {**http_v1(arn, value), "identitySource": f"{value},GET /{{proxy+}}"},
     ]

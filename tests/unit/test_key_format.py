@@ -1,6 +1,6 @@
 """The documented key format, pinned on one example key: what scanners and clients rely on.
 
-README: ``<prefix>_`` + 16 base62 characters of key id + 24 of secret + 6 of base62 CRC32 of the
+docs/keys.md: ``<prefix>_`` + 16 base62 characters of key id + 24 of secret + 6 of base62 CRC32 of the
 body; scanners use ``\\b<prefix>_[0-9A-Za-z]{46}\\b``; the hint is the prefix and 6 characters.
 """
 

@@ -158,13 +158,17 @@ def test_a_change_lost_to_a_concurrent_one_is_tried_again_then_refused(store, ch
 
 
 def test_a_role_still_granted_is_not_deleted_and_its_holders_are_named(store):
-    roles = service(store)
+    # The key rules (tests/unit/test_role_holders.py) let this caller change both holders.
+    checked: list[tuple[Caller, list[Any]]] = []
+    roles = service(store, authorize_changes=lambda caller, keys: checked.append((caller, list(keys))))
     roles.create(ADMIN, "demo", {"name": "hunter", "permissions": ["intelligence:read"]})
-    store.holders[("demo", "hunter")] = [SimpleNamespace(key_id="k1", name="CI"), SimpleNamespace(key_id="k2", name="")]
+    holders = [SimpleNamespace(key_id="k1", name="CI"), SimpleNamespace(key_id="k2", name="")]
+    store.holders[("demo", "hunter")] = holders
     with pytest.raises(RoleInUse, match=r"^role 'hunter' is still granted to 2 key\(s\): k1, k2$") as refused:
         roles.delete(ADMIN, "demo", "hunter")
     assert refused.value.holders == [{"id": "k1", "name": "CI"}, {"id": "k2", "name": ""}]
     assert ("demo", "hunter") in store.roles and len(store.events) == 1
+    assert checked == [(ADMIN, holders)], "deleting a role is changing each key holding it"
 
 
 @pytest.mark.parametrize("change", ["edit", "delete"])
