@@ -56,10 +56,12 @@ bench: $(VENV)/.installed
 # Of keys/service.py, the paths the security core names: create, delivery to a vault or a plan,
 # retries, revoke, the permission checks and a retiring key's successors
 # (`MUTATION_TARGETS=keys.service.*` for all of it).
+# The authorizer one module a run, so people's tokens (authorizer/tokens.py) get their own time box.
 SERVICE_PATHS := create deliver _lost_race _fail _replay _complete_pending revoke forget_vaulted_secret successors \
 	new_record authorize
 MUTATION_TARGETS ?= keys.format.* roles.catalog.* roles.custom.* roles.caller.* api.schemas.* api.params.* \
-	$(foreach path,$(SERVICE_PATHS),keys.service.xǁKeyServiceǁ$(path)*) authorizer.*
+	$(foreach path,$(SERVICE_PATHS),keys.service.xǁKeyServiceǁ$(path)*) \
+	authorizer.policy.* authorizer.verifier.* authorizer.gateway.* authorizer.execute_api.* authorizer.tokens.*
 MUTATION_TIMEOUT ?= 1500
 MUTATION_CHILDREN ?= 2
 

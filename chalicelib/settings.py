@@ -19,6 +19,16 @@ class SettingsError(Exception):
 
 
 @dataclass(frozen=True)
+class OidcSettings:
+    """The identity provider whose tokens sign people in (``APIKEYS_OIDC_*``)."""
+
+    issuer: str
+    audiences: tuple[str, ...]
+    jwks_url: str | None = None
+    groups_claim: str = "cognito:groups"
+
+
+@dataclass(frozen=True)
 class Settings:
     keys_table: str = "apikeys-keys"
     events_table: str = "apikeys-events"
@@ -42,6 +52,7 @@ class Settings:
     http_api_response: str = "simple"
     usage_plans: tuple[PlanSetting, ...] = ()
     default_plan: str | None = None
+    oidc: OidcSettings | None = None
     event_bus: str | None = None
     event_source: str = "apikeys"
 
@@ -111,9 +122,27 @@ def from_environ(env: Mapping[str, str], *, peppers: bool = True) -> Settings:
         http_api_response=_choice(env, "APIKEYS_HTTP_API_RESPONSE", ("simple", "policy")),
         usage_plans=usage_plans,
         default_plan=default_plan,
+        oidc=_oidc(env),
         event_bus=env.get("APIKEYS_EVENT_BUS") or None,
         event_source=env.get("APIKEYS_EVENT_SOURCE") or "apikeys",
     )
+
+
+def _oidc(env: Mapping[str, str]) -> OidcSettings | None:
+    """People sign in only when an issuer is set; then its client ids are required too."""
+    issuer = env.get("APIKEYS_OIDC_ISSUER", "").strip()
+    if not issuer:
+        return None
+    if not issuer.startswith(("https://", "http://")):
+        raise SettingsError("APIKEYS_OIDC_ISSUER must be the issuer's URL, exactly as tokens name it in iss")
+    audiences = tuple(filter(None, (part.strip() for part in env.get("APIKEYS_OIDC_AUDIENCE", "").split(","))))
+    if not audiences:
+        raise SettingsError("APIKEYS_OIDC_AUDIENCE: the client ids people sign in with, comma-separated")
+    jwks_url = env.get("APIKEYS_OIDC_JWKS_URL", "").strip() or None
+    if jwks_url is not None and not jwks_url.startswith(("https://", "http://")):
+        raise SettingsError("APIKEYS_OIDC_JWKS_URL must be an http(s) URL")
+    groups_claim = env.get("APIKEYS_OIDC_GROUPS_CLAIM", "").strip() or "cognito:groups"
+    return OidcSettings(issuer, audiences, jwks_url, groups_claim)
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -16,6 +16,7 @@ from chalicelib.keys.reader import KeyReader
 from chalicelib.settings import get_settings, reset_settings
 
 if TYPE_CHECKING:  # the types only: each getter imports its module when first called
+    from chalicelib.authorizer.tokens import Person, TokenVerifier
     from chalicelib.authorizer.verifier import Verifier
     from chalicelib.keys.audit import AuditTrail
     from chalicelib.keys.leaks import LeakReports
@@ -109,6 +110,27 @@ def verifier() -> Verifier:
         last_used_interval_seconds=settings.last_used_interval_seconds,
         cache_ttl_seconds=settings.auth_cache_ttl_seconds,
         route_map=RouteMap.from_pairs(settings.route_map or DEFAULT_ROUTE_MAP),
+        people=_verify_person if settings.oidc is not None else None,
+    )
+
+
+def _verify_person(token: str) -> Person:
+    return token_verifier().verify(token)
+
+
+@functools.lru_cache(maxsize=1)
+def token_verifier() -> TokenVerifier:
+    """People's tokens: PyJWT and the issuer's keys, loaded when the first token arrives."""
+    from chalicelib.authorizer.tokens import IssuerKeys, TokenVerifier
+
+    oidc = get_settings().oidc
+    if oidc is None:
+        raise RuntimeError("no identity provider is configured (APIKEYS_OIDC_ISSUER)")
+    return TokenVerifier(
+        issuer=oidc.issuer,
+        audiences=oidc.audiences,
+        keys=IssuerKeys(oidc.issuer, oidc.jwks_url),
+        groups_claim=oidc.groups_claim,
     )
 
 
@@ -191,5 +213,6 @@ def reset() -> None:
     getters = (key_reader, store, vaults, plans, service, verifier, custom_roles, rotation, audit, leaks, publisher)
     for getter in getters:
         getter.cache_clear()
+    token_verifier.cache_clear()
     build_models.cache_clear()
     reset_settings()

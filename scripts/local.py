@@ -1,7 +1,9 @@
 """Run the whole service on loopback: moto in server mode as the embedded backend (DynamoDB,
-Secrets Manager, SSM), tables created, a first admin key for the ``demo`` community printed,
-then the API and console served by ``chalice local``. The run's settings are written to
-``.local/run.env`` (mode 0600, removed when the run stops) so the operator CLI can act on it:
+Secrets Manager, SSM, and a Cognito user pool as the identity provider people sign in with),
+tables created, a person in ``demo:community_admin`` (username and password printed) and a first
+admin key for the ``demo`` community printed, then the API and console served by ``chalice local``.
+The run's settings are written to ``.local/run.env`` (mode 0600, removed when the run stops) so
+the operator CLI can act on it:
 
     set -a; . .local/run.env; set +a; .venv/bin/python -m chalicelib.cli list --community demo
 
@@ -84,6 +86,45 @@ def create_local_usage_plans() -> str:
         )
         offered.append({"name": plan["name"], "usage_plan_id": created["id"], "description": plan["description"]})
     return json.dumps(offered)
+
+
+def create_local_people(moto_url: str, community: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A Cognito user pool on moto, its app client for the console, and a person in group
+    ``<community>:community_admin`` with a generated password: the ``APIKEYS_OIDC_*`` settings
+    that trust it, and the person's sign-in. moto signs its tokens RS256 with the ``iss`` of AWS
+    (``https://cognito-idp.<region>.amazonaws.com/<pool id>``) and serves the JWKS at
+    ``<endpoint>/<pool id>/.well-known/jwks.json``: the issuer is AWS's name, the keys moto's."""
+    import boto3
+
+    cognito = boto3.client("cognito-idp")
+    pool_id = cognito.create_user_pool(PoolName="apikeys-local")["UserPool"]["Id"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName="apikeys-console",
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    group = f"{community}:community_admin"
+    cognito.create_group(UserPoolId=pool_id, GroupName=group, Description=f"manages {community}'s API keys")
+    username = f"{community}-admin"
+    # Cognito's default policy: upper and lower case, a digit and a symbol.
+    password = f"{secrets.token_urlsafe(12)}-Aa1"
+    cognito.admin_create_user(
+        UserPoolId=pool_id,
+        Username=username,
+        UserAttributes=[{"Name": "email", "Value": f"{username}@example.com"}],
+        MessageAction="SUPPRESS",
+    )
+    cognito.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=password, Permanent=True)
+    cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=group)
+    region = pool_id.partition("_")[0]
+    settings = {
+        "APIKEYS_OIDC_ISSUER": f"https://cognito-idp.{region}.amazonaws.com/{pool_id}",
+        "APIKEYS_OIDC_AUDIENCE": client_id,
+        "APIKEYS_OIDC_JWKS_URL": f"{moto_url}/{pool_id}/.well-known/jwks.json",
+    }
+    person = {"username": username, "password": password, "user_pool_id": pool_id, "client_id": client_id}
+    return settings, person
 
 
 LOCAL_EVENT_BUS = "apikeys-local"
@@ -337,6 +378,8 @@ def main() -> int:
         settings["APIKEYS_USAGE_PLANS"] = create_local_usage_plans()
         # Where this run serves the API, for the README's first session (not read by the app).
         settings["APIKEYS_LOCAL_URL"] = f"http://{args.host}:{args.port}"
+        people, person = create_local_people(f"http://127.0.0.1:{args.moto_port}", args.community)
+        settings.update(people)
         os.environ.update(settings)
 
         from chalicelib import wiring
@@ -354,6 +397,11 @@ def main() -> int:
         )
         print(
             json.dumps({"community": args.community, "admin_key_id": created.key.key_id, "admin_key": created.secret})
+        )
+        print(json.dumps({"person": person}))
+        print(
+            f"A person in {args.community}:community_admin signs in to the user pool as {person['username']} "
+            f"with password {person['password']}"
         )
         with run_env_file(args.env_file, settings):
             console_script = Path(sys.executable).with_name("apikeys")  # pip install -e . (make run) puts it there

@@ -537,6 +537,8 @@ class ApiKey(TypedDict):
     created_by: NotRequired[str]
     revoked_at: NotRequired[datetime | None]
     revoked_by: NotRequired[str | None]
+    created_by_name: NotRequired[Annotated[str, Field(description="the name of the person in created_by")]]
+    revoked_by_name: NotRequired[Annotated[str, Field(description="the name of the person in revoked_by")]]
     expires_at: NotRequired[datetime | None]
     last_used_at: NotRequired[datetime | None]
     hint: str
@@ -569,11 +571,22 @@ class EditedKey(ApiKey):
     changed: list[Literal["name", "description", "roles", "plan", "allowed_cidrs"]]
 
 
-class Caller(TypedDict):
-    id: str
+class CommunityGrant(TypedDict):
     community: str
     roles: list[str]
     permissions: list[str]
+
+
+class Caller(TypedDict):
+    """A key (id, community, roles, permissions) or a person (user, name, communities)"""
+
+    id: NotRequired[str]
+    community: NotRequired[str]
+    roles: NotRequired[list[str]]
+    permissions: NotRequired[list[str]]
+    user: NotRequired[Annotated[str, Field(description="user:<sub> of a person signed in")]]
+    name: NotRequired[str]
+    communities: NotRequired[list[CommunityGrant]]
 
 
 class VaultTarget(TypedDict):
@@ -597,7 +610,8 @@ class Event(TypedDict):
     id: str
     key_id: Annotated[str, Field(description="the key's id, or role:<name> for a role change")]
     action: str
-    actor: str
+    actor: Annotated[str, Field(description="key:<id>, user:<sub> (a person), operator, ...")]
+    actor_name: NotRequired[Annotated[str, Field(description="the name of the person in actor")]]
     at: datetime
     details: dict[str, Any]
 

@@ -9,23 +9,30 @@ Two faces call ``Verifier.authorize``: the Chalice authorizer guarding this app
 (``routes/auth.py``) and the standalone Lambda for other APIs behind API Gateway
 (``routes/gateway.py`` → ``gateway.handle_gateway_event``). The route map it decides routes
 with, and the IAM policy it answers with, are in ``policy.py``.
+
+People: when the app's face asks (``people=True``) and an identity provider is configured, a
+bearer value that is not an API key is handed to ``people`` (``tokens.TokenVerifier.verify``,
+whose module is imported only then). The groups of a verified person name their grants,
+``<community>:<role>``, resolved per community by the same role source as a key's roles.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from chalicelib import logs, metrics
 from chalicelib.authorizer.execute_api import bearer_token
 from chalicelib.authorizer.policy import DEFAULT_ROUTE_MAP, RouteMap
 from chalicelib.keys import format as key_format
 from chalicelib.keys.records import ACTIVE, KeyRecord
-from chalicelib.roles.caller import Caller
+from chalicelib.roles.caller import Caller, Grant
 from chalicelib.roles.catalog import Role
 
 log = logging.getLogger(logs.DECISIONS)
@@ -44,6 +51,18 @@ class Unauthorized(Exception):
         self.community = community
 
 
+class Person(Protocol):
+    """A person a verified token names (``tokens.Person``)."""
+
+    @property
+    def sub(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    def grants(self) -> Mapping[str, tuple[str, ...]]: ...
+
+
 @dataclass
 class _Cached:
     key: KeyRecord
@@ -59,8 +78,12 @@ class Decision:
     reason: str
 
     def context(self) -> dict[str, str]:
-        """What the gateway hands the integration: strings only, never the secret or the hash."""
+        """What the gateway hands the integration: strings only, never the secret, the hash or the token.
+        A person's grants, every community's, go as one JSON string: the route picks its community."""
         caller = self.caller
+        if caller.person is not None:
+            grants = [[g.community, list(g.roles), sorted(g.permissions)] for g in caller.grants]
+            return {"person": caller.person, "name": caller.name, "grants": json.dumps(grants, separators=(",", ":"))}
         context = {
             "key_id": caller.key_id,
             "community": caller.community,
@@ -87,11 +110,15 @@ class Verifier:
         route_map: RouteMap | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         roles_held: Callable[[str, Sequence[str]], Mapping[str, Role]] | None = None,
+        people: Callable[[str], Person] | None = None,
     ) -> None:
         self.lookup = lookup
         # The roles a key holds, read by name: a custom-role source reads only those.
         self.roles_held = roles_held or (lambda community, _names: catalog(community))
         self.key_prefix = key_prefix
+        # A person's token: whatever does not start as this deployment's keys do.
+        self.people = people
+        self._key_start = f"{key_prefix}_"
         self.peppers = peppers
         self.catalog = catalog
         self.clock = clock
@@ -114,20 +141,22 @@ class Verifier:
         started: float | None = None,
         source_ip: str | None = None,
         check_address: bool = True,
+        people: bool = False,
     ) -> Decision:
         """Verify ``token`` and, when a route is given, decide it; log one line either way.
+        ``people``: a person's token is accepted too (the app's face only).
 
         ``source_ip`` is the address API Gateway reported (``None``: the event has none, as in a
         TOKEN event); a key restricted to networks is refused from anywhere else. Only a face that
         checks the address itself, later, passes ``check_address=False`` (this app's authorizer:
         its routes check it, ``routes/common.py``).
 
-        Raises ``Unauthorized`` for every bad key and for any internal error (fail closed).
+        Raises ``Unauthorized`` for every bad key or token and for any internal error (fail closed).
         """
         started = time.perf_counter() if started is None else started
         route = f"{method} {path}" if method is not None else ""
         try:
-            caller = self.verify(token, source_ip=source_ip, check_address=check_address)
+            caller = self.verify(token, source_ip=source_ip, check_address=check_address, people=people)
             if method is None:
                 allowed, reason = True, "ok"
             else:
@@ -146,15 +175,19 @@ class Verifier:
             )  # fmt: skip
             raise Unauthorized(reason) from None
         log_decision(
-            outcome="allow" if allowed else "deny", reason=reason, key_id=caller.key_id,
+            outcome="allow" if allowed else "deny", reason=reason, key_id=caller.principal,
             community=caller.community, started=started, face=face, route=route,
         )  # fmt: skip
         return Decision(caller, allowed, reason)
 
-    def verify(self, token: str | None, *, source_ip: str | None = None, check_address: bool = True) -> Caller:
+    def verify(
+        self, token: str | None, *, source_ip: str | None = None, check_address: bool = True, people: bool = False
+    ) -> Caller:
         token = bearer_token(token)
         if not token:
             raise Unauthorized("missing")
+        if people and self.people is not None and not token.startswith(self._key_start):
+            return self._person(token)
         try:
             parsed = key_format.parse(token, self.key_prefix)
         except key_format.InvalidKey:
@@ -186,6 +219,18 @@ class Verifier:
         return Caller(
             key.key_id, key.community, tuple(key.roles), permissions, key.gateway_key_value, tuple(key.allowed_cidrs)
         )
+
+    def _person(self, token: str) -> Caller:
+        assert self.people is not None
+        person = self.people(token)  # Unauthorized (tokens.InvalidToken) for every bad token
+        grants = []
+        for community, names in person.grants().items():
+            held = self.roles_held(community, names)
+            roles = tuple(name for name in names if name in held)
+            if roles:
+                permissions = frozenset(p for name in roles for p in held[name].permissions)
+                grants.append(Grant(community, roles, permissions))
+        return Caller.signed_in(person.sub, person.name, tuple(grants))
 
     def forget(self, key_id: str) -> None:
         """Drop a cached key at once (called on revoke in this container)."""

@@ -220,7 +220,7 @@ export async function openEdit(key) {
     ...detail("Status", statusLabel(key.status)),
     ...detail("Hint", key.hint ? el("code", {}, key.hint) : null),
     ...detail("Created", key.created_at ? timeEl(key.created_at, true) : null),
-    ...detail("Created by", actorEl(key.created_by)),
+    ...detail("Created by", actorEl(key.created_by, key.created_by_name)),
     ...detail("Expires", key.expires_at ? timeEl(key.expires_at, true) : "Never"),
     ...detail("Last used", key.last_used_at ? timeEl(key.last_used_at, true) : "Never"),
     ...detail("Vault", key.vault ? key.vault.target + (key.vault.path ? " · " + key.vault.path : "") : null),
@@ -228,7 +228,7 @@ export async function openEdit(key) {
     ...detail("Rotated to", key.rotated_to ? el("code", {}, key.rotated_to) : null),
     ...detail(key.status === "active" ? "Works until" : "Grace until", key.rotated_to && key.grace_until ? timeEl(key.grace_until, true) : null),
     ...detail("Revoked", key.revoked_at ? timeEl(key.revoked_at, true) : null),
-    ...detail("Revoked by", actorEl(key.revoked_by)),
+    ...detail("Revoked by", actorEl(key.revoked_by, key.revoked_by_name)),
   );
   $("edit-save").hidden = !editable;
   $("edit-revoke").hidden = key.status !== "active" && key.status !== "expired";

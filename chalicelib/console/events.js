@@ -44,9 +44,13 @@ function subjectOf(event) {
   return el("code", { className: "key-id" }, event.key_id);
 }
 
+// "user:<sub>" as the person's name (the record's own, as they signed in), the sub on hover;
 // "key:<id>" as the key's name beside its id once known (asked once per id; a key of another
 // community, or one gone, stays an id); any other actor ("operator:…") as it is.
-export function actorEl(actor) {
+export function actorEl(actor, personName) {
+  if (personName && /^user:/.test(actor || "")) {
+    return el("span", { className: "actor actor-person", title: actor }, el("span", { className: "actor-name" }, personName));
+  }
   const match = /^key:([0-9A-Za-z]+)$/.exec(actor || "");
   if (!match) return actor;
   const id = match[1];
@@ -73,7 +77,7 @@ function eventRow(event) {
     el("td", { className: "cell-created", "data-label": "When" }, timeEl(event.at, true)),
     el("td", { className: "cell-event-action", "data-label": "Action" }, actionBadge(event)),
     el("td", { className: "cell-subject", "data-label": "Subject" }, subjectOf(event)),
-    el("td", { className: "cell-actor", "data-label": "By" }, actorEl(event.actor)),
+    el("td", { className: "cell-actor", "data-label": "By" }, actorEl(event.actor, event.actor_name)),
     el("td", { className: "cell-details", "data-label": "Details" }, eventDetails(event)),
   );
 }
@@ -161,7 +165,7 @@ async function loadKeyEvents(more) {
   keyEvents.cursor = data.next_cursor || null;
   const items = (data.items || []).map((event) => el("li", { className: "event-item", "data-action": event.action },
     el("div", { className: "event-head" }, actionBadge(event), " ", timeEl(event.at, true), " by ",
-      el("span", { className: "event-actor" }, actorEl(event.actor))),
+      el("span", { className: "event-actor" }, actorEl(event.actor, event.actor_name))),
     eventDetails(event)));
   const list = $("edit-events-list");
   if (more) list.append(...items); else list.replaceChildren(...items);

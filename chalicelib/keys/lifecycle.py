@@ -10,7 +10,7 @@ duplicates.
 An event (``detail-type`` one of ``DETAIL_TYPES``'s values, or ``API key leaked``):
 
     {"id": audit event id, "community": ..., "key_id": ..., "action": ..., "actor": ...,
-     "at": ISO-8601, "details": the audit event's details, "api_key": the key's view}
+     "actor_name": a person's name or null, "at": ISO-8601, "details": the audit event's details, "api_key": the key's view}
 
 ``api_key`` is the key's view when the event is published (never the secret or its hash).
 Internal steps (``fail``, ``resume``, the ``create`` of a key whose secret is still on its way to
@@ -71,9 +71,10 @@ def from_stream_image(image: dict[str, Any]) -> Event:
         return str(image[name]["S"])
 
     details = json.loads(image["details"]["S"]) if "S" in image.get("details", {}) else {}
+    actor_name = image.get("actor_name", {}).get("S")
     return Event(
         text("community"), text("key_id"), text("action"), text("actor"), parse_datetime(text("at")),
-        details, text("event_id"),
+        details, text("event_id"), actor_name,
     )  # fmt: skip
 
 
@@ -94,6 +95,7 @@ def entry(event: Event, kind: str, key_view: dict[str, Any] | None, *, bus: str,
         "key_id": event.key_id,
         "action": event.action,
         "actor": event.actor,
+        "actor_name": event.actor_name,
         "at": iso(event.at),
         "details": scrub(event.details),
         "api_key": scrub(key_view),

@@ -42,6 +42,7 @@ LAST_USED_ATTRIBUTES = ("key_id", "last_used_at")
 _STRINGS = (
     "key_id", "community", "name", "description", "status", "key_hash", "pepper_id", "hint", "created_by",
     "revoked_by", "revoke_reason", "rotated_from", "rotated_to", "plan", "gateway_key_id", "gateway_key_value",
+    "created_by_name", "revoked_by_name",
 )  # fmt: skip
 
 

@@ -43,6 +43,9 @@ class KeyRecord:
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     revoked_by: str | None = None
+    # The name of a person who created or revoked the key (``user:<sub>`` in *_by), as they signed in.
+    created_by_name: str | None = None
+    revoked_by_name: str | None = None
     revoke_reason: str | None = None
     last_used_at: datetime | None = None
     updated_at: datetime | None = None
@@ -83,6 +86,9 @@ class KeyRecord:
             "plan": self.plan,
             "allowed_cidrs": list(self.allowed_cidrs),
         }
+        for name in ("created_by_name", "revoked_by_name"):
+            if getattr(self, name):
+                view[name] = getattr(self, name)
         if self.vault:
             view["vault"] = {k: v for k, v in self.vault.items() if k != "token"}
         if self.rotated_from or self.rotated_to:
@@ -101,9 +107,10 @@ class Event:
     at: datetime
     details: dict[str, Any] = field(default_factory=dict)
     event_id: str = ""
+    actor_name: str | None = None  # a person's name, when the actor is ``user:<sub>``
 
     def view(self) -> dict[str, Any]:
-        return {
+        view = {
             "id": self.event_id,
             "key_id": self.key_id,
             "action": self.action,
@@ -111,6 +118,9 @@ class Event:
             "at": iso(self.at),
             "details": self.details,
         }
+        if self.actor_name:
+            view["actor_name"] = self.actor_name
+        return view
 
 
 @dataclass

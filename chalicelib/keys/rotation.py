@@ -120,6 +120,7 @@ class Rotation:
             new_event = Event(
                 community, new.key_id, "rotate", caller.actor, now,
                 {**_audit_fields(new), "rotated_from": old.key_id, "grace": request.grace},
+                actor_name=caller.name or None,
             )  # fmt: skip
             if new.status == PENDING:
                 return self._rotate_vaulted(caller, old, new, new_event, secret.plaintext, request, grace_until)
@@ -224,8 +225,11 @@ class Rotation:
         if grace_until <= now:
             # No grace: the old key is revoked in the same write, not left for the scheduler.
             changes.update(status=REVOKED, revoked_at=now, revoked_by=caller.actor, revoke_reason="rotated")
+            changes.update(revoked_by_name=caller.name or None)
         details = {"rotated_to": new_id, "grace": grace, "grace_until": iso(grace_until)}
-        return changes, Event(old.community, old.key_id, "rotate", caller.actor, now, details)
+        return changes, Event(
+            old.community, old.key_id, "rotate", caller.actor, now, details, actor_name=caller.name or None
+        )
 
     def _after_old_changed(self, old: KeyRecord) -> None:
         if old.status == REVOKED and old.vault:

@@ -182,7 +182,10 @@ class KeyService:
         return self._catalog(community) if self._catalog is not None else BUILTIN_ROLES
 
     def roles(self, caller: Caller) -> list[dict[str, object]]:
-        return [role.to_view() for role in self.catalog(caller.community).values()]
+        # A person outside any route's community sees the built-in catalog (their communities'
+        # own roles are at /communities/{community}/roles).
+        catalog = self.catalog(caller.community) if caller.community else BUILTIN_ROLES
+        return [role.to_view() for role in catalog.values()]
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -224,7 +227,7 @@ class KeyService:
         self.authorize_grant(caller, community, request.roles)
         scope = fingerprint = None
         if idempotency_key is not None:
-            scope = f"{community}#{caller.key_id}#{idempotency_key}"
+            scope = f"{community}#{caller.principal}#{idempotency_key}"
             fingerprint = _fingerprint(body)
             replay = self._replay(caller, scope, fingerprint, community, request)
             if replay is not None:
@@ -235,7 +238,9 @@ class KeyService:
             if request.vault_target is not None:
                 location = self.vaults.resolve(request.vault_target, request.vault_path, community, secret.key_id)
             key = self.new_record(caller, community, request, secret, now, location)
-            event = Event(community, key.key_id, "create", caller.actor, now, _audit_fields(key))
+            event = Event(
+                community, key.key_id, "create", caller.actor, now, _audit_fields(key), actor_name=caller.name or None
+            )
             idem = IdempotencyRecord(scope, key.key_id, fingerprint, now) if scope and fingerprint else None
             try:
                 self.store.insert(key, event, idem, limit=self.max_keys)
@@ -279,6 +284,7 @@ class KeyService:
             hint=key_format.hint(secret.plaintext, self.key_prefix),
             created_at=now,
             created_by=caller.actor,
+            created_by_name=caller.name or None,
             expires_at=request.expires_at,
             vault=location,
             plan=request.plan,
@@ -306,7 +312,7 @@ class KeyService:
         if gateway is not None:
             changes.update(gateway_key_id=gateway.id, gateway_key_value=gateway.value)
             details["plan"] = key.plan
-        event = Event(key.community, key.key_id, "activate", caller.actor, now, details)
+        event = Event(key.community, key.key_id, "activate", caller.actor, now, details, actor_name=caller.name or None)
         # If this write fails the key stays pending (never authorized); the sweeper discards it.
         try:
             active = self.store.update(key, changes, event)
@@ -334,7 +340,15 @@ class KeyService:
         try:
             self.vaults.discard(key.vault or {})
             now = self.clock()
-            event = Event(key.community, key.key_id, "fail", caller.actor, now, {"reason": "vault write failed"})
+            event = Event(
+                key.community,
+                key.key_id,
+                "fail",
+                caller.actor,
+                now,
+                {"reason": "vault write failed"},
+                actor_name=caller.name or None,
+            )
             self.store.update(key, {"status": FAILED, "updated_at": now}, event)
         except (ServiceError, VersionConflict):
             log.warning("could not mark key %s failed; the sweeper will", key.key_id)
@@ -373,7 +387,9 @@ class KeyService:
             "pepper_id": pepper.id,
             "updated_at": now,
         }
-        event = Event(key.community, key.key_id, "resume", caller.actor, now, {"from": key.status})
+        event = Event(
+            key.community, key.key_id, "resume", caller.actor, now, {"from": key.status}, actor_name=caller.name or None
+        )
         try:
             key = self.store.update(key, changes, event)
         except VersionConflict as error:
@@ -411,7 +427,15 @@ class KeyService:
                 return Edited(key, [])  # nothing to write, so nothing to audit
             before = {name: getattr(key, name) for name in changed}
             after = {name: changes[name] for name in changed}
-            event = Event(community, key_id, "edit", caller.actor, now, {"before": before, "after": after})
+            event = Event(
+                community,
+                key_id,
+                "edit",
+                caller.actor,
+                now,
+                {"before": before, "after": after},
+                actor_name=caller.name or None,
+            )
             moving = "plan" in changes and changes["plan"] != key.plan
             gateway_changes = self._enter_plan(key, changes["plan"]) if moving else {}
             try:
@@ -441,7 +465,10 @@ class KeyService:
             self.authorize_change(caller, key)
             now = self.clock()
             changes = {"status": REVOKED, "revoked_at": now, "revoked_by": caller.actor, "revoke_reason": reason}
-            event = Event(community, key_id, "revoke", caller.actor, now, {"reason": reason})
+            changes["revoked_by_name"] = caller.name or None
+            event = Event(
+                community, key_id, "revoke", caller.actor, now, {"reason": reason}, actor_name=caller.name or None
+            )
             try:
                 revoked = self.store.update(key, {**changes, "updated_at": now}, event)
             except VersionConflict:

@@ -176,6 +176,8 @@ def build_models(
         expires_at = UTCDateTimeAttribute(null=True)
         revoked_at = UTCDateTimeAttribute(null=True)
         revoked_by = UnicodeAttribute(null=True)
+        created_by_name = UnicodeAttribute(null=True)
+        revoked_by_name = UnicodeAttribute(null=True)
         revoke_reason = UnicodeAttribute(null=True)
         last_used_at = UTCDateTimeAttribute(null=True)
         updated_at = UTCDateTimeAttribute(null=True)
@@ -234,6 +236,7 @@ def build_models(
         key_id = UnicodeAttribute()
         action = UnicodeAttribute()
         actor = UnicodeAttribute()
+        actor_name = UnicodeAttribute(null=True)
         at = UTCDateTimeAttribute()
         details = JSONAttribute(default=dict)
 
@@ -328,7 +331,7 @@ _RECORD_FIELDS = (
     "key_id", "community", "name", "description", "status", "key_hash", "pepper_id", "hint",
     "created_at", "created_by", "expires_at", "revoked_at", "revoked_by", "revoke_reason",
     "last_used_at", "updated_at", "vault", "rotated_from", "rotated_to", "grace_until", "version",
-    "plan", "gateway_key_id", "gateway_key_value",
+    "plan", "gateway_key_id", "gateway_key_value", "created_by_name", "revoked_by_name",
 )  # fmt: skip
 
 
@@ -767,7 +770,7 @@ class DynamoStore:
                     last_evaluated_key=start,
                 )
             events = [
-                Event(i.community, i.key_id, i.action, i.actor, i.at, dict(i.details or {}), i.event_id)
+                Event(i.community, i.key_id, i.action, i.actor, i.at, dict(i.details or {}), i.event_id, i.actor_name)
                 for i in results
             ]
         except PynamoDBException as error:
@@ -938,6 +941,7 @@ class DynamoStore:
             key_id=event.key_id,
             action=event.action,
             actor=event.actor,
+            actor_name=event.actor_name,
             at=event.at,
             details=event.details,
         )

@@ -299,7 +299,9 @@ def _may_change(caller: Caller, role: CustomRole) -> None:
 
 def _event(role: CustomRole, action: str, caller: Caller, now: datetime, details: dict[str, Any]) -> Event:
     # Role events share the community's audit trail; their subject is ``role:<name>``.
-    return Event(role.community, f"role:{role.name}", action, caller.actor, now, details)
+    return Event(
+        role.community, f"role:{role.name}", action, caller.actor, now, details, actor_name=caller.name or None
+    )
 
 
 def with_changes(role: CustomRole, changes: Mapping[str, Any]) -> CustomRole:

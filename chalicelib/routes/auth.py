@@ -59,12 +59,14 @@ def app_authorizer(auth_request: AuthRequest) -> AuthResponse:
     try:
         # A TOKEN authorizer sees no address: a restricted key's networks travel in the context,
         # and every route checks them against the request's own address (routes/common.py).
-        decision = wiring.verifier().authorize(auth_request.token, face="app", started=started, check_address=False)
+        decision = wiring.verifier().authorize(
+            auth_request.token, face="app", started=started, people=True, check_address=False
+        )
     except Unauthorized:
         raise _unauthorized() from None
-    # This app checks community and permission in each route, so the key may reach every
-    # route, and an answer API Gateway caches for one route is right for all of them.
-    return AuthResponse(routes=["*"], principal_id=decision.caller.key_id, context=decision.context())
+    # This app checks community and permission in each route, so the key or person may reach
+    # every route, and an answer API Gateway caches for one route is right for all of them.
+    return AuthResponse(routes=["*"], principal_id=decision.caller.principal, context=decision.context())
 
 
 def _unauthorized() -> Exception:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +20,7 @@ from chalice.app import Request
 from chalicelib import metrics
 from chalicelib.errors import Conflict, Forbidden, NotFound, StoreError, ValidationError, VaultFailure
 from chalicelib.plans.usage_plans import UsagePlanFailure
-from chalicelib.roles.caller import Caller
+from chalicelib.roles.caller import Caller, Grant
 
 log = logging.getLogger("apikeys")
 
@@ -33,9 +34,17 @@ class ServiceUnavailableError(ChaliceViewError):
 
 
 def caller_of(request: Request) -> Caller:
-    """The caller the authorizer verified, rebuilt from its string-only context."""
+    """The caller the authorizer verified, rebuilt from its string-only context. A person acts
+    in the path's community with that community's grant (``Caller.in_community``)."""
     context = request.context.get("authorizer") or {}
     refuse_other_addresses(request)
+    if "person" in context:
+        grants = tuple(
+            Grant(community, tuple(roles), frozenset(permissions))
+            for community, roles, permissions in json.loads(context["grants"])
+        )
+        person = Caller.signed_in(context["person"], context.get("name", ""), grants)
+        return person.in_community((request.uri_params or {}).get("community"))
     return Caller(
         key_id=context["key_id"],
         community=context["community"],

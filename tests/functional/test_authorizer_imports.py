@@ -51,9 +51,9 @@ def test_the_authorizer_modules_import_no_store_no_routes_no_models():
     assert loaded == ["chalicelib.keys.format", "chalicelib.keys.records"]
 
 
-def test_a_first_decision_from_a_cold_start_imports_no_pynamodb_or_pydantic(moto_server):
+def _cold_env(moto_server: str) -> dict[str, str]:
     suffix = uuid.uuid4().hex[:8]
-    env = {
+    return {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", "/"),
         "AWS_ENDPOINT_URL": moto_server,
@@ -67,11 +67,19 @@ def test_a_first_decision_from_a_cold_start_imports_no_pynamodb_or_pydantic(moto
         "APIKEYS_ROLES_TABLE": f"cold-{suffix}-roles",
         "APIKEYS_VAULT_TARGETS": "[]",
     }
+
+
+def _admin_secret(env: dict[str, str], role: str = "ic_viewer") -> str:
     cli = [sys.executable, "-m", "chalicelib.cli"]
-    for args in (["init"], ["create-key", "--community", "acme", "--name", "Feed", "--role", "ic_viewer"]):
+    for args in (["init"], ["create-key", "--community", "acme", "--name", "Feed", "--role", role]):
         done = subprocess.run([*cli, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
-    secret = json.loads(done.stdout)["secret"]
+    return str(json.loads(done.stdout)["secret"])
+
+
+def test_a_first_decision_from_a_cold_start_imports_no_pynamodb_or_pydantic(moto_server):
+    env = _cold_env(moto_server)
+    secret = _admin_secret(env)
     event = json.dumps({"type": "TOKEN", "authorizationToken": f"Bearer {secret}", "methodArn": ARN})
 
     seen = json.loads(_python(DECIDE, event, env=env).splitlines()[-1])  # after the decision log line
@@ -79,3 +87,38 @@ def test_a_first_decision_from_a_cold_start_imports_no_pynamodb_or_pydantic(moto
     assert seen["effect"] == "Allow"
     assert [m for m in seen["modules"] if m.split(".")[0] in HEAVY] == []
     assert "chalicelib.keys.store" not in seen["modules"] and "chalicelib.roles.store" not in seen["modules"]
+
+
+APP_DECIDE = """
+import json, sys
+import app
+answers = []
+for token in sys.argv[1:]:
+    event = {"type": "TOKEN", "authorizationToken": "Bearer " + token,
+             "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef123/api/GET/whoami"}
+    try:
+        answer = app.app.handler_map["app_authorizer"](event, None)
+        effect = answer["policyDocument"]["Statement"][0]["Effect"]
+    except Exception as error:
+        effect = str(error)
+    answers.append({"effect": effect, "people": sorted(m for m in sys.modules
+                    if m.split(".")[0] == "jwt" or m == "chalicelib.authorizer.tokens")})
+print(json.dumps(answers))
+"""
+
+
+def test_with_people_signing_in_an_api_key_still_imports_no_token_library(moto_server):
+    """The app's authorizer with an identity provider configured: a key's decision costs what it
+    did (no PyJWT); the first token loads it."""
+    from tests.oidc import Issuer
+
+    env = {**_cold_env(moto_server), "APIKEYS_OIDC_ISSUER": "https://issuer.test/pool", "APIKEYS_OIDC_AUDIENCE": "c"}
+    env["APIKEYS_OIDC_JWKS_URL"] = "http://127.0.0.1:9/jwks.json"  # nothing listens: keys unavailable
+    secret = _admin_secret(env, "community_admin")
+    token = Issuer(owner="imports").sign()
+
+    by_key, by_token = json.loads(_python(APP_DECIDE, secret, token, env=env).splitlines()[-1])
+
+    assert by_key == {"effect": "Allow", "people": []}
+    assert "Unauthorized" in by_token["effect"]  # the refusal API Gateway turns into 401
+    assert "jwt" in by_token["people"] and "chalicelib.authorizer.tokens" in by_token["people"]

@@ -189,6 +189,45 @@ def test_lifecycle_events_reach_the_runs_bus(local_run):
     assert created.json()["secret"] not in log.read_text()
 
 
+def test_the_printed_person_signs_in_with_the_runs_cognito_and_acts_under_their_name(local_run):
+    """The username and password the run prints, signed in as the console does (InitiateAuth,
+    USER_PASSWORD_AUTH) against the run's moto Cognito; its real tokens reach the API."""
+    import boto3
+
+    person = next(json.loads(line)["person"] for line in local_run["lines"] if line.startswith('{"person"'))
+    assert (
+        f"A person in demo:community_admin signs in to the user pool as {person['username']} "
+        f"with password {person['password']}"
+    ) in local_run["lines"]
+    cognito = boto3.client(
+        "cognito-idp", endpoint_url=f"http://127.0.0.1:{local_run['ports'][1]}", region_name="us-east-1",
+        aws_access_key_id="local", aws_secret_access_key="local",
+    )  # fmt: skip
+    signed_in = cognito.initiate_auth(
+        AuthFlow="USER_PASSWORD_AUTH", ClientId=person["client_id"],
+        AuthParameters={"USERNAME": person["username"], "PASSWORD": person["password"]},
+    )["AuthenticationResult"]  # fmt: skip
+    url = local_run["url"]
+    for token in (signed_in["IdToken"], signed_in["AccessToken"]):
+        who = requests.get(f"{url}/whoami", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
+        assert who["name"] == person["username"]
+        assert [(c["community"], c["roles"]) for c in who["communities"]] == [("demo", ["community_admin"])]
+    created = requests.post(
+        f"{url}/communities/demo/apikeys", json={"name": "Made by a person", "roles": ["ic_viewer"]},
+        headers={"Authorization": f"Bearer {signed_in['IdToken']}"}, timeout=10,
+    )  # fmt: skip
+    assert created.status_code == 201
+    assert created.json()["api_key"]["created_by_name"] == person["username"]
+    with pytest.raises(cognito.exceptions.NotAuthorizedException):
+        cognito.initiate_auth(
+            AuthFlow="USER_PASSWORD_AUTH", ClientId=person["client_id"],
+            AuthParameters={"USERNAME": person["username"], "PASSWORD": person["password"] + "x"},
+        )  # fmt: skip
+    settings = local_run["env_file"].read_text()
+    assert f"APIKEYS_OIDC_AUDIENCE={person['client_id']}" in settings
+    assert f"APIKEYS_OIDC_ISSUER=https://cognito-idp.us-east-1.amazonaws.com/{person['user_pool_id']}" in settings
+
+
 def test_cli_through_run_env_acts_on_the_run(local_run):
     """The printed recipe, run as printed from a shell that has none of the run's settings."""
     env_file = local_run["env_file"]

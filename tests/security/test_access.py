@@ -6,7 +6,7 @@ added. Each call goes through the real authorizer and routes (chalice.test) on m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,6 +19,7 @@ from chalicelib.keys.records import Event, utcnow
 from chalicelib.roles.caller import Caller
 from chalicelib.roles.catalog import PERMISSIONS
 from tests.conftest import as_json, bearer, make_key
+from tests.oidc import CLIENT_ID, Issuer, serving_issuer, with_claims
 from tests.security.conftest import count
 
 # A body the route would accept from a fully entitled caller, so that a refusal is about access.
@@ -55,8 +56,31 @@ _TARGET: dict[str, str] = {}
 
 
 @pytest.fixture
-def callers(client: Any) -> dict[str, dict[str, str]]:
-    """Every kind of caller, as the Authorization headers they send."""
+def callers(client: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, dict[str, str]]]:
+    """Every kind of caller, as the Authorization headers they send: keys, and people signed in
+    with an identity provider (a loopback issuer for the test's length)."""
+    with serving_issuer() as issuer_server:
+        monkeypatch.setenv("APIKEYS_OIDC_ISSUER", issuer_server.issuer.url)
+        monkeypatch.setenv("APIKEYS_OIDC_AUDIENCE", CLIENT_ID)
+        wiring.reset()
+        yield {**_key_callers(), **_people(issuer_server.issuer)}
+
+
+def _people(issuer: Issuer) -> dict[str, dict[str, str]]:
+    def person(*groups: str, **changes: Any) -> str:
+        return issuer.sign(issuer.claims(**{"cognito:groups": list(groups), **changes}))
+
+    forged = with_claims(person("other:community_admin"), **{"cognito:groups": ["demo:community_admin"]})
+    return {
+        "person, forged token": bearer(forged),
+        "person, expired token": bearer(person("demo:community_admin", exp=int(utcnow().timestamp()) - 120)),
+        "person, another community": bearer(person("other:community_admin")),
+        "person, no community": bearer(person("staff")),
+        "person, no apikeys:manage": bearer(person("demo:ic_editor", "other:community_admin")),
+    }
+
+
+def _key_callers() -> dict[str, dict[str, str]]:
     target_id, _ = make_key(name="target", roles=("ic_viewer",))
     _TARGET["id"] = target_id
     _, revoked = make_key(name="revoked")
@@ -99,6 +123,11 @@ EXPECTED = {
     "another community": 404,
     "no apikeys:manage": 403,
     "from elsewhere": 403,  # an admin key restricted to networks the request does not come from
+    "person, forged token": 401,
+    "person, expired token": 401,
+    "person, another community": 404,
+    "person, no community": 404,
+    "person, no apikeys:manage": 403,
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ from chalicelib.authorizer.policy import DEFAULT_ROUTE_MAP, RouteMap, RouteMapEr
 from chalicelib.authorizer.verifier import Unauthorized, Verifier
 from chalicelib.keys import format as key_format
 from chalicelib.keys.records import ACTIVE, PENDING, REVOKED, KeyRecord
+from chalicelib.roles.caller import Caller, Grant
 from chalicelib.roles.catalog import BUILTIN_ROLES, Role
 
 PEPPER = key_format.Pepper("p1", b"k" * 32)
@@ -595,3 +596,114 @@ def test_decision_context_is_strings_only(table, clock):
         "key_id": key_format.parse(secret, "apk").key_id, "community": "demo", "roles": "ic_viewer,playbooks_operator",
         "permissions": "intelligence:read,playbooks:read,playbooks:run",
     }  # fmt: skip
+
+
+# -- people ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Person:
+    sub: str
+    name: str
+    groups: dict[str, tuple[str, ...]]
+
+    def grants(self) -> dict[str, tuple[str, ...]]:
+        return self.groups
+
+
+class People:
+    """The token verifier as the core sees it: a token in, a person out, or a refusal."""
+
+    def __init__(self, **groups: tuple[str, ...]) -> None:
+        self.groups = groups
+        self.seen: list[str] = []
+
+    def __call__(self, token: str) -> _Person:
+        self.seen.append(token)
+        if token != "good-token":
+            raise Unauthorized("token:signature")
+        return _Person("sub-1", "Alice", self.groups)
+
+
+CUSTOM = {"clerk": Role("clerk", "", ("apikeys:manage",), builtin=False)}
+
+
+def people_verifier(table: Table, clock: Clock, people: People) -> Verifier:
+    def held(community: str, names: Any) -> dict[str, Role]:
+        known = {**BUILTIN_ROLES, **(CUSTOM if community == "demo" else {})}
+        return {name: known[name] for name in names if name in known}
+
+    return verifier(table, clock, people=people, roles_held=held)
+
+
+def test_a_persons_groups_become_grants_per_community(table, clock):
+    people = People(demo=("clerk", "ic_viewer", "nosuch"), acme=("clerk",), lab=("nosuch",))
+    caller = people_verifier(table, clock, people).verify("Bearer good-token", people=True)
+    assert caller.person == "sub-1" and caller.name == "Alice" and caller.actor == "user:sub-1"
+    assert caller.principal == "user:sub-1" and caller.community == "" and caller.permissions == frozenset()
+    # acme has no custom role "clerk", lab's only role is unknown: neither is a grant.
+    assert caller.grants == (Grant("demo", ("clerk", "ic_viewer"), frozenset({"apikeys:manage", "intelligence:read"})),)
+
+
+def test_a_persons_caller_in_a_community_is_a_key_holding_that_grants_roles(table, clock):
+    caller = people_verifier(table, clock, People(demo=("clerk",), acme=("ic_viewer",))).verify(
+        "good-token", people=True
+    )
+    in_acme = caller.in_community("acme")
+    assert (in_acme.community, in_acme.roles, in_acme.permissions) == ("acme", ("ic_viewer",), {"intelligence:read"})
+    assert in_acme.actor == "user:sub-1" and in_acme.grants == caller.grants
+    nowhere = caller.in_community("other")
+    assert (nowhere.community, nowhere.roles, nowhere.permissions) == ("", (), frozenset())
+    assert caller.in_community(None).community == ""
+
+
+def test_a_key_caller_is_the_same_in_every_community(table, clock):
+    caller = verifier(table, clock).verify(table.add())
+    assert caller.in_community("acme") is caller
+    assert caller.principal == caller.key_id and caller.actor == f"key:{caller.key_id}"
+    assert Caller.operator("demo").principal == "operator" and Caller.operator("demo").actor == "operator"
+
+
+def test_tokens_reach_people_only_when_the_face_asks(table, clock):
+    people = People(demo=("clerk",))
+    check = people_verifier(table, clock, people)
+    assert refusal(lambda: check.verify("good-token")).reason == "malformed"
+    assert refusal(lambda: check.verify("bad-token", people=True)).reason == "token:signature"
+    assert people.seen == ["bad-token"]
+
+
+def test_an_api_key_never_goes_to_people(table, clock):
+    people = People(demo=("clerk",))
+    check = people_verifier(table, clock, people)
+    assert check.verify(table.add(), people=True).person is None
+    assert refusal(lambda: check.verify("apk_notakey", people=True)).reason == "malformed"
+    assert people.seen == []
+
+
+def test_without_people_configured_a_token_is_a_malformed_key(table, clock):
+    assert refusal(lambda: verifier(table, clock).verify("good-token", people=True)).reason == "malformed"
+
+
+def test_a_persons_decision_is_logged_and_carried_without_the_token(table, clock, capsys):
+    logs.configure("INFO")
+    check = people_verifier(table, clock, People(demo=("clerk", "ic_viewer"), acme=("ic_viewer",)))
+    decision = check.authorize("good-token", face="app", people=True)
+    [line] = decision_lines(capsys)
+    assert (line["outcome"], line["key_id"], line["community"]) == ("allow", "user:sub-1", "")
+    assert "good-token" not in json.dumps(line)
+    context = decision.context()
+    assert context == {
+        "person": "sub-1", "name": "Alice",
+        "grants": '[["demo",["clerk","ic_viewer"],["apikeys:manage","intelligence:read"]],'
+                  '["acme",["ic_viewer"],["intelligence:read"]]]',
+    }  # fmt: skip
+    assert all(isinstance(value, str) for value in context.values())
+
+
+def test_a_persons_view_lists_their_communities():
+    caller = Caller.signed_in("s", "Alice", (Grant("demo", ("clerk",), frozenset({"b:x", "a:y"})),))
+    assert caller.view() == {
+        "user": "user:s",
+        "name": "Alice",
+        "communities": [{"community": "demo", "roles": ["clerk"], "permissions": ["a:y", "b:x"]}],
+    }

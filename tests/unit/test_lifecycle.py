@@ -49,7 +49,7 @@ def test_an_entry_carries_the_audit_id_the_view_and_no_secret_field():
     detail = json.loads(made["Detail"])
     assert detail == {
         "id": audit.event_id, "community": "demo", "key_id": "K1", "action": "edit", "actor": "key:A",
-        "at": "2026-12-06T12:00:00Z", "details": {"before": {"name": "a"}, "after": {"name": "b"}},
+        "actor_name": None, "at": "2026-12-06T12:00:00Z", "details": {"before": {"name": "a"}, "after": {"name": "b"}},
         "api_key": {"id": "K1", "name": "b"},
     }  # fmt: skip
 
@@ -61,6 +61,8 @@ def test_a_stream_image_reads_back_as_the_event_written():
         "details": {"S": json.dumps({"reason": "r"})},
     }  # fmt: skip
     assert from_stream_image(image) == Event("demo", "K1", "revoke", "operator", AT, {"reason": "r"}, "E1")
+    named = {**image, "actor": {"S": "user:abc"}, "actor_name": {"S": "Ada"}}
+    assert from_stream_image(named).actor_name == "Ada"
 
 
 class PartlyFailingEventBridge:
