@@ -10,7 +10,8 @@ duplicates.
 An event (``detail-type`` one of ``DETAIL_TYPES``'s values, or ``API key leaked``):
 
     {"id": audit event id, "community": ..., "key_id": ..., "action": ..., "actor": ...,
-     "actor_name": a person's name or null, "at": ISO-8601, "details": the audit event's details, "api_key": the key's view}
+     "actor_name": a person's name or null, "at": ISO-8601,
+     "details": the audit event's details, "api_key": the key's view}
 
 ``api_key`` is the key's view when the event is published (never the secret or its hash).
 Internal steps (``fail``, ``resume``, the ``create`` of a key whose secret is still on its way to
