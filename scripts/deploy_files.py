@@ -159,7 +159,11 @@ def cloudformation_tables(config: dict[str, Any], stage: str) -> dict[str, Any]:
     resources.update(cloudformation_usage_plans(config, stage))
     tables = [model.Meta.table_name for model in stage_models(config, stage).all]
     resources.update(observability.cloudformation(config, stage, tables))
-    resources.update(lifecycle_stack.cloudformation(config, stage))
+    for logical, resource in lifecycle_stack.cloudformation(config, stage).items():
+        if logical in resources:  # a property of one of Chalice's functions: merge it in
+            resources[logical]["Properties"].update(resource["Properties"])
+        else:
+            resources[logical] = resource
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"{config['app_name']} {stage}: DynamoDB tables, alarms, dashboard, access log "

@@ -345,6 +345,9 @@ def cloudformation(config: dict[str, Any], stage: str, tables: list[str]) -> dic
     }
     for function in lambda_functions():
         logical = cfn_function_id(function)
+        # SAM would name it <stack>-<logical id>-<random>: the alarms, the dashboard and the IAM
+        # policies' log-group statements name apikeys-<stage>-<function>, as Terraform's output does.
+        resources[logical] = {"Properties": {"FunctionName": f"{config['app_name']}-{stage}-{function}"}}
         resources[f"{logical}Logs"] = {
             "Type": "AWS::Logs::LogGroup",
             # Without it Lambda makes /aws/lambda/<name> on the first line, and keeps it forever.
@@ -355,10 +358,9 @@ def cloudformation(config: dict[str, Any], stage: str, tables: list[str]) -> dic
         }
     for function in SCHEDULED:
         logical = "".join(part.capitalize() for part in function.split("_"))
-        resources[logical] = {
-            "Properties": {
-                "DeadLetterQueue": {"Type": "SQS", "TargetArn": {"Fn::GetAtt": ["FailedInvocations", "Arn"]}}
-            }
+        resources.setdefault(logical, {}).setdefault("Properties", {})["DeadLetterQueue"] = {
+            "Type": "SQS",
+            "TargetArn": {"Fn::GetAtt": ["FailedInvocations", "Arn"]},
         }
     for alarm in alarms(config, stage, tables):
         logical = "Alarm" + "".join(part.capitalize() for part in alarm.key.replace("_", "-").split("-"))

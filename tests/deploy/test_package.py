@@ -674,3 +674,25 @@ def test_checkov_fails_only_the_listed_checks(packages, tmp_path):
                         )
     assert not unexpected, "\n".join(map(str, unexpected))
     assert {check for check, _, _ in exceptions} <= used, "an exception no longer needed: remove it"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_functions_are_named_as_alarms_and_log_permissions_name_them(packages, stage):
+    """Unless told, CloudFormation names a SAM function <stack>-<logical id>-<random>: the alarms,
+    the dashboard and the IAM policies' log-group statements name apikeys-<stage>-<function>, as
+    Terraform's output names them."""
+    resources = _cfn(packages, stage)["Resources"]
+    cfn_names = {
+        r["Properties"].get("FunctionName") for r in resources.values() if r["Type"] == "AWS::Serverless::Function"
+    }
+    tf_names = {f["function_name"] for f in _tf(packages, stage)["resource"]["aws_lambda_function"].values()}
+    assert cfn_names == tf_names
+    assert all(name.startswith(f"{CONFIG['app_name']}-{stage}-") for name in cfn_names)
+    alarmed = {
+        dimension["Value"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        for dimension in r["Properties"].get("Dimensions", [])
+        if dimension["Name"] == "FunctionName"
+    }
+    assert alarmed and alarmed <= cfn_names
