@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 # botocore's import is code only (no settings, no credentials, no I/O): it belongs to Lambda's
 # init, which runs on a boosted CPU and which a SnapStart snapshot captures.
+from chalicelib import aws_session
 from chalicelib.keys.reader import KeyReader
 from chalicelib.settings import get_settings, reset_settings
 
@@ -165,5 +166,6 @@ def reset() -> None:
 
     for getter in (key_reader, store, vaults, plans, service, verifier, custom_roles, rotation, audit, leaks):
         getter.cache_clear()
+    aws_session.reset()
     build_models.cache_clear()
     reset_settings()
