@@ -26,6 +26,7 @@ class Settings:
     roles_table: str = "apikeys-roles"
     roles_cache_ttl_seconds: float = 0.0
     leak_public_keys: tuple[tuple[str, str], ...] = ()
+    leak_keys_url: str = "https://api.github.com/meta/public_keys/secret_scanning"
     key_prefix: str = "apk"
     peppers: tuple[Pepper, ...] = ()
     max_expiry_days: int = 365
@@ -138,6 +139,7 @@ def from_environ(env: Mapping[str, str], *, peppers: bool = True) -> Settings:
         roles_table=env.get("APIKEYS_ROLES_TABLE", "apikeys-roles"),
         roles_cache_ttl_seconds=_number(env, "APIKEYS_ROLES_CACHE_TTL", 0),
         leak_public_keys=leak_public_keys,
+        leak_keys_url=_leak_keys_url(env),
         key_prefix=prefix,
         peppers=parse_peppers(_pepper_text(env)) if peppers else (),
         max_expiry_days=int(_number(env, "APIKEYS_MAX_EXPIRY_DAYS", 365)),
@@ -187,6 +189,19 @@ def _leak_public_keys(text: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
         raise SettingsError("APIKEYS_LEAK_PUBLIC_KEYS must map key identifiers to PEM strings")
     return tuple((str(k), v) for k, v in keys.items())
+
+
+def _leak_keys_url(env: Mapping[str, str]) -> str:
+    """Where GitHub's leak-report signing keys are fetched; ``""`` fetches none. HTTPS, or plain
+    HTTP to this machine only (a test server): keys fetched in clear over a network could be anyone's."""
+    from urllib.parse import urlsplit
+
+    url = env.get("APIKEYS_LEAK_KEYS_URL", Settings.leak_keys_url)
+    parts = urlsplit(url)
+    loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
+    if url and not (parts.hostname and (parts.scheme == "https" or loopback)):
+        raise SettingsError("APIKEYS_LEAK_KEYS_URL must be an https:// URL (or http:// to the loopback address)")
+    return url
 
 
 def _pepper_text(env: Mapping[str, str]) -> str:

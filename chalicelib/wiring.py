@@ -19,6 +19,7 @@ from chalicelib.settings import get_settings, reset_settings
 if TYPE_CHECKING:  # the types only: each getter imports its module when first called
     from chalicelib.authorizer.verifier import Verifier
     from chalicelib.keys.audit import AuditTrail
+    from chalicelib.keys.leak_keys import LeakSigningKeys
     from chalicelib.keys.leaks import LeakReports
     from chalicelib.keys.rotation import Rotation
     from chalicelib.keys.service import KeyService
@@ -160,11 +161,21 @@ def leaks() -> LeakReports:
     return LeakReports(service(), on_revoke=verifier().forget)
 
 
+@functools.lru_cache(maxsize=1)
+def leak_signing_keys() -> LeakSigningKeys:
+    """GitHub's keys, fetched on the first report and kept for the container (or the fixed ones)."""
+    from chalicelib.keys.leak_keys import LeakSigningKeys
+
+    settings = get_settings()
+    return LeakSigningKeys(settings.leak_keys_url, fixed=dict(settings.leak_public_keys))
+
+
 def reset() -> None:
     """Forget everything built, so the next request reads settings and makes clients anew."""
     from chalicelib.keys.store import build_models
 
-    for getter in (key_reader, store, vaults, plans, service, verifier, custom_roles, rotation, audit, leaks):
+    getters = (key_reader, store, vaults, plans, service, verifier, custom_roles, rotation, audit, leaks)
+    for getter in (*getters, leak_signing_keys):
         getter.cache_clear()
     aws_session.reset()
     build_models.cache_clear()
