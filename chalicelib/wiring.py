@@ -174,8 +174,10 @@ def reset() -> None:
     """Forget everything built, so the next request reads settings and makes clients anew."""
     from chalicelib.keys.store import build_models
 
-    getters = (key_reader, store, vaults, plans, service, verifier, custom_roles, rotation, audit, leaks)
-    for getter in (*getters, leak_signing_keys):
+    for getter in (
+        *(key_reader, store, vaults, plans, service, verifier, custom_roles),
+        *(rotation, audit, leaks, leak_signing_keys),
+    ):
         getter.cache_clear()
     aws_session.reset()
     build_models.cache_clear()
