@@ -3,13 +3,16 @@ asserts nothing.
 
     .venv/bin/python bench/management_cold_start.py [--runs 5]
 
-Starts moto in server mode on loopback, creates the tables and one admin key (bench/cold_start.py's
-helpers), then alternates two kinds of fresh interpreter (so that a busy moment hurts both alike):
+Starts moto in server mode on loopback with what the stage reads (bench/cold_start.py's helpers:
+its tables, its pepper secret) and one admin key, then alternates two kinds of fresh interpreter,
+each with the API handler's environment from the stage's config (so that a busy moment hurts both
+alike):
 
 - management: ``import app`` (what Lambda's init runs), then one ``POST /communities/bench/apikeys``
   through ``app.app`` with Chalice's local test client (the authorizer runs first, as behind API
   Gateway): the first request validates a body, the work request models add to a cold start;
-- floor: ``import boto3``, one client, one consistent GetItem (bench/cold_start.py's floor).
+- floor: ``import boto3``, read the same pepper secret, one consistent GetItem (bench/cold_start.py's
+  floor).
 
 For each, the wall time from spawning the interpreter to its answer (medians; teardown is no part
 of a Lambda cold start), the ratio, and the management process's own split between
@@ -21,7 +24,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 
-from cold_start import alternate, print_machine, seeded_moto
+from cold_start import alternate, floor_kind, print_machine, seeded_moto
 
 MANAGEMENT = """
 import json, sys, time
@@ -44,23 +47,30 @@ print(json.dumps(report), file=sys.stderr)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", default="dev")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
     no_config = tempfile.TemporaryDirectory(prefix="bench-")  # Chalice's client: no stage config to apply
     try:
-        with seeded_moto() as (env, table, key_id, _):
+        with seeded_moto(args.stage) as seeded:
             admin = _admin_key()
+            env = seeded.environment("api_handler")
             env["APIKEYS_LAST_USED_INTERVAL"] = "0"  # each run's first verification does a cold start's write
-            management, floor = alternate(MANAGEMENT, [admin, no_config.name], env, table, key_id, args.runs)
+            management_kind = (MANAGEMENT, [admin, no_config.name], env)
+            timings = alternate(args.runs, {"management": management_kind, "floor": floor_kind(seeded, "api_handler")})
+            management, floor = timings["management"], timings["floor"]
     finally:
         no_config.cleanup()
 
     m_ms, f_ms = management.ms(), floor.ms()
-    print(f"management cold start to the first answer, median of {args.runs} fresh interpreters each (moto server)")
+    print(
+        f"management cold start to the first answer, stage {args.stage}'s settings, "
+        f"median of {args.runs} fresh interpreters each (moto server)"
+    )
     split = f"(import {management.ms('import'):.1f}, first request {management.ms('first'):.1f})"
     print(f"  management: import app + one create    {m_ms:8.1f} ms   {split}")
-    print(f"  floor: import boto3 + one GetItem      {f_ms:8.1f} ms")
+    print(f"  floor: boto3, the secret, one GetItem  {f_ms:8.1f} ms")
     print(f"  ratio                                  {m_ms / f_ms:8.2f} ×")
     print_machine()
 

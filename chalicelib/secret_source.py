@@ -8,16 +8,18 @@ import functools
 @functools.lru_cache(maxsize=8)
 def read(source: str) -> str:
     """``secretsmanager:<id or ARN>`` or ``ssm:<parameter name>``."""
-    import boto3
     from botocore.config import Config
+
+    from chalicelib import aws_session
 
     # A cold start reads this on the authorizer's path: stay well inside API Gateway's 29 s.
     config = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 3, "mode": "standard"})
     kind, _, name = source.partition(":")
     if kind == "secretsmanager":
-        return str(boto3.client("secretsmanager", config=config).get_secret_value(SecretId=name)["SecretString"])
+        client = aws_session.client("secretsmanager", config=config)
+        return str(client.get_secret_value(SecretId=name)["SecretString"])
     if kind == "ssm":
-        response = boto3.client("ssm", config=config).get_parameter(Name=name, WithDecryption=True)
+        response = aws_session.client("ssm", config=config).get_parameter(Name=name, WithDecryption=True)
         return str(response["Parameter"]["Value"])
     from chalicelib.settings import SettingsError
 

@@ -36,6 +36,7 @@ class Settings:
     roles_table: str = "apikeys-roles"
     roles_cache_ttl_seconds: float = 0.0
     leak_public_keys: tuple[tuple[str, str], ...] = ()
+    leak_keys_url: str = "https://api.github.com/meta/public_keys/secret_scanning"
     key_prefix: str = "apk"
     peppers: tuple[Pepper, ...] = ()
     max_expiry_days: int = 365
@@ -88,8 +89,52 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} is not a number") from error
 
 
+# The directory holding app.py and chalicelib/: Lambda's task root, or a checkout.
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_NOT_IN_A_FILE = ("APIKEYS_SETTINGS_FILE",)  # one file, named by the environment only
+
+
+def with_settings_file(env: Mapping[str, str]) -> Mapping[str, str]:
+    """``env`` over the settings file ``APIKEYS_SETTINGS_FILE`` names, if any: the environment wins.
+
+    The file is a JSON object of settings by their environment names (``{"APIKEYS_ROUTE_MAP":
+    {...}, "APIKEYS_VAULT_TARGETS": [...]}``), a value in JSON or as the string the environment
+    would hold. A path is relative to the project root (``chalicelib/stage-settings/dev.json``
+    ships in the deployment package with the code). Large settings live there: a Lambda
+    function's environment holds 4 KB in all."""
+    name = env.get("APIKEYS_SETTINGS_FILE", "")
+    if not name:
+        return env
+    return {**read_settings_file(name), **env}
+
+
+def read_settings_file(name: str) -> dict[str, str]:
+    path = os.path.join(PROJECT_ROOT, name)  # an absolute name stays as it is
+    try:
+        with open(path, encoding="utf-8") as file:
+            values = json.load(file)
+    except OSError as error:
+        raise SettingsError(f"APIKEYS_SETTINGS_FILE: cannot read {name} ({error.strerror})") from error
+    except ValueError as error:
+        raise SettingsError(f"APIKEYS_SETTINGS_FILE: {name} is not JSON ({error})") from error
+    if not isinstance(values, dict):
+        raise SettingsError(f"APIKEYS_SETTINGS_FILE: {name} must hold a JSON object of APIKEYS_ settings")
+    settings = {}
+    for key, value in values.items():
+        if key == "APIKEYS_PEPPERS":
+            raise SettingsError(
+                f"APIKEYS_SETTINGS_FILE: {name} ships in clear: peppers come from APIKEYS_PEPPERS_SOURCE"
+            )
+        if not key.startswith("APIKEYS_") or key in _NOT_IN_A_FILE or value is None:
+            raise SettingsError(f"APIKEYS_SETTINGS_FILE: {name} may not set {key!r}")
+        settings[key] = value if isinstance(value, str) else json.dumps(value)
+    return settings
+
+
 def from_environ(env: Mapping[str, str], *, peppers: bool = True) -> Settings:
-    """``peppers=False`` for what hashes no key (creating tables): no pepper is read."""
+    """``peppers=False`` for what hashes no key (creating tables): no pepper is read. Settings
+    come from ``env`` over its settings file (``with_settings_file``)."""
+    env = with_settings_file(env)
     prefix = env.get("APIKEYS_KEY_PREFIX", "apk")
     if not PREFIX_PATTERN.fullmatch(prefix):
         raise SettingsError("APIKEYS_KEY_PREFIX: 2-10 lowercase letters and digits, starting with a letter")
@@ -107,6 +152,7 @@ def from_environ(env: Mapping[str, str], *, peppers: bool = True) -> Settings:
         roles_table=env.get("APIKEYS_ROLES_TABLE", "apikeys-roles"),
         roles_cache_ttl_seconds=_number(env, "APIKEYS_ROLES_CACHE_TTL", 0),
         leak_public_keys=leak_public_keys,
+        leak_keys_url=_leak_keys_url(env),
         key_prefix=prefix,
         peppers=parse_peppers(_pepper_text(env)) if peppers else (),
         max_expiry_days=int(_number(env, "APIKEYS_MAX_EXPIRY_DAYS", 365)),
@@ -176,6 +222,19 @@ def _leak_public_keys(text: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
         raise SettingsError("APIKEYS_LEAK_PUBLIC_KEYS must map key identifiers to PEM strings")
     return tuple((str(k), v) for k, v in keys.items())
+
+
+def _leak_keys_url(env: Mapping[str, str]) -> str:
+    """Where GitHub's leak-report signing keys are fetched; ``""`` fetches none. HTTPS, or plain
+    HTTP to this machine only (a test server): keys fetched in clear over a network could be anyone's."""
+    from urllib.parse import urlsplit
+
+    url = env.get("APIKEYS_LEAK_KEYS_URL", Settings.leak_keys_url)
+    parts = urlsplit(url)
+    loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
+    if url and not (parts.hostname and (parts.scheme == "https" or loopback)):
+        raise SettingsError("APIKEYS_LEAK_KEYS_URL must be an https:// URL (or http:// to the loopback address)")
+    return url
 
 
 def _pepper_text(env: Mapping[str, str]) -> str:

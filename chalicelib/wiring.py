@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 # botocore's import is code only (no settings, no credentials, no I/O): it belongs to Lambda's
 # init, which runs on a boosted CPU and which a SnapStart snapshot captures.
+from chalicelib import aws_session
 from chalicelib.keys.reader import KeyReader
 from chalicelib.settings import get_settings, reset_settings
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:  # the types only: each getter imports its module when first c
     from chalicelib.authorizer.tokens import Person, TokenVerifier
     from chalicelib.authorizer.verifier import Verifier
     from chalicelib.keys.audit import AuditTrail
+    from chalicelib.keys.leak_keys import LeakSigningKeys
     from chalicelib.keys.leaks import LeakReports
     from chalicelib.keys.lifecycle import Publisher
     from chalicelib.keys.rotation import Rotation
@@ -201,18 +203,30 @@ def publisher() -> Publisher:
 
     @functools.cache
     def client() -> Any:
-        return key_reader().session.create_client("events")
+        return aws_session.client("events")
 
     return Publisher(client, views, settings.event_bus, settings.event_source)
+
+
+@functools.lru_cache(maxsize=1)
+def leak_signing_keys() -> LeakSigningKeys:
+    """GitHub's keys, fetched on the first report and kept for the container (or the fixed ones)."""
+    from chalicelib.keys.leak_keys import LeakSigningKeys
+
+    settings = get_settings()
+    return LeakSigningKeys(settings.leak_keys_url, fixed=dict(settings.leak_public_keys))
 
 
 def reset() -> None:
     """Forget everything built, so the next request reads settings and makes clients anew."""
     from chalicelib.keys.store import build_models
 
-    getters = (key_reader, store, vaults, plans, service, verifier, custom_roles, rotation, audit, leaks, publisher)
-    for getter in getters:
+    for getter in (
+        *(key_reader, store, vaults, plans, service, verifier, custom_roles),
+        *(rotation, audit, leaks, leak_signing_keys, publisher),
+    ):
         getter.cache_clear()
     token_verifier.cache_clear()
+    aws_session.reset()
     build_models.cache_clear()
     reset_settings()

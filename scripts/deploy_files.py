@@ -70,6 +70,12 @@ def stage_environment(config: dict[str, Any], stage: str) -> dict[str, str]:
     return {**config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {})}
 
 
+def function_environment(config: dict[str, Any], stage: str, function: str) -> dict[str, str]:
+    """One function's environment as Chalice merges it: top level, then stage, then the function's own."""
+    own = config["stages"][stage].get("lambda_functions", {}).get(function, {})
+    return {**stage_environment(config, stage), **own.get("environment_variables", {})}
+
+
 def stage_settings(config: dict[str, Any], stage: str) -> Any:
     """The Settings a stage's Lambda would build, minus the pepper (read at run time)."""
     from chalicelib.settings import from_environ

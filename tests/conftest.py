@@ -73,6 +73,7 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("APIKEYS_PEPPERS", f"p2:{PEPPER},p1:{OLD_PEPPER}")
     monkeypatch.setenv("APIKEYS_VAULT_TARGETS", "[]")
+    monkeypatch.setenv("APIKEYS_LEAK_KEYS_URL", "")  # GitHub's keys are served on loopback where a test needs them
     from chalicelib import wiring
 
     wiring.reset()

@@ -376,7 +376,7 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
                 "200": {"description": "Each token labelled", "content": _json(_ref("LeakLabels"))},
                 "400": _error("The signed body is not a list of reported tokens"),
                 "401": _error("The signature does not verify against a configured key"),
-                "503": _error("The key store is unavailable; GitHub sends the report again"),
+                "503": _error("The key store or GitHub's signing keys are unavailable; GitHub sends the report again"),
             },
         },
         ("/plans", "GET"): {

@@ -3,7 +3,8 @@
 GitHub POSTs a JSON list of ``{"token", "type", "url", "source"}`` with the headers
 ``Github-Public-Key-Identifier`` and ``Github-Public-Key-Signature`` (base64 of an ECDSA
 P-256 / SHA-256 DER signature over the raw body). The body is trusted only once the signature
-verifies against one of the configured public keys (``APIKEYS_LEAK_PUBLIC_KEYS``). Each token
+verifies against the public key of that identifier: GitHub's current list, fetched at run time
+(``leak_keys.py``), or the keys ``APIKEYS_LEAK_PUBLIC_KEYS`` fixes. Each token
 is then looked up like the authorizer does (parse, key id, consistent read, hash compare), the
 reads of a whole report batched;
 an active key is revoked with the report recorded as its reason, actor ``leak-report``.

@@ -1,8 +1,9 @@
 """The authorizer's way to the keys table: one plain botocore client, no PynamoDB.
 
 A standalone authorizer's cold start pays for what its first decision needs: botocore (imported
-with this module, at Lambda init), one DynamoDB client (the service model parsed once, at the
-first request), one consistent GetItem, and, when the key's last use is stale, one conditional
+with this module, at Lambda init), one DynamoDB client from the container's one botocore session
+(``aws_session``, which read the pepper secret; the service model parsed once, at the first
+request), one consistent GetItem, and, when the key's last use is stale, one conditional
 UpdateItem of its last-use item on the same client, in a single attempt. PynamoDB's import and
 model classes (about half a second on a cold container) are left to the API's routes, which reuse these clients
 (``store.share_clients``), so a container never parses DynamoDB's service model twice.
@@ -23,6 +24,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from chalicelib import aws_session
 from chalicelib.errors import StoreError
 from chalicelib.keys.records import KeyRecord
 
@@ -95,8 +97,10 @@ class KeyReader:
         self._touching = threading.local()  # set while this thread makes the last-used write
 
     @functools.cached_property
-    def session(self) -> Any:
-        return botocore.session.get_session()
+    def session(self) -> botocore.session.Session:
+        """The container's session, which the pepper's read has most often made already: its
+        credentials, endpoints and botocore's data files are resolved once per container."""
+        return aws_session.session()
 
     def _client(self, attempts: int) -> Any:
         config = Config(

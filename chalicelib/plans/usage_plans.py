@@ -356,8 +356,9 @@ class UsagePlans:
 
 
 def _default_client() -> Any:
-    import boto3
     from botocore.config import Config
 
+    from chalicelib import aws_session
+
     config = Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
-    return boto3.client("apigateway", config=config)
+    return aws_session.client("apigateway", config=config)

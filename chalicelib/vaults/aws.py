@@ -26,15 +26,16 @@ class AwsTarget(VaultTarget):
 
     def client(self) -> Any:
         if self._client is None:
-            import boto3
             from botocore.config import Config
+
+            from chalicelib import aws_session
 
             config = Config(
                 connect_timeout=self.timeout_seconds,
                 read_timeout=self.timeout_seconds,
                 retries={"max_attempts": self.max_attempts, "mode": "standard"},
             )
-            self._client = boto3.client(
+            self._client = aws_session.client(
                 self.service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
             )
         return self._client

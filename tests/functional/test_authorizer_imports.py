@@ -122,3 +122,65 @@ def test_with_people_signing_in_an_api_key_still_imports_no_token_library(moto_s
     assert by_key == {"effect": "Allow", "people": []}
     assert "Unauthorized" in by_token["effect"]  # the refusal API Gateway turns into 401
     assert "jwt" in by_token["people"] and "chalicelib.authorizer.tokens" in by_token["people"]
+
+
+# Lambda's init and first invocation of one authorizer function, counting the botocore sessions
+# made (the class's own constructor, wrapped before anything imports botocore).
+AS_DEPLOYED = """
+import importlib, json, sys
+import botocore.session
+sessions = []
+made = botocore.session.Session.__init__
+def counted(self, *args, **kwargs):
+    sessions.append(self)
+    made(self, *args, **kwargs)
+botocore.session.Session.__init__ = counted
+module, _, name = sys.argv[1].rpartition(".")
+answer = getattr(importlib.import_module(module), name)(json.loads(sys.argv[2]), None)
+print(json.dumps({
+    "effect": answer["policyDocument"]["Statement"][0]["Effect"],
+    "sessions": len(sessions),
+    "boto3": sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "s3transfer")),
+}))
+"""
+
+
+@pytest.mark.parametrize(
+    "handler", ["chalicelib.routes.gateway.gateway_authorizer", "chalicelib.routes.auth.app_authorizer"]
+)
+def test_a_deployed_cold_start_makes_one_botocore_session_and_imports_no_boto3(moto_server, handler):
+    """As a deployed stage runs: the pepper read from Secrets Manager on the first event, then
+    the key. One session serves both clients (credentials, endpoints and botocore's data files
+    resolved once) and boto3, which adds nothing botocore lacks, is never imported."""
+    import boto3
+
+    suffix = uuid.uuid4().hex[:8]
+    secret_id = f"apikeys/cold-{suffix}/peppers"
+    boto3.client(
+        "secretsmanager", endpoint_url=moto_server, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    ).create_secret(Name=secret_id, SecretString=f"p2:{PEPPER}")  # fmt: skip
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/"),
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "APIKEYS_PEPPERS_SOURCE": f"secretsmanager:{secret_id}",
+        "APIKEYS_KEYS_TABLE": f"cold-{suffix}-keys",
+        "APIKEYS_EVENTS_TABLE": f"cold-{suffix}-events",
+        "APIKEYS_IDEMPOTENCY_TABLE": f"cold-{suffix}-idem",
+        "APIKEYS_ROLES_TABLE": f"cold-{suffix}-roles",
+        "APIKEYS_VAULT_TARGETS": "[]",
+    }
+    cli = [sys.executable, "-m", "chalicelib.cli"]
+    for args in (["init"], ["create-key", "--community", "acme", "--name", "Feed", "--role", "ic_viewer"]):
+        done = subprocess.run([*cli, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    secret = json.loads(done.stdout)["secret"]
+    event = json.dumps({"type": "TOKEN", "authorizationToken": f"Bearer {secret}", "methodArn": ARN})
+
+    seen = json.loads(_python(AS_DEPLOYED, handler, event, env=env).splitlines()[-1])
+
+    assert seen == {"effect": "Allow", "sessions": 1, "boto3": []}

@@ -154,3 +154,173 @@ def test_the_documented_pattern_matches_keys_and_not_lookalikes(moto_aws):
     assert pattern.search(f"token = '{secret}'").group(0) == secret
     assert not pattern.search("apk_short")
     assert key_format.key_pattern("apk") == r"\bapk_[0-9A-Za-z]{46}\b"
+
+
+# -- GitHub's signing keys, fetched at run time ---------------------------------------------
+
+
+class GitHubKeys:
+    """A real HTTP server on loopback serving GitHub's ``/meta/public_keys/secret_scanning``."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.keys: dict[str, ec.EllipticCurvePrivateKey] = {}
+        self.status = 200
+        self.body: bytes | None = None  # served instead of the list when set
+        self.requests = 0
+        served = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                served.requests += 1
+                listed = [{"key_identifier": i, "key": pem(k), "is_current": True} for i, k in served.keys.items()]
+                body = served.body if served.body is not None else json.dumps({"public_keys": listed}).encode()
+                self.send_response(served.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/meta/public_keys/secret_scanning"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def add_key(self) -> tuple[str, ec.EllipticCurvePrivateKey]:
+        private_key = ec.generate_private_key(ec.SECP256R1())
+        identifier = f"{len(self.keys):064x}"
+        self.keys[identifier] = private_key
+        return identifier, private_key
+
+
+@pytest.fixture
+def github_keys(monkeypatch, moto_aws):
+    """GitHub's key list on loopback, which the app is configured to fetch (no fixed keys)."""
+    from chalicelib import wiring
+
+    served = GitHubKeys()
+    served.thread.start()
+    monkeypatch.setenv("APIKEYS_LEAK_KEYS_URL", served.url)
+    monkeypatch.delenv("APIKEYS_LEAK_PUBLIC_KEYS", raising=False)
+    wiring.reset()
+    yield served
+    served.server.shutdown()
+    served.server.server_close()
+    served.thread.join()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_report_signed_with_a_key_from_githubs_list_revokes_and_the_list_is_kept(github_keys, client, admin):
+    _, admin_secret = admin
+    github_keys.add_key()
+    identifier, private_key = github_keys.add_key()
+    key_id, secret = make_key(roles=("ic_viewer",))
+    other_id, other_secret = make_key(roles=("ic_viewer",))
+
+    first = report(client, private_key, [secret], identifier=identifier)
+    second = report(client, private_key, [other_secret], identifier=identifier)
+
+    assert first.status_code == 200 and first.json_body[0]["label"] == "true_positive", first.body
+    assert second.status_code == 200
+    assert key_view(client, admin_secret, key_id)["status"] == "revoked"
+    assert key_view(client, admin_secret, other_id)["status"] == "revoked"
+    assert github_keys.requests == 1, "one fetch serves every report naming a listed key"
+
+
+def test_a_key_github_rotates_in_is_fetched_at_most_once_a_minute(github_keys):
+    from chalicelib.keys.leak_keys import LeakSigningKeys
+
+    old_id, _ = github_keys.add_key()
+    clock = Clock()
+    keys = LeakSigningKeys(github_keys.url, clock=clock)
+    assert set(keys.for_identifier(old_id)) == {old_id}
+    new_id, _ = github_keys.add_key()  # rotated in at GitHub
+
+    for _ in range(5):  # a flood of reports naming it (or made-up ids) within the minute
+        assert new_id not in keys.for_identifier(new_id)
+    assert github_keys.requests == 1
+    clock.now += 60
+    assert set(keys.for_identifier(new_id)) == {old_id, new_id}
+    assert github_keys.requests == 2
+    clock.now += 60
+    assert set(keys.for_identifier(old_id)) == {old_id, new_id} and github_keys.requests == 2
+
+
+@pytest.mark.parametrize(
+    "fault", ["answers 500", "answers HTML", "lists no key", "entry without a key", "refuses the connection"]
+)
+def test_keys_that_cannot_be_fetched_refuse_the_report_with_503_and_change_nothing(github_keys, client, admin, fault):
+    _, admin_secret = admin
+    identifier, private_key = github_keys.add_key()
+    key_id, secret = make_key(roles=("ic_viewer",))
+    if fault == "answers 500":
+        github_keys.status = 500
+    elif fault == "answers HTML":
+        github_keys.body = b"<html>rate limited</html>"
+    elif fault == "lists no key":
+        github_keys.body = b'{"public_keys": []}'
+    elif fault == "entry without a key":
+        github_keys.body = json.dumps({"public_keys": [{"key_identifier": identifier}]}).encode()
+    else:
+        github_keys.server.server_close()  # nothing listens on the port any more
+
+    answer = report(client, private_key, [secret], identifier=identifier)
+
+    assert answer.status_code == 503, answer.body
+    assert "signing keys" in answer.json_body["Message"] and secret not in answer.body.decode()
+    assert key_view(client, admin_secret, key_id)["status"] == "active"
+
+
+def test_after_a_failed_fetch_reports_are_refused_until_a_minute_has_passed(github_keys):
+    from chalicelib.keys.leak_keys import KeysUnavailable, LeakSigningKeys
+
+    identifier, _ = github_keys.add_key()
+    github_keys.status = 502
+    clock = Clock()
+    keys = LeakSigningKeys(github_keys.url, clock=clock)
+    for _ in range(3):
+        with pytest.raises(KeysUnavailable):
+            keys.for_identifier(identifier)
+    assert github_keys.requests == 1
+    github_keys.status = 200
+    clock.now += 60
+    assert set(keys.for_identifier(identifier)) == {identifier} and github_keys.requests == 2
+
+
+def test_fixed_keys_override_the_list_which_is_never_fetched(github_keys, monkeypatch, client, admin):
+    from chalicelib import wiring
+
+    _, admin_secret = admin
+    private_key = ec.generate_private_key(ec.SECP256R1())
+    monkeypatch.setenv("APIKEYS_LEAK_PUBLIC_KEYS", json.dumps({KEY_IDENTIFIER: pem(private_key)}))
+    wiring.reset()
+    key_id, secret = make_key(roles=("ic_viewer",))
+
+    answer = report(client, private_key, [secret])
+
+    assert answer.status_code == 200 and key_view(client, admin_secret, key_id)["status"] == "revoked"
+    assert github_keys.requests == 0
+
+
+@pytest.mark.parametrize(
+    "url", ["http://keys.example.com/meta/public_keys/secret_scanning", "file:///etc/passwd", "ftp://127.0.0.1/k"]
+)
+def test_keys_are_fetched_over_https_only_or_from_loopback(monkeypatch, url):
+    from chalicelib.settings import SettingsError, from_environ
+
+    with pytest.raises(SettingsError, match="APIKEYS_LEAK_KEYS_URL"):
+        from_environ({"APIKEYS_LEAK_KEYS_URL": url, "APIKEYS_PEPPERS": "p:" + base64.b64encode(b"p" * 32).decode()})
+    assert from_environ({"APIKEYS_PEPPERS": "p:" + base64.b64encode(b"p" * 32).decode()}).leak_keys_url == (
+        "https://api.github.com/meta/public_keys/secret_scanning"
+    )
