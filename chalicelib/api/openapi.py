@@ -45,7 +45,10 @@ _SECURED_ERRORS = {
     "401": _UNAUTHORIZED,
     "403": _error("The key lacks apikeys:manage, or would grant roles it does not hold"),
     "404": _error("No such key in this community, or another community's path"),
-    "503": _error("The key store is unavailable; nothing was changed"),
+    "503": _error(
+        "The key store is unavailable; nothing was changed, unless the message says what a create left (a key "
+        "pending, its secret in the vault) and what removes it"
+    ),
 }
 _BAD_FIELD = _error("A field is wrong; the message names it, nothing was written")
 _BAD_PARAMETER = _error("A parameter is wrong; the message names it")

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from chalicelib.errors import Conflict, Forbidden, StoreError, VaultFailure, VersionConflict
+from chalicelib.errors import Conflict, Forbidden, LeftBehind, StoreError, VaultFailure, VersionConflict
 from chalicelib.keys import format as key_format
 from chalicelib.keys.records import ACTIVE, FAILED, REVOKED
 from chalicelib.keys.service import KeyService
 from chalicelib.roles.caller import Caller
 from tests.fakes import InMemoryStore
-from tests.unit.test_failed_vault_create import BODY, PEPPERS, Box
+from tests.unit.test_failed_vault_create import BODY, PEPPERS, Box, fail_writes
 from tests.unit.test_vaulted_key_lifecycle import Clock
 
 OPERATOR = Caller.operator("demo")
@@ -439,3 +439,27 @@ def test_a_retry_of_a_stopped_planned_create_leaves_one_gateway_key(planned, sto
     key = store.keys[key_id]
     assert key.status == ACTIVE
     assert gateway_state(gateway, plan_id) == ([f"apikeys:{key_id}"], {key.gateway_key_id})
+
+
+def test_a_failed_activation_of_a_planned_key_takes_its_gateway_key_back(planned, store, box, gateway):
+    service, plan_id = planned
+    fail_writes(store)
+    with pytest.raises(StoreError):
+        service.create(OPERATOR, "demo", {**BODY, "plan": "standard"})
+    assert gateway_state(gateway, plan_id) == ([], set()) and box.secrets == {}
+    assert [k.status for k in store.keys.values()] == [FAILED]
+
+
+def test_a_planned_key_whose_activation_is_unknown_keeps_its_gateway_key_for_the_sweeper(planned, store, gateway):
+    service, plan_id = planned
+    fail_writes(store, reads=1)
+    with pytest.raises(LeftBehind) as refused:
+        service.create(OPERATOR, "demo", plain(plan="standard"))
+    [key] = store.keys.values()
+    assert str(refused.value) == (
+        f"the key store failed while activating key {key.key_id}: unless it is listed as active, it is left pending "
+        f"(a pending key does not work); the sweeper removes it (within the deployment's pending timeout, 15 "
+        f"minutes by default), or a retry with the same Idempotency-Key completes the key"
+    )
+    assert gateway_state(gateway, plan_id)[0] == [f"apikeys:{key.key_id}"]
+    assert service.sweep(-1) == [key.key_id] and gateway_state(gateway, plan_id) == ([], set())
