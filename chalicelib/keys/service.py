@@ -48,7 +48,14 @@ from chalicelib.keys.records import (
 )
 from chalicelib.plans.usage_plans import GatewayKey, UsagePlanFailure, UsagePlans
 from chalicelib.roles.caller import Caller
-from chalicelib.roles.catalog import BUILTIN_ROLES, MANAGE_KEYS, Role, missing_permissions, permissions_of
+from chalicelib.roles.catalog import (
+    BUILTIN_ROLES,
+    CHOOSE_PLANS,
+    MANAGE_KEYS,
+    Role,
+    missing_permissions,
+    permissions_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +224,7 @@ class KeyService:
         request = schemas.create_request(
             body, known_roles=self.catalog(community), now=now, max_days=self.max_expiry_days
         )
+        self.authorize_plan(caller, body)
         request = dataclasses.replace(request, plan=self.plans.choose(body))
         idempotency_key = params.idempotency_key(idempotency_key)
         self.authorize_grant(caller, community, request.roles)
@@ -420,6 +428,7 @@ class KeyService:
 
         changes = schemas.edit_request(body, known_roles=self.catalog(community))
         if "plan" in body:
+            self.authorize_plan(caller, body)
             changes["plan"] = self.plans.choose(body)
         for _ in range(EDIT_RETRIES):
             key = self.load_key(community, key_id)
@@ -548,6 +557,14 @@ class KeyService:
             raise NotFound("no such API key")
         if MANAGE_KEYS not in caller.permissions:
             raise Forbidden(f"this key lacks the {MANAGE_KEYS} permission")
+
+    def authorize_plan(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        """A body naming ``plan`` (null included: no plan is off metering) needs the permission to
+        choose plans; without it a create gets the deployment's default plan."""
+        if "plan" in body and CHOOSE_PLANS not in caller.permissions:
+            raise Forbidden(
+                f"plan: choosing or changing a usage plan needs the {CHOOSE_PLANS} permission, which this key lacks"
+            )
 
     def authorize_grant(self, caller: Caller, community: str, role_names: Any) -> None:
         missing = missing_permissions(caller.permissions, role_names, self.catalog(community))

@@ -186,8 +186,8 @@ def test_an_idempotency_record_never_hands_out_another_communitys_key(service, s
 def test_a_weaker_key_may_not_revoke_or_edit_a_stronger_one(service, store):
     strong = service.create(OPERATOR, "demo", {"name": "Admin", "roles": ["community_admin"]}).key
     expected = (
-        f"this key lacks permissions the key {strong.key_id} holds: intelligence:read, intelligence:write, "
-        "operations:read, operations:write, playbooks:read, playbooks:run"
+        f"this key lacks permissions the key {strong.key_id} holds: apikeys:plans, intelligence:read, "
+        "intelligence:write, operations:read, operations:write, playbooks:read, playbooks:run"
     )
     with pytest.raises(Forbidden) as revoking:
         service.revoke(KEYS_ONLY, "demo", strong.key_id)
@@ -463,3 +463,60 @@ def test_a_planned_key_whose_activation_is_unknown_keeps_its_gateway_key_for_the
     )
     assert gateway_state(gateway, plan_id)[0] == [f"apikeys:{key.key_id}"]
     assert service.sweep(-1) == [key.key_id] and gateway_state(gateway, plan_id) == ([], set())
+
+
+# -- choosing a plan needs its own permission ----------------------------------------------------
+
+PLANS_REFUSED = "plan: choosing or changing a usage plan needs the apikeys:plans permission, which this key lacks"
+PLANNER = Caller("pla0000000000000", "demo", ("planner",), frozenset({"apikeys:manage", "apikeys:plans"}))
+
+
+@pytest.fixture
+def defaulted(store: InMemoryStore, box: Box, clock: Clock, gateway: Any) -> tuple[KeyService, dict[str, str]]:
+    """Two plans, ``standard`` the deployment's default."""
+    from chalicelib.plans.usage_plans import PlanSetting, UsagePlans
+
+    ids = {name: gateway.create_usage_plan(name=name)["id"] for name in ("standard", "premium")}
+    settings = tuple(PlanSetting(name, plan_id) for name, plan_id in ids.items())
+    plans = UsagePlans(settings, default_plan="standard", client_factory=lambda: gateway)
+    return KeyService(store, key_prefix="apk", peppers=PEPPERS, vaults=box, clock=clock, plans=plans), ids
+
+
+@pytest.mark.parametrize("plan", ["premium", "standard", None])
+def test_a_key_without_the_plans_permission_names_no_plan_in_a_create(defaulted, store, gateway, plan):
+    service, _ = defaulted
+    with pytest.raises(Forbidden) as refused:
+        service.create(KEYS_ONLY, "demo", plain(roles=["apikeys_admin"], plan=plan))
+    assert str(refused.value) == PLANS_REFUSED
+    assert store.keys == {} and gateway.get_api_keys()["items"] == []
+
+
+def test_a_key_without_the_plans_permission_creates_keys_on_the_default_plan(defaulted, store, gateway):
+    service, ids = defaulted
+    created = service.create(KEYS_ONLY, "demo", plain(roles=["apikeys_admin"])).key
+    key = store.keys[created.key_id]
+    assert (key.status, key.plan) == (ACTIVE, "standard")
+    assert gateway_state(gateway, ids["standard"])[1] == {key.gateway_key_id}
+
+
+@pytest.mark.parametrize("plan", ["premium", None])
+def test_a_key_without_the_plans_permission_changes_no_plan(defaulted, store, gateway, plan):
+    service, ids = defaulted
+    key = service.create(OPERATOR, "demo", plain(roles=["apikeys_admin"])).key
+    before = store.keys[key.key_id]
+    for body in ({"plan": plan}, {"name": "Renamed", "plan": plan}):
+        with pytest.raises(Forbidden) as refused:
+            service.edit(KEYS_ONLY, "demo", key.key_id, body)
+        assert str(refused.value) == PLANS_REFUSED
+    assert store.keys[key.key_id] == before
+    assert gateway_state(gateway, ids["standard"])[1] == {before.gateway_key_id}
+    assert service.edit(KEYS_ONLY, "demo", key.key_id, {"name": "Renamed"}).plan == "standard"
+
+
+def test_the_plans_permission_chooses_and_changes_plans_also_to_none(defaulted, store, gateway):
+    service, ids = defaulted
+    off = service.create(PLANNER, "demo", plain(roles=["apikeys_admin"], plan=None)).key
+    assert store.keys[off.key_id].plan is None and gateway.get_api_keys()["items"] == []
+    moved = service.edit(PLANNER, "demo", off.key_id, {"plan": "premium"})
+    assert moved.plan == "premium" and gateway_state(gateway, ids["premium"])[1] == {moved.gateway_key_id}
+    assert service.edit(PLANNER, "demo", off.key_id, {"plan": None}).plan is None
