@@ -66,7 +66,10 @@ KEY_ID_PATTERN = r"^[0-9A-Za-z]{16}$"
 # Text as the document states it: no control characters. The check also refuses format
 # characters and lone surrogates, which JSON Schema patterns cannot name portably.
 PLAIN_TEXT_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
-_NAME_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$"
+_NAME_PATTERN = (
+    r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f\u115f\u1160\u3164\uffa0\u2800]"
+    r"[^\u0000-\u001f\u007f-\u009f]*$"
+)
 
 _REFUSED = "apikeys"  # the error type of our own refusals: their message is the project's
 
@@ -267,6 +270,8 @@ def _preset(value: Any, inner: ValidatorFunctionWrapHandler, info: ValidationInf
     max_days = (info.context or {}).get("max_days", max(EXPIRY_PRESETS_DAYS))
     allowed = [days for days in EXPIRY_PRESETS_DAYS if days <= max_days]
     refusal = refuse(f"must be one of {', '.join(str(days) for days in allowed)}")
+    if value is not None and type(value) is not int:
+        raise refusal  # a Literal matches by equality: 30.0 == 30, and strict mode lets it by
     try:
         days = inner(value)
     except PydanticError:
