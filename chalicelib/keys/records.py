@@ -17,6 +17,11 @@ EXPIRED = "expired"  # derived from expires_at, never stored
 LISTED_STATUSES = (ACTIVE, REVOKED)
 
 
+def with_article(status: str) -> str:
+    """A status as a sentence names it: "a revoked", "an expired", "an active"."""
+    return f"{'an' if status[:1] in tuple('aeiou') else 'a'} {status}"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -45,6 +45,7 @@ from chalicelib.keys.records import (
     KeyRecord,
     Store,
     utcnow,
+    with_article,
 )
 from chalicelib.plans.usage_plans import GatewayKey, UsagePlanFailure, UsagePlans
 from chalicelib.roles.caller import Caller
@@ -435,7 +436,7 @@ class KeyService:
             if key.status == REVOKED:
                 raise Conflict("a revoked key cannot be edited")
             if key.status != ACTIVE:
-                raise Conflict(f"a {key.status} key cannot be edited")
+                raise Conflict(f"{with_article(key.status)} key cannot be edited")
             self.authorize_change(caller, key)
             if "roles" in changes:
                 added = [role for role in changes["roles"] if role not in key.roles]
@@ -472,7 +473,7 @@ class KeyService:
             if key.status == REVOKED:
                 return key
             if key.status not in (ACTIVE,):
-                raise Conflict(f"a {key.status} key cannot be revoked")
+                raise Conflict(f"{with_article(key.status)} key cannot be revoked")
             self.authorize_change(caller, key)
             now = self.clock()
             changes = {"status": REVOKED, "revoked_at": now, "revoked_by": caller.actor, "revoke_reason": reason}

@@ -201,3 +201,11 @@ def test_a_key_whose_vault_target_is_gone_is_not_rotated(monkeypatch, client, ad
     assert answer.status_code == 400 and answer.json_body["Message"].startswith("vault.target")
     view = client.http.get(f"/communities/demo/apikeys/{old_id}", headers=bearer(admin_secret)).json_body
     assert view["status"] == "active" and "rotated_to" not in view
+
+
+def test_an_expired_key_is_not_rotated_and_the_refusal_says_so(client, admin, later):
+    _, admin_secret = admin
+    key_id, _ = make_key(roles=("ic_viewer",), expires_in_days=30)
+    later(timedelta(days=31))
+    refused = rotate(client, admin_secret, key_id, "1h")
+    assert (refused.status_code, refused.json_body["Message"]) == (409, "an expired key cannot be rotated")

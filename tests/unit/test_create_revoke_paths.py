@@ -520,3 +520,25 @@ def test_the_plans_permission_chooses_and_changes_plans_also_to_none(defaulted, 
     moved = service.edit(PLANNER, "demo", off.key_id, {"plan": "premium"})
     assert moved.plan == "premium" and gateway_state(gateway, ids["premium"])[1] == {moved.gateway_key_id}
     assert service.edit(PLANNER, "demo", off.key_id, {"plan": None}).plan is None
+
+
+# -- refusals name the key's state in a sentence ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "named"), [("pending", "a pending"), ("failed", "a failed"),
+                                               ("expired", "an expired"), ("active", "an active")])  # fmt: skip
+def test_a_status_is_named_with_its_article(status, named):
+    from chalicelib.keys.records import with_article
+
+    assert with_article(status) == named
+
+
+def test_a_key_that_is_not_active_is_neither_edited_nor_revoked_and_the_refusal_says_why(service, store, box):
+    box.fail_after_write = True
+    with pytest.raises(VaultFailure):
+        service.create(OPERATOR, "demo", BODY)
+    [key] = store.keys.values()
+    with pytest.raises(Conflict, match="^a failed key cannot be edited$"):
+        service.edit(OPERATOR, "demo", key.key_id, {"name": "x"})
+    with pytest.raises(Conflict, match="^a failed key cannot be revoked$"):
+        service.revoke(OPERATOR, "demo", key.key_id)
