@@ -528,7 +528,7 @@ class ApiKey(TypedDict):
 
 class KeyList(TypedDict):
     items: list[ApiKey]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class Created(TypedDict):
@@ -578,9 +578,18 @@ class Event(TypedDict):
     details: dict[str, Any]
 
 
+# A cursor is signed: its text means nothing to a caller, and it reads only the listing it came from.
+NextCursor = Annotated[
+    str | None,
+    Field(
+        description="Opaque: pass it as cursor, unchanged, with the same filters, for the next page; null on the last"
+    ),
+]
+
+
 class EventList(TypedDict):
     items: list[Event]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class RoleHolder(TypedDict):
