@@ -353,7 +353,9 @@ class KeyService:
                 f"{_ACTIVATION_FAILED} {key.key_id}: the key does not work and its secret is deleted, but it "
                 f"counts toward the community's live keys until the sweeper fails it ({_SWEEPER_BOUND})"
             )
-        return StoreError(f"the activation of key {key.key_id} failed; the key was failed and its secret deleted")
+        return StoreError(
+            f"the activation of key {key.key_id} failed; the key is failed and nothing made for it is left"
+        )
 
     def _lost_race(self, key: KeyRecord, current: KeyRecord | None) -> None:
         """The key changed between our vault write and its activation (the sweeper failed it).

@@ -189,6 +189,10 @@ def test_a_failed_activation_takes_the_secret_back_and_fails_the_key(service, st
     assert type(refused.value) is StoreError  # the plain answer: nothing of the create is left
     assert box.secrets == {}
     [key] = store.keys.values()
+    assert (
+        str(refused.value)
+        == f"the activation of key {key.key_id} failed; the key is failed and nothing made for it is left"
+    )
     assert key.status == FAILED and key.updated_at == MOMENT
     assert [(e.action, e.actor, e.details) for e in store.events] == [
         ("create", "operator", store.events[0].details),
