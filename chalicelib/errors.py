@@ -33,6 +33,11 @@ class StoreError(ServiceError):
     """The table could not be read or written; nothing was half-written."""
 
 
+class LeftBehind(StoreError):
+    """The store failed part-way through a change that could not be taken back whole: the
+    message says what is left and what removes it."""
+
+
 class VaultFailure(ServiceError):
     def __init__(self, target: str, message: str) -> None:
         super().__init__(f"vault target {target!r}: {message}")

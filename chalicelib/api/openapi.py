@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -19,6 +20,17 @@ from pydantic.json_schema import GenerateJsonSchema
 
 from chalicelib.api import params, schemas
 from chalicelib.plans.usage_plans import USAGE_DAYS_DEFAULT, USAGE_DAYS_MAX
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the document says that a deployment decides: its usage plans, the plan a key gets when
+    its create names none, and its maximum expiry."""
+
+    plans: tuple[str, ...] = ()
+    default_plan: str | None = None
+    max_expiry_days: int = max(schemas.EXPIRY_PRESETS_DAYS)
+
 
 TITLE = "API keys"
 VERSION = "1.0.0"
@@ -43,9 +55,14 @@ _UNAUTHORIZED = {
 }
 _SECURED_ERRORS = {
     "401": _UNAUTHORIZED,
-    "403": _error("The key lacks apikeys:manage, or would grant roles it does not hold"),
+    "403": _error(
+        "The key lacks apikeys:manage, would grant roles it does not hold, or names a usage plan without apikeys:plans"
+    ),
     "404": _error("No such key in this community, or another community's path"),
-    "503": _error("The key store is unavailable; nothing was changed"),
+    "503": _error(
+        "The key store is unavailable; nothing was changed, unless the message says what a create left (a key "
+        "pending, its secret in the vault) and what removes it"
+    ),
 }
 _BAD_FIELD = _error("A field is wrong; the message names it, nothing was written")
 _BAD_PARAMETER = _error("A parameter is wrong; the message names it")
@@ -101,7 +118,7 @@ _CURSOR_PARAM = {
     "name": "cursor",
     "in": "query",
     "schema": {"type": "string"},
-    "description": "next_cursor of the previous page",
+    "description": "next_cursor of the previous page, as given: opaque, and valid only with the same filters",
 }
 _FROM_CREATED = {"community": "$request.path.community", "key_id": "$response.body#/api_key/id"}
 _KEY_LINKS = {
@@ -417,8 +434,33 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
     }
 
 
+def _deployed(components: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+    """The bodies' plan and expiry rules as this deployment holds them."""
+    found = components["schemas"]
+    plan = {"enum": list(deployment.plans), "type": "string"} if deployment.plans else None
+    default = f"the deployment's default plan, {deployment.default_plan}" if deployment.default_plan else "no plan"
+    for name, left_out in (("CreateKey", f"Left out: {default}."), ("EditKey", "Left out: unchanged.")):
+        found[name]["properties"]["plan"] = {
+            "anyOf": [*([plan] if plan else []), {"type": "null"}],
+            "description": f"A usage plan of GET /plans; null for none. Naming it, null included, needs "
+            f"apikeys:plans. {left_out}",
+        }
+    days = [d for d in schemas.EXPIRY_PRESETS_DAYS if d <= deployment.max_expiry_days]
+    create = found["CreateKey"]["properties"]
+    create["expires_in_days"] = {
+        "anyOf": [{"enum": days, "type": "integer"}, {"type": "null"}],
+        "default": None,
+        "description": f"Days from now, one of the presets; the deployment's maximum is "
+        f"{deployment.max_expiry_days} days. Not with expires_at.",
+    }
+    create["expires_at"]["description"] = (
+        f"A future ISO 8601 date-time, at most {deployment.max_expiry_days} days from now; null: never expires"
+    )
+    return components
+
+
 @functools.lru_cache(maxsize=4)
-def _document(routed: frozenset[tuple[str, str]]) -> dict[str, Any]:
+def _document(routed: frozenset[tuple[str, str]], deployment: Deployment) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for (path, method), operation in sorted(operations().items()):
         if (path, method) in routed:
@@ -434,14 +476,15 @@ def _document(routed: frozenset[tuple[str, str]]) -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"apiKey": []}],
         "paths": paths,
-        "components": _components(),
+        "components": _deployed(_components(), deployment),
     }
 
 
-def document(routes: Iterable[tuple[str, str]] | None = None) -> dict[str, Any]:
-    """The document for ``routes`` ((path, METHOD) pairs the app serves); all known ones if None."""
+def document(routes: Iterable[tuple[str, str]] | None = None, deployment: Deployment | None = None) -> dict[str, Any]:
+    """The document for ``routes`` ((path, METHOD) pairs the app serves; all known ones if None)
+    and ``deployment`` (no plans and the longest expiry if None)."""
     routed = frozenset(routes) if routes is not None else frozenset(operations())
-    return copy.deepcopy(_document(routed))
+    return copy.deepcopy(_document(routed, deployment or Deployment()))
 
 
 def routes_of(app: Any) -> set[tuple[str, str]]:

@@ -24,6 +24,9 @@ LIST_PARAMS = frozenset({"search", "status", "limit", "cursor"})
 # A community name as the routes take it in their path (OpenAPI documents this pattern) and as
 # the operator CLI accepts it: a name outside it could never be reached through the API.
 COMMUNITY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Letters that draw nothing: Hangul fillers (choseong, jungseong, the compatibility and halfwidth
+# ones) and the blank Braille pattern. A name made only of these and blanks looks empty.
+INVISIBLE_FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 @dataclass(frozen=True)
@@ -36,12 +39,13 @@ class ListRequest:
 
 def text_problem(value: str, max_length: int, *, trimmed: bool) -> str | None:
     """What is wrong with a text field or parameter, if anything: control and format characters
-    and lone surrogates, a length past ``max_length``, and (``trimmed``) nothing but blanks."""
+    and lone surrogates, a length past ``max_length``, and (``trimmed``) nothing but blanks and
+    invisible fillers."""
     if any(unicodedata.category(char) in ("Cc", "Cf", "Cs") for char in value):
         return "must not contain control characters"
     if len(value) > max_length:
         return f"must be at most {max_length} characters"
-    if trimmed and not value.strip():
+    if trimmed and all(char.isspace() or char in INVISIBLE_FILLERS for char in value):
         return "must not be empty"
     return None
 

@@ -67,7 +67,10 @@ KEY_ID_PATTERN = r"^[0-9A-Za-z]{16}$"
 # Text as the document states it: no control characters. The check also refuses format
 # characters and lone surrogates, which JSON Schema patterns cannot name portably.
 PLAIN_TEXT_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
-_NAME_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$"
+_NAME_PATTERN = (
+    r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f\u115f\u1160\u3164\uffa0\u2800]"
+    r"[^\u0000-\u001f\u007f-\u009f]*$"
+)
 
 _REFUSED = "apikeys"  # the error type of our own refusals: their message is the project's
 
@@ -268,6 +271,8 @@ def _preset(value: Any, inner: ValidatorFunctionWrapHandler, info: ValidationInf
     max_days = (info.context or {}).get("max_days", max(EXPIRY_PRESETS_DAYS))
     allowed = [days for days in EXPIRY_PRESETS_DAYS if days <= max_days]
     refusal = refuse(f"must be one of {', '.join(str(days) for days in allowed)}")
+    if value is not None and type(value) is not int:
+        raise refusal  # a Literal matches by equality: 30.0 == 30, and strict mode lets it by
     try:
         days = inner(value)
     except PydanticError:
@@ -554,7 +559,7 @@ class ApiKey(TypedDict):
 
 class KeyList(TypedDict):
     items: list[ApiKey]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class Created(TypedDict):
@@ -616,9 +621,18 @@ class Event(TypedDict):
     details: dict[str, Any]
 
 
+# A cursor is signed: its text means nothing to a caller, and it reads only the listing it came from.
+NextCursor = Annotated[
+    str | None,
+    Field(
+        description="Opaque: pass it as cursor, unchanged, with the same filters, for the next page; null on the last"
+    ),
+]
+
+
 class EventList(TypedDict):
     items: list[Event]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class RoleHolder(TypedDict):

@@ -74,13 +74,15 @@ class MethodArn:
 # (``/intelligence/%2e%2e/apikeys/x``). Such paths are refused, by the route map and by the
 # policy, so the rule is stated on the raw path in terms IAM's wildcards can express too:
 # segments ``.`` and ``..`` (also as ``.;…`` / ``..;…``, which Tomcat-style servers read as
-# dot segments), and anywhere in the path these encodings of a separator, a dot or a percent
-# (double encoding), NUL, IIS ``%u`` escapes, overlong UTF-8 leads, or a raw backslash.
+# dot segments), and anywhere in the path an encoded dot or separator: percent-encoded once or
+# twice (``%2e``, ``%252e``), IIS ``%u`` escapes, overlong UTF-8 leads, or a raw backslash.
+# Other escapes are the path's own text: ``%25`` (a percent sign, ``%2523`` is ``%23`` once
+# decoded) and ``%00`` reach the route, which refuses what its parameter cannot hold.
 _UNSAFE_SEGMENTS = (".", "..")
 _UNSAFE_SEGMENT_PREFIXES = (".;", "..;")
 UNSAFE_SUBSTRINGS: tuple[str, ...] = tuple(
     variant
-    for needle in ("%2e", "%2f", "%5c", "%25", "%00", "%u", "%c0", "%c1", "%e0%80", "%f0%80", "\\")
+    for needle in ("%2e", "%2f", "%5c", "%252e", "%252f", "%255c", "%u", "%c0", "%c1", "%e0%80", "%f0%80", "\\")
     for variant in dict.fromkeys((needle.lower(), needle.upper()))
 )
 

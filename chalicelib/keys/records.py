@@ -17,6 +17,11 @@ EXPIRED = "expired"  # derived from expires_at, never stored
 LISTED_STATUSES = (ACTIVE, REVOKED)
 
 
+def with_article(status: str) -> str:
+    """A status as a sentence names it: "a revoked", "an expired", "an active"."""
+    return f"{'an' if status[:1] in tuple('aeiou') else 'a'} {status}"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -141,8 +146,9 @@ class Store(Protocol):
     def insert(
         self, key: KeyRecord, event: Event, idempotency: IdempotencyRecord | None, *, limit: int | None = None
     ) -> None:
-        """Key, audit event and idempotency record in one transaction. AlreadyExists if taken;
-        OverLimit if ``limit`` is given and the community already holds that many live keys."""
+        """Key, audit event and idempotency record in one transaction. AlreadyExists if taken
+        (a retry that finds its own first attempt applied is a success); OverLimit if ``limit``
+        is given and the community already holds that many live keys."""
 
     def get(self, key_id: str) -> KeyRecord | None:
         """One strongly consistent read by table key."""

@@ -30,7 +30,7 @@ from chalicelib.errors import (
     VersionConflict,
 )
 from chalicelib.keys import format as key_format
-from chalicelib.keys.records import ACTIVE, PENDING, REVOKED, Event, KeyRecord, iso
+from chalicelib.keys.records import ACTIVE, PENDING, REVOKED, Event, KeyRecord, iso, with_article
 from chalicelib.keys.service import EDIT_RETRIES, CreateRequest, KeyService, _audit_fields
 from chalicelib.roles.caller import Caller
 
@@ -195,7 +195,7 @@ class Rotation:
     def _may_rotate(self, old: KeyRecord, now: datetime) -> None:
         status = old.status_at(now)
         if status != ACTIVE:
-            raise Conflict(f"a {status} key cannot be rotated")
+            raise Conflict(f"{with_article(status)} key cannot be rotated")
         if old.rotated_to is not None:
             raise self._rotated_already(old)
 

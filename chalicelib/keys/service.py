@@ -25,6 +25,7 @@ from chalicelib.errors import (
     AlreadyExists,
     Conflict,
     Forbidden,
+    LeftBehind,
     NotFound,
     OverLimit,
     ServiceError,
@@ -44,10 +45,18 @@ from chalicelib.keys.records import (
     KeyRecord,
     Store,
     utcnow,
+    with_article,
 )
 from chalicelib.plans.usage_plans import GatewayKey, UsagePlanFailure, UsagePlans
 from chalicelib.roles.caller import Caller
-from chalicelib.roles.catalog import BUILTIN_ROLES, MANAGE_KEYS, Role, missing_permissions, permissions_of
+from chalicelib.roles.catalog import (
+    BUILTIN_ROLES,
+    CHOOSE_PLANS,
+    MANAGE_KEYS,
+    Role,
+    missing_permissions,
+    permissions_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +231,7 @@ class KeyService:
         request = schemas.create_request(
             body, known_roles=self.catalog(community), now=now, max_days=self.max_expiry_days
         )
+        self.authorize_plan(caller, body)
         request = dataclasses.replace(request, plan=self.plans.choose(body))
         idempotency_key = params.idempotency_key(idempotency_key)
         self.authorize_grant(caller, community, request.roles)
@@ -313,24 +323,55 @@ class KeyService:
             changes.update(gateway_key_id=gateway.id, gateway_key_value=gateway.value)
             details["plan"] = key.plan
         event = Event(key.community, key.key_id, "activate", caller.actor, now, details, actor_name=caller.name or None)
-        # If this write fails the key stays pending (never authorized); the sweeper discards it.
         try:
             active = self.store.update(key, changes, event)
-        except VersionConflict as error:
+        except (VersionConflict, StoreError) as error:
+            try:
+                current = self.store.get(key.key_id)
+            except StoreError:
+                # Whether the activation landed is unknown: what it needs stays, for the key or
+                # for the sweeper (which takes a key still pending, its secret and its plan key).
+                left = _left_pending(key, "unless it is listed as active, it is left pending")
+                raise LeftBehind(f"{_ACTIVATION_FAILED} {key.key_id}: {left}") from error
+            if current is not None and current.status == ACTIVE and _same_hash(current, key):
+                return Created(current, plaintext if reveal else None)  # it landed; its answer was lost
             if gateway is not None:
                 self.plans.release_quietly(gateway.id, key.plan)  # made by this request: nobody else's
-            self._lost_race(key)
+            if isinstance(error, StoreError) and current is not None and current.status == PENDING:
+                if _same_hash(current, key):  # not activated, still ours: take it all back
+                    raise self._abandon(caller, current) from error
+            self._lost_race(key, current)
             raise Conflict(
                 "the key changed while its secret was stored; retry with the same Idempotency-Key"
             ) from error
         return Created(active, plaintext if reveal else None)
 
-    def _lost_race(self, key: KeyRecord) -> None:
+    def _abandon(self, caller: Caller, key: KeyRecord) -> StoreError:
+        """The activation write failed and the key is still pending: take back its secret, then
+        fail it, so nothing of the create is left. The answer says what is left, if anything."""
+        if key.vault:
+            try:
+                self.vaults.discard(key.vault)
+            except ServiceError:
+                return LeftBehind(f"{_ACTIVATION_FAILED} {key.key_id}: {_left_pending(key, 'the key is left pending')}")
+        now = self.clock()
+        event = Event(key.community, key.key_id, "fail", caller.actor, now, {"reason": "activation write failed"})
+        try:
+            self.store.update(key, {"status": FAILED, "updated_at": now}, event)
+        except (StoreError, VersionConflict):
+            return LeftBehind(
+                f"{_ACTIVATION_FAILED} {key.key_id}: the key does not work and its secret is deleted, but it "
+                f"counts toward the community's live keys until the sweeper fails it ({_SWEEPER_BOUND})"
+            )
+        return StoreError(
+            f"the activation of key {key.key_id} failed; the key is failed and nothing made for it is left"
+        )
+
+    def _lost_race(self, key: KeyRecord, current: KeyRecord | None) -> None:
         """The key changed between our vault write and its activation (the sweeper failed it).
         The secret just written opens nothing: take it back unless another request now owns
         the key's path (a different hash means a retry wrote, or will write, its own secret)."""
-        current = self.store.get(key.key_id)
-        if current is not None and current.key_hash == key.key_hash and current.status != ACTIVE and key.vault:
+        if current is not None and _same_hash(current, key) and current.status != ACTIVE and key.vault:
             try:
                 self.vaults.discard(key.vault or {})
             except ServiceError:
@@ -410,13 +451,14 @@ class KeyService:
 
         changes = schemas.edit_request(body, known_roles=self.catalog(community))
         if "plan" in body:
+            self.authorize_plan(caller, body)
             changes["plan"] = self.plans.choose(body)
         for _ in range(EDIT_RETRIES):
             key = self.load_key(community, key_id)
             if key.status == REVOKED:
                 raise Conflict("a revoked key cannot be edited")
             if key.status != ACTIVE:
-                raise Conflict(f"a {key.status} key cannot be edited")
+                raise Conflict(f"{with_article(key.status)} key cannot be edited")
             self.authorize_change(caller, key)
             if "roles" in changes:
                 added = [role for role in changes["roles"] if role not in key.roles]
@@ -461,7 +503,7 @@ class KeyService:
             if key.status == REVOKED:
                 return key
             if key.status not in (ACTIVE,):
-                raise Conflict(f"a {key.status} key cannot be revoked")
+                raise Conflict(f"{with_article(key.status)} key cannot be revoked")
             self.authorize_change(caller, key)
             now = self.clock()
             changes = {"status": REVOKED, "revoked_at": now, "revoked_by": caller.actor, "revoke_reason": reason}
@@ -550,6 +592,14 @@ class KeyService:
         if MANAGE_KEYS not in caller.permissions:
             raise Forbidden(f"this key lacks the {MANAGE_KEYS} permission")
 
+    def authorize_plan(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        """A body naming ``plan`` (null included: no plan is off metering) needs the permission to
+        choose plans; without it a create gets the deployment's default plan."""
+        if "plan" in body and CHOOSE_PLANS not in caller.permissions:
+            raise Forbidden(
+                f"plan: choosing or changing a usage plan needs the {CHOOSE_PLANS} permission, which this key lacks"
+            )
+
     def authorize_grant(self, caller: Caller, community: str, role_names: Any) -> None:
         missing = missing_permissions(caller.permissions, role_names, self.catalog(community))
         if missing:
@@ -627,6 +677,24 @@ def _same_value(field: str, current: Any, wanted: Any) -> bool:
     if field in ("roles", "allowed_cidrs"):
         return sorted(current) == sorted(wanted)
     return bool(current == wanted)
+
+
+_ACTIVATION_FAILED = "the key store failed while activating key"
+_SWEEPER_BOUND = "within the deployment's pending timeout, 15 minutes by default"
+
+
+def _left_pending(key: KeyRecord, state: str) -> str:
+    """What a create that stopped at its activation leaves, and what removes it."""
+    secret = f" with its secret in vault target {key.vault.get('target')!r}" if key.vault else ""
+    return (
+        f"{state} (a pending key does not work){secret}; the sweeper removes {'both' if secret else 'it'} "
+        f"({_SWEEPER_BOUND}), or a retry with the same Idempotency-Key completes the key"
+    )
+
+
+def _same_hash(stored: KeyRecord, key: KeyRecord) -> bool:
+    """Whether ``stored`` still holds ``key``'s secret: a hash of a fresh secret is nobody else's."""
+    return hmac.compare_digest(stored.key_hash, key.key_hash)
 
 
 def _vault_token(key: KeyRecord) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hmac
 import itertools
 import random
 import secrets
@@ -437,9 +438,22 @@ class DynamoStore:
                     self._index(tx, None, key)
             except _CountMoved:
                 continue
+            except AlreadyExists:
+                if not self._holds(key):
+                    raise
+                # Our own first attempt: DynamoDB applied it, its answer was lost and botocore
+                # sent it again. AWS honours the transaction's token and answers the retry with
+                # success; an engine that does not (moto, DynamoDB Local) fails the key's
+                # condition, and the stored hash says whose the key is.
             key.version = 1
             return
         raise StoreError("the key count kept changing; nothing was changed")
+
+    def _holds(self, key: KeyRecord) -> bool:
+        """Whether the stored item of ``key.key_id`` is ``key`` itself: a hash of a fresh secret
+        is never anyone else's."""
+        stored = self.get(key.key_id)
+        return stored is not None and hmac.compare_digest(stored.key_hash, key.key_hash)
 
     def update(self, key: KeyRecord, changes: dict[str, Any], event: Event) -> KeyRecord:
         ApiKey = self.models.ApiKey

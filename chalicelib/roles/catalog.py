@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 MANAGE_KEYS = "apikeys:manage"
+# Usage plans are a cost and abuse control: a key that may manage keys does not choose its own.
+CHOOSE_PLANS = "apikeys:plans"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Role:
 # Every permission the platform knows, ``area:action``. Custom roles draw from this list.
 PERMISSIONS: dict[str, str] = {
     "apikeys:manage": "Create, edit and revoke the community's API keys",
+    "apikeys:plans": "Choose and change the usage plan of the API keys it manages",
     "intelligence:read": "Read the Intelligence Center",
     "intelligence:write": "Create and edit Intelligence Center objects",
     "playbooks:read": "Read playbooks and their runs",

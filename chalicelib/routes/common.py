@@ -18,7 +18,7 @@ from chalice import (
 from chalice.app import Request
 
 from chalicelib import metrics
-from chalicelib.errors import Conflict, Forbidden, NotFound, StoreError, ValidationError, VaultFailure
+from chalicelib.errors import Conflict, Forbidden, LeftBehind, NotFound, StoreError, ValidationError, VaultFailure
 from chalicelib.plans.usage_plans import UsagePlanFailure
 from chalicelib.roles.caller import Caller, Grant
 
@@ -106,6 +106,10 @@ def service_errors() -> Iterator[None]:
         raise BadGatewayError(str(error)) from error
     except UsagePlanFailure as error:
         raise BadGatewayError(str(error)) from error
+    except LeftBehind as error:
+        log.warning("store error: %s", error)
+        metrics.count("api", "StoreErrors")
+        raise ServiceUnavailableError(str(error)) from error
     except StoreError as error:
         log.warning("store error: %s", error)
         metrics.count("api", "StoreErrors")

@@ -13,6 +13,13 @@ bp = Blueprint(__name__)
 def openapi_document() -> Response:
     from app import app  # the routes served are the app's own, read when asked
     from chalicelib.api import openapi  # pydantic: built when asked, never in the authorizers
+    from chalicelib.settings import get_settings
 
-    body: dict[str, Any] = openapi.document(openapi.routes_of(app))
+    settings = get_settings()
+    deployment = openapi.Deployment(
+        plans=tuple(plan.name for plan in settings.usage_plans),
+        default_plan=settings.default_plan,
+        max_expiry_days=settings.max_expiry_days,
+    )
+    body: dict[str, Any] = openapi.document(openapi.routes_of(app), deployment)
     return Response(body=body, status_code=200, headers={"Cache-Control": "max-age=300"})

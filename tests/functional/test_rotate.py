@@ -317,3 +317,11 @@ def test_a_vaulted_rotation_with_grace_at_the_cap_leaves_nothing_and_an_immediat
     assert immediate.status_code == 201, immediate.body
     assert len(live_keys(client, admin_secret)) == 4
     assert list(stored_secrets(SM).values()) == [immediate.json_body["secret"]]
+
+
+def test_an_expired_key_is_not_rotated_and_the_refusal_says_so(client, admin, later):
+    _, admin_secret = admin
+    key_id, _ = make_key(roles=("ic_viewer",), expires_in_days=30)
+    later(timedelta(days=31))
+    refused = rotate(client, admin_secret, key_id, "1h")
+    assert (refused.status_code, refused.json_body["Message"]) == (409, "an expired key cannot be rotated")

@@ -274,3 +274,26 @@ def test_every_change_is_audited_in_the_same_write(client, admin):
     events, _ = wiring.store().list_events("demo", key["api_key"]["id"], 10, None)
     assert [e.action for e in events] == ["revoke", "edit", "create"]
     assert key["secret"] not in json.dumps([e.view() for e in events])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "answer"),
+    [
+        ("PATCH", "/communities/demo/roles/%2523x", {"description": "d"}, (404, "no such role")),
+        ("DELETE", "/communities/demo/roles/100%25", None, (404, "no such role")),
+        ("PATCH", "/communities/demo/roles/x%00", {"description": "d"}, (404, "no such role")),
+        ("GET", "/communities/demo/apikeys/%2523x", None, (404, "no such API key")),
+        ("GET", "/communities/demo/apikeys/abc%00", None, (404, "no such API key")),
+    ],
+)  # fmt: skip
+def test_a_percent_sign_or_nul_in_the_path_reaches_the_route(client, admin, method, path, body, answer):
+    """Only dot segments and encoded separators are refused before the route (401); a percent sign
+    (``%25``) or NUL is the path's own text, and the route says what it makes of it."""
+    response = client.http.request(method, path, headers=bearer(admin[1]), body=json.dumps(body) if body else b"")
+    assert (response.status_code, response.json_body["Message"]) == answer
+
+
+@pytest.mark.parametrize("path", ["/communities/demo/apikeys/%2e%2e", "/communities/demo/apikeys/a%2fb",
+                                  "/communities/demo/apikeys/a%252fb", "/communities/demo/apikeys/a%5Cb"])  # fmt: skip
+def test_a_dot_segment_or_an_encoded_separator_is_refused_before_the_route(client, admin, path):
+    assert client.http.get(path, headers=bearer(admin[1])).status_code == 401

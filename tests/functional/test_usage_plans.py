@@ -352,3 +352,17 @@ def test_plans_named_by_usage_plan_name_are_found_by_name(plans, monkeypatch):
     key_id, _ = make_key(roles=("ic_viewer",), plan="standard")
     assert plan_key_ids(plans["standard"]) == {stored(key_id).gateway_key_id}
     assert wiring.plans().catalog()[0]["quota"] == {"limit": 100000, "period": "MONTH"}
+
+
+def test_the_served_document_names_this_deployments_plans(client, plans, monkeypatch):
+    from chalicelib import wiring
+    from chalicelib.settings import get_settings
+
+    monkeypatch.setenv("APIKEYS_DEFAULT_PLAN", "premium")
+    monkeypatch.setenv("APIKEYS_MAX_EXPIRY_DAYS", "90")
+    wiring.reset()
+    get_settings()  # read now, outside the request: chalice.test lays the dev stage's environment over it
+    create = client.http.get("/openapi.json").json_body["components"]["schemas"]["CreateKey"]["properties"]
+    assert create["plan"]["anyOf"] == [{"enum": ["standard", "premium"], "type": "string"}, {"type": "null"}]
+    assert create["plan"]["description"].endswith("Left out: the deployment's default plan, premium.")
+    assert create["expires_in_days"]["anyOf"][0]["enum"] == [30]

@@ -289,3 +289,50 @@ def test_death_after_openbao_claimed_the_path(monkeypatch, client, admin, bao_se
         kv_client(bao_server).secrets.kv.v2.read_secret_metadata(path=metadata_path, mount_point="secret")
     assert create(client, admin, "claimed").status_code == 201
     assert_no_active_key_lacks_its_secret(backend)
+
+
+# -- the key store fails the activation ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("discard", ["works", "fails"])
+def test_a_store_failure_at_activation_takes_the_secret_back_before_answering(
+    backend, client, admin, monkeypatch, discard
+):
+    """Every attempt of the activation's TransactWriteItems times out before reaching DynamoDB
+    (botocore ``before-send`` hooks on the store's clients: moto cannot fail on cue, and a hook
+    that answers instead of raising lets in-process moto apply the write all the same)."""
+    from chalicelib.errors import VaultFailure
+    from tests.security.test_faults import FAULTS, Injector
+
+    injector = Injector()
+    store = backend.service.store
+    real_insert = store.insert
+
+    def insert_then_fail_the_next_write(*args: Any, **kwargs: Any) -> Any:
+        real_insert(*args, **kwargs)
+        attempts = store.models.connection.client.meta.config.retries["total_max_attempts"]
+        injector.arm("TransactWriteItems", FAULTS["timeout"], times=attempts)
+
+    def refuse(location: Any) -> None:
+        raise VaultFailure("vault", "unavailable")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store, "insert", insert_then_fail_the_next_write)
+        if discard == "fails":
+            patch.setattr(backend.service.vaults, "discard", refuse)
+        answer = create(client, admin)
+    assert answer.status_code == 503
+    assert injector.remaining == 0
+    [key] = vaulted_keys()
+    if discard == "works":
+        assert answer.json_body["Message"] == "the key store is unavailable; nothing was changed"
+        assert key.status == "failed" and stored_secrets(backend.target, backend.bao) == {}
+        return
+    assert answer.json_body["Message"] == (
+        f"the key store failed while activating key {key.key_id}: the key is left pending (a pending key does not "
+        f"work) with its secret in vault target 'vault'; the sweeper removes both (within the deployment's pending "
+        f"timeout, 15 minutes by default), or a retry with the same Idempotency-Key completes the key"
+    )
+    assert key.status == "pending" and list(stored_secrets(backend.target, backend.bao)) == [key.vault["path"]]
+    assert sweep(client, monkeypatch) == [key.key_id]
+    assert_no_orphaned_secret(backend)

@@ -429,3 +429,72 @@ def test_the_operator_and_a_leak_report_keep_every_power(moto_aws: None) -> None
     assert service.edit(operator, "demo", key_id, {"roles": ["community_admin"]}).roles == ["community_admin"]
     assert service.revoke(operator, "demo", key_id).status == "revoked"
     count("access checks", 2)
+
+
+# -- usage plans: a cost and abuse control, chosen only with apikeys:plans -----------------------
+
+# Each request that names a plan, and its answer for a key holding apikeys:plans.
+PLAN_CHOICES: list[tuple[str, str, Callable[[str], tuple[str, Any]], int]] = [
+    ("create on a plan", "POST", lambda own: ("/communities/demo/apikeys",
+                                              {"name": "p", "roles": ["apikeys_admin"], "plan": "premium"}), 201),
+    ("create off metering", "POST", lambda own: ("/communities/demo/apikeys",
+                                                 {"name": "p", "roles": ["apikeys_admin"], "plan": None}), 201),
+    ("move itself to the biggest plan", "PATCH", lambda own: (f"/communities/demo/apikeys/{own}",
+                                                              {"plan": "premium"}), 200),
+    ("move itself off metering", "PATCH", lambda own: (f"/communities/demo/apikeys/{own}", {"plan": None}), 200),
+]  # fmt: skip
+
+
+@pytest.fixture
+def usage_plans(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two usage plans on moto's API Gateway, ``standard`` the deployment's default."""
+    import json
+
+    import boto3
+
+    gateway = boto3.client("apigateway")
+    plans = [
+        {"name": name, "usage_plan_id": gateway.create_usage_plan(name=name)["id"]} for name in ("standard", "premium")
+    ]
+    monkeypatch.setenv("APIKEYS_USAGE_PLANS", json.dumps(plans))
+    monkeypatch.setenv("APIKEYS_DEFAULT_PLAN", "standard")
+    wiring.reset()
+
+
+def _plans_state(key_id: str) -> tuple[Any, ...]:
+    """The key's version and plan, and how many keys the community has."""
+    key = wiring.store().get(key_id)
+    listed = wiring.store().list_keys("demo", "all", "", 100, None, utcnow()).items
+    return key.version, key.plan, key.gateway_key_id, len(listed)
+
+
+@pytest.mark.parametrize("holds_plans", [False, True], ids=["apikeys_admin", "apikeys_admin+plans"])
+def test_only_apikeys_plans_chooses_a_plan(usage_plans: None, client: Any, holds_plans: bool) -> None:
+    """A key that manages keys never lifts its own throttle, nor makes keys around the default plan."""
+    operator = Caller.operator("demo")
+    wiring.custom_roles().create(operator, "demo", {"name": "planner", "permissions": ["apikeys:plans"]})
+    roles = ("apikeys_admin", "planner") if holds_plans else ("apikeys_admin",)
+    wrong = []
+    for what, method, build, allowed in PLAN_CHOICES:
+        own_id, secret = make_key(name="caller", roles=roles)
+        before = _plans_state(own_id)
+        url, body = build(own_id)
+        answer = client.http.request(method, url, headers=bearer(secret), body=as_json(body))
+        count("access checks")
+        expected = allowed if holds_plans else 403
+        if answer.status_code != expected:
+            wrong.append(f"{what}: {answer.status_code} {answer.body[:160]!r}")
+        elif expected == 403:
+            if answer.json_body["Message"] != (
+                "plan: choosing or changing a usage plan needs the apikeys:plans permission, which this key lacks"
+            ):
+                wrong.append(f"{what}: refusal does not name apikeys:plans: {answer.json_body['Message']}")
+            if _plans_state(own_id) != before:
+                wrong.append(f"{what}: a key was written")
+    assert not wrong, "\n".join(wrong)
+    # Without a plan in the body, a create gets the deployment's default plan, whoever asks.
+    _, secret = make_key(name="caller", roles=roles)
+    created = client.http.post(
+        "/communities/demo/apikeys", headers=bearer(secret), body=as_json({"name": "d", "roles": ["apikeys_admin"]})
+    )
+    assert created.status_code == 201 and created.json_body["api_key"]["plan"] == "standard"

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from chalicelib.errors import Conflict, Forbidden, StoreError, VaultFailure, VersionConflict
+from chalicelib.errors import Conflict, Forbidden, LeftBehind, StoreError, VaultFailure, VersionConflict
 from chalicelib.keys import format as key_format
 from chalicelib.keys.records import ACTIVE, FAILED, REVOKED
 from chalicelib.keys.service import KeyService
 from chalicelib.roles.caller import Caller
 from tests.fakes import InMemoryStore
-from tests.unit.test_failed_vault_create import BODY, PEPPERS, Box
+from tests.unit.test_failed_vault_create import BODY, PEPPERS, Box, fail_writes
 from tests.unit.test_vaulted_key_lifecycle import Clock
 
 OPERATOR = Caller.operator("demo")
@@ -186,8 +186,8 @@ def test_an_idempotency_record_never_hands_out_another_communitys_key(service, s
 def test_a_weaker_key_may_not_revoke_or_edit_a_stronger_one(service, store):
     strong = service.create(OPERATOR, "demo", {"name": "Admin", "roles": ["community_admin"]}).key
     expected = (
-        f"this key lacks permissions the key {strong.key_id} holds: intelligence:read, intelligence:write, "
-        "operations:read, operations:write, playbooks:read, playbooks:run"
+        f"this key lacks permissions the key {strong.key_id} holds: apikeys:plans, intelligence:read, "
+        "intelligence:write, operations:read, operations:write, playbooks:read, playbooks:run"
     )
     with pytest.raises(Forbidden) as revoking:
         service.revoke(KEYS_ONLY, "demo", strong.key_id)
@@ -439,3 +439,106 @@ def test_a_retry_of_a_stopped_planned_create_leaves_one_gateway_key(planned, sto
     key = store.keys[key_id]
     assert key.status == ACTIVE
     assert gateway_state(gateway, plan_id) == ([f"apikeys:{key_id}"], {key.gateway_key_id})
+
+
+def test_a_failed_activation_of_a_planned_key_takes_its_gateway_key_back(planned, store, box, gateway):
+    service, plan_id = planned
+    fail_writes(store)
+    with pytest.raises(StoreError):
+        service.create(OPERATOR, "demo", {**BODY, "plan": "standard"})
+    assert gateway_state(gateway, plan_id) == ([], set()) and box.secrets == {}
+    assert [k.status for k in store.keys.values()] == [FAILED]
+
+
+def test_a_planned_key_whose_activation_is_unknown_keeps_its_gateway_key_for_the_sweeper(planned, store, gateway):
+    service, plan_id = planned
+    fail_writes(store, reads=1)
+    with pytest.raises(LeftBehind) as refused:
+        service.create(OPERATOR, "demo", plain(plan="standard"))
+    [key] = store.keys.values()
+    assert str(refused.value) == (
+        f"the key store failed while activating key {key.key_id}: unless it is listed as active, it is left pending "
+        f"(a pending key does not work); the sweeper removes it (within the deployment's pending timeout, 15 "
+        f"minutes by default), or a retry with the same Idempotency-Key completes the key"
+    )
+    assert gateway_state(gateway, plan_id)[0] == [f"apikeys:{key.key_id}"]
+    assert service.sweep(-1) == [key.key_id] and gateway_state(gateway, plan_id) == ([], set())
+
+
+# -- choosing a plan needs its own permission ----------------------------------------------------
+
+PLANS_REFUSED = "plan: choosing or changing a usage plan needs the apikeys:plans permission, which this key lacks"
+PLANNER = Caller("pla0000000000000", "demo", ("planner",), frozenset({"apikeys:manage", "apikeys:plans"}))
+
+
+@pytest.fixture
+def defaulted(store: InMemoryStore, box: Box, clock: Clock, gateway: Any) -> tuple[KeyService, dict[str, str]]:
+    """Two plans, ``standard`` the deployment's default."""
+    from chalicelib.plans.usage_plans import PlanSetting, UsagePlans
+
+    ids = {name: gateway.create_usage_plan(name=name)["id"] for name in ("standard", "premium")}
+    settings = tuple(PlanSetting(name, plan_id) for name, plan_id in ids.items())
+    plans = UsagePlans(settings, default_plan="standard", client_factory=lambda: gateway)
+    return KeyService(store, key_prefix="apk", peppers=PEPPERS, vaults=box, clock=clock, plans=plans), ids
+
+
+@pytest.mark.parametrize("plan", ["premium", "standard", None])
+def test_a_key_without_the_plans_permission_names_no_plan_in_a_create(defaulted, store, gateway, plan):
+    service, _ = defaulted
+    with pytest.raises(Forbidden) as refused:
+        service.create(KEYS_ONLY, "demo", plain(roles=["apikeys_admin"], plan=plan))
+    assert str(refused.value) == PLANS_REFUSED
+    assert store.keys == {} and gateway.get_api_keys()["items"] == []
+
+
+def test_a_key_without_the_plans_permission_creates_keys_on_the_default_plan(defaulted, store, gateway):
+    service, ids = defaulted
+    created = service.create(KEYS_ONLY, "demo", plain(roles=["apikeys_admin"])).key
+    key = store.keys[created.key_id]
+    assert (key.status, key.plan) == (ACTIVE, "standard")
+    assert gateway_state(gateway, ids["standard"])[1] == {key.gateway_key_id}
+
+
+@pytest.mark.parametrize("plan", ["premium", None])
+def test_a_key_without_the_plans_permission_changes_no_plan(defaulted, store, gateway, plan):
+    service, ids = defaulted
+    key = service.create(OPERATOR, "demo", plain(roles=["apikeys_admin"])).key
+    before = store.keys[key.key_id]
+    for body in ({"plan": plan}, {"name": "Renamed", "plan": plan}):
+        with pytest.raises(Forbidden) as refused:
+            service.edit(KEYS_ONLY, "demo", key.key_id, body)
+        assert str(refused.value) == PLANS_REFUSED
+    assert store.keys[key.key_id] == before
+    assert gateway_state(gateway, ids["standard"])[1] == {before.gateway_key_id}
+    assert service.edit(KEYS_ONLY, "demo", key.key_id, {"name": "Renamed"}).plan == "standard"
+
+
+def test_the_plans_permission_chooses_and_changes_plans_also_to_none(defaulted, store, gateway):
+    service, ids = defaulted
+    off = service.create(PLANNER, "demo", plain(roles=["apikeys_admin"], plan=None)).key
+    assert store.keys[off.key_id].plan is None and gateway.get_api_keys()["items"] == []
+    moved = service.edit(PLANNER, "demo", off.key_id, {"plan": "premium"})
+    assert moved.plan == "premium" and gateway_state(gateway, ids["premium"])[1] == {moved.gateway_key_id}
+    assert service.edit(PLANNER, "demo", off.key_id, {"plan": None}).plan is None
+
+
+# -- refusals name the key's state in a sentence ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "named"), [("pending", "a pending"), ("failed", "a failed"),
+                                               ("expired", "an expired"), ("active", "an active")])  # fmt: skip
+def test_a_status_is_named_with_its_article(status, named):
+    from chalicelib.keys.records import with_article
+
+    assert with_article(status) == named
+
+
+def test_a_key_that_is_not_active_is_neither_edited_nor_revoked_and_the_refusal_says_why(service, store, box):
+    box.fail_after_write = True
+    with pytest.raises(VaultFailure):
+        service.create(OPERATOR, "demo", BODY)
+    [key] = store.keys.values()
+    with pytest.raises(Conflict, match="^a failed key cannot be edited$"):
+        service.edit(OPERATOR, "demo", key.key_id, {"name": "x"})
+    with pytest.raises(Conflict, match="^a failed key cannot be revoked$"):
+        service.revoke(OPERATOR, "demo", key.key_id)

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.errors import Conflict, VaultFailure
+from chalicelib.errors import Conflict, LeftBehind, StoreError, VaultFailure
 from chalicelib.keys import format as key_format
-from chalicelib.keys.records import ACTIVE, FAILED, Event
+from chalicelib.keys.records import ACTIVE, FAILED, PENDING, Event
 from chalicelib.keys.service import KeyService
 from chalicelib.roles.caller import Caller
 from tests.fakes import InMemoryStore
@@ -142,3 +142,130 @@ def test_a_successful_vault_create_keeps_the_secret_at_the_location_on_the_key(s
     key = store.keys[created.key.key_id]
     assert key.status == ACTIVE and key.vault == {"target": "box", "path": f"demo/{key.key_id}", "version": 1}
     assert key_format.verify(box.secrets[f"demo/{key.key_id}"], key.key_hash, key.pepper_id, PEPPERS)
+
+
+# -- the activation write fails after the secret reached the vault ----------------------------------
+# A store fault on cue (the table failing one write, or one write and the read after it) is played
+# by wrapping ``InMemoryStore``: a real table cannot be made to fail a chosen write.
+
+LEFT_PENDING = (
+    "the key store failed while activating key {id}: {state} (a pending key does not work) with its secret in "
+    "vault target 'box'; the sweeper removes both (within the deployment's pending timeout, 15 minutes by "
+    "default), or a retry with the same Idempotency-Key completes the key"
+)
+
+
+def fail_writes(store: InMemoryStore, *, activations: int = 1, fails: int = 0, reads: int = 0, land: bool = False):
+    """The next ``activations`` activation writes fail with StoreError (after landing, with ``land``:
+    their answer is lost), then ``fails`` writes marking a key failed, then ``reads`` reads."""
+    real_update, real_get = store.update, store.get
+    left = {"activate": activations, "fail": fails, "read": 0}
+
+    def update(key: Any, changes: Any, event: Event) -> Any:
+        if left.get(event.action, 0) > 0:
+            left[event.action] -= 1
+            if land:
+                real_update(key, changes, event)
+            left["read"] = reads
+            raise StoreError("the keys table refused the write")
+        return real_update(key, changes, event)
+
+    def get(key_id: str) -> Any:
+        if left["read"] > 0:
+            left["read"] -= 1
+            raise StoreError("the keys table could not be read")
+        return real_get(key_id)
+
+    store.update = update  # type: ignore[method-assign]
+    store.get = get  # type: ignore[method-assign]
+
+
+def test_a_failed_activation_takes_the_secret_back_and_fails_the_key(service, store, box):
+    fail_writes(store)
+
+    with pytest.raises(StoreError) as refused:
+        service.create(ADMIN, "demo", BODY)
+
+    assert type(refused.value) is StoreError  # the plain answer: nothing of the create is left
+    assert box.secrets == {}
+    [key] = store.keys.values()
+    assert (
+        str(refused.value)
+        == f"the activation of key {key.key_id} failed; the key is failed and nothing made for it is left"
+    )
+    assert key.status == FAILED and key.updated_at == MOMENT
+    assert [(e.action, e.actor, e.details) for e in store.events] == [
+        ("create", "operator", store.events[0].details),
+        ("fail", "operator", {"reason": "activation write failed"}),
+    ]
+
+
+def test_a_failed_activation_whose_secret_cannot_be_taken_back_says_what_is_left(service, store, box):
+    fail_writes(store)
+
+    def refuse(location: Mapping[str, Any]) -> None:
+        raise VaultFailure("box", "unavailable")
+
+    box.discard = refuse  # type: ignore[method-assign]
+    with pytest.raises(LeftBehind) as refused:
+        service.create(ADMIN, "demo", BODY)
+
+    [key] = store.keys.values()
+    assert str(refused.value) == LEFT_PENDING.format(id=key.key_id, state="the key is left pending")
+    assert key.status == PENDING and list(box.secrets) == [f"demo/{key.key_id}"]
+
+
+def test_a_failed_activation_that_cannot_fail_the_key_says_it_still_counts(service, store, box):
+    fail_writes(store, fails=1)
+
+    with pytest.raises(LeftBehind) as refused:
+        service.create(ADMIN, "demo", BODY)
+
+    [key] = store.keys.values()
+    assert str(refused.value) == (
+        f"the key store failed while activating key {key.key_id}: the key does not work and its secret is deleted, "
+        f"but it counts toward the community's live keys until the sweeper fails it (within the deployment's "
+        f"pending timeout, 15 minutes by default)"
+    )
+    assert key.status == PENDING and box.secrets == {}
+
+
+def test_a_failed_activation_that_cannot_be_read_back_leaves_everything_for_the_key_or_the_sweeper(service, store, box):
+    fail_writes(store, reads=1)
+
+    with pytest.raises(LeftBehind) as refused:
+        service.create(ADMIN, "demo", BODY)
+
+    [key] = store.keys.values()
+    state = "unless it is listed as active, it is left pending"
+    assert str(refused.value) == LEFT_PENDING.format(id=key.key_id, state=state)
+    assert key.status == PENDING and list(box.secrets) == [f"demo/{key.key_id}"]
+    # The sweeper finds it and takes both back.
+    assert service.sweep(-1) == [key.key_id] and box.secrets == {}
+
+
+def test_an_activation_whose_answer_was_lost_is_the_key_created(service, store, box):
+    fail_writes(store, land=True)
+
+    created = service.create(ADMIN, "demo", {**BODY, "reveal": True})
+
+    [key] = store.keys.values()
+    assert created.key.key_id == key.key_id and key.status == ACTIVE and created.key.status == ACTIVE
+    assert key_format.verify(created.secret or "", key.key_hash, key.pepper_id, PEPPERS)
+    assert box.secrets[f"demo/{key.key_id}"] == created.secret
+    assert [event.action for event in store.events] == ["create", "activate"]
+
+
+def test_a_failed_activation_of_a_key_a_retry_resumed_leaves_its_path_to_the_retry(service, store, box):
+    fail_writes(store)
+
+    def retry_resumes_the_key() -> None:
+        [key] = store.keys.values()
+        store.keys[key.key_id].key_hash = "another secret's hash"
+
+    box.on_put = retry_resumes_the_key
+    with pytest.raises(Conflict, match="^the key changed while its secret was stored; retry with the same Idem"):
+        service.create(ADMIN, "demo", BODY)
+
+    [key] = store.keys.values()
+    assert key.status == PENDING and list(box.secrets) == [f"demo/{key.key_id}"]

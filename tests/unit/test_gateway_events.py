@@ -293,7 +293,16 @@ def test_arns_with_wildcards_or_missing_structure_are_refused(arn):
         ("/intelligence/.;/x", True),
         ("/intelligence/%c0%ae%c0%ae", True),
         ("/intelligence/%u002e", True),
-        ("/intelligence/x%00", True),
+        ("/intelligence/%252f", True),
+        ("/intelligence/%252F", True),
+        ("/intelligence/%255c", True),
+        ("/intelligence/%255C", True),
+        ("/intelligence/%252E%252E", True),
+        # a percent sign and NUL are the path's own text: the route judges them
+        ("/intelligence/x%00", False),
+        ("/intelligence/%2523x", False),
+        ("/intelligence/100%25", False),
+        ("/intelligence/%25", False),
     ],
 )
 def test_the_dot_segment_rule(path, unsafe):

@@ -122,3 +122,54 @@ def test_a_refusal_no_rule_put_in_words_still_names_its_field_never_in_pydantics
         with pytest.raises(ValidationError) as refused:
             schemas.parse(shape, value)
         assert (refused.value.field, str(refused.value)) == (field, f"{field}: is not valid")
+
+
+# -- what the document says a deployment decides ---------------------------------------------------
+
+
+def test_the_document_names_the_deployments_plans_default_and_expiry_maximum() -> None:
+    deployment = openapi.Deployment(plans=("standard", "premium"), default_plan="standard", max_expiry_days=180)
+    document = openapi.document(None, deployment)
+    validate(document)
+    found = document["components"]["schemas"]
+    create, edit = found["CreateKey"]["properties"], found["EditKey"]["properties"]
+    named = [{"enum": ["standard", "premium"], "type": "string"}, {"type": "null"}]
+    assert create["plan"] == {
+        "anyOf": named,
+        "description": "A usage plan of GET /plans; null for none. Naming it, null included, needs apikeys:plans. "
+        "Left out: the deployment's default plan, standard.",
+    }
+    assert edit["plan"] == {
+        "anyOf": named,
+        "description": "A usage plan of GET /plans; null for none. Naming it, null included, needs apikeys:plans. "
+        "Left out: unchanged.",
+    }
+    assert create["expires_in_days"] == {
+        "anyOf": [{"enum": [30, 180], "type": "integer"}, {"type": "null"}],
+        "default": None,
+        "description": "Days from now, one of the presets; the deployment's maximum is 180 days. Not with expires_at.",
+    }
+    assert create["expires_at"]["description"] == (
+        "A future ISO 8601 date-time, at most 180 days from now; null: never expires"
+    )
+
+
+def test_without_plans_the_document_offers_none_and_every_preset() -> None:
+    create = openapi.document()["components"]["schemas"]["CreateKey"]["properties"]
+    assert create["plan"]["anyOf"] == [{"type": "null"}]
+    assert create["plan"]["description"].endswith("Left out: no plan.")
+    assert create["expires_in_days"]["anyOf"][0]["enum"] == [30, 180, 365]
+    assert "at most 365 days from now" in create["expires_at"]["description"]
+
+
+def test_the_document_says_cursors_are_opaque() -> None:
+    document = openapi.document()
+    opaque = "Opaque: pass it as cursor, unchanged, with the same filters, for the next page; null on the last"
+    for listing in ("KeyList", "EventList"):
+        assert document["components"]["schemas"][listing]["properties"]["next_cursor"]["description"] == opaque
+    listing = document["paths"]["/communities/{community}/apikeys"]["get"]
+    [cursor] = [p for p in listing["parameters"] if p["name"] == "cursor"]
+    assert (
+        cursor["description"]
+        == "next_cursor of the previous page, as given: opaque, and valid only with the same filters"
+    )
