@@ -8,6 +8,8 @@ Screenshots go to artifacts/screenshots/ (7x-numbered).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.browser.conftest import Api, Console, unique
@@ -61,3 +63,47 @@ def test_events_name_each_key_beside_its_id_asking_once_for_a_name_they_lack(
     expect(rows.nth(0).locator(".cell-actor")).to_have_text(f"{admin_name} {console.server.admin_key_id}")
     no_sideways_scroll(console)
     console.shot(f"70-events-subjects-{size['width']}")
+
+
+# -- descriptions use the room they have ------------------------------------------------------------
+
+CUT = """(cell) => [cell, ...cell.querySelectorAll('*')].some(
+    (node) => node.scrollWidth > node.clientWidth + 1 || node.scrollHeight > node.clientHeight + 1)"""
+
+
+@SIZES
+def test_a_description_is_cut_only_where_its_room_ends_and_its_whole_text_is_on_hover(
+    console: Console, api: Api, size: dict[str, int]
+) -> None:
+    page = console.page
+    page.set_viewport_size(size)
+    tag = unique("described")
+    descriptions = {
+        "medium": "Feeds the SOC dashboard with the last hour of indicators.",
+        "link": "https://wiki.example.org/soc/integrations/nightly-export",
+        "long": "Reads indicators for the nightly export to the SIEM, on behalf of the SOC team. " * 8,
+    }
+    for label, description in descriptions.items():
+        api.create(f"{tag} {label}", description=description)
+    console.sign_in()
+    console.search(tag)
+    expect(console.rows()).to_have_count(3)
+
+    def cell(label: str) -> Any:
+        return console.row(f"{tag} {label}").locator("td.cell-description")
+
+    for label, description in descriptions.items():
+        expect(cell(label)).to_have_text(description)  # the whole text is there for a screen reader
+        expect(cell(label)).to_have_attribute("title", description)  # and on hover
+    # A sentence and a long link fit in a few lines: shown whole, not cut at the first line's end.
+    assert not cell("medium").evaluate(CUT)
+    assert not cell("link").evaluate(CUT)
+    if size == DESKTOP:
+        # Only where the row's room ends: three lines, then an ellipsis, the row kept short.
+        assert cell("long").evaluate(CUT)
+        medium_row = console.row(f"{tag} medium").bounding_box()["height"]
+        assert console.row(f"{tag} long").bounding_box()["height"] <= medium_row + 1
+    else:
+        assert not cell("long").evaluate(CUT)  # a card has room below, and no hover
+        no_sideways_scroll(console)
+    console.shot(f"71-descriptions-{size['width']}", full_page=size == PHONE)
