@@ -107,3 +107,54 @@ def test_a_description_is_cut_only_where_its_room_ends_and_its_whole_text_is_on_
         assert not cell("long").evaluate(CUT)  # a card has room below, and no hover
         no_sideways_scroll(console)
     console.shot(f"71-descriptions-{size['width']}", full_page=size == PHONE)
+
+
+# -- toasts hide nothing and stay on their tab ------------------------------------------------------
+
+UNDER_TOAST = """() => {
+    const toast = document.getElementById('toast');
+    const box = toast.getBoundingClientRect();
+    const under = new Set();
+    for (const across of [0.05, 0.5, 0.95]) {
+        for (const down of [0.1, 0.5, 0.9]) {
+            const node = document.elementsFromPoint(box.left + box.width * across, box.top + box.height * down)
+                .find((found) => found !== toast && !toast.contains(found));
+            under.add(node ? node.tagName.toLowerCase() + (node.id ? '#' + node.id : '') : 'nothing');
+        }
+    }
+    return [...under];
+}"""
+
+
+@SIZES
+def test_a_toast_covers_nothing_at_the_lists_end_and_goes_with_its_tab(
+    console: Console, api: Api, size: dict[str, int]
+) -> None:
+    page = console.page
+    page.set_viewport_size(size)
+    tag = unique("toasted")
+    for number in range(8):
+        api.create(f"{tag} {number}")
+    console.sign_in()
+    console.search(tag)
+    expect(console.rows()).to_have_count(8)
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    assert page.evaluate("window.scrollY") > 0  # a list longer than the window
+
+    last = console.rows().last
+    last.get_by_role("button", name="Copy the ID").click()
+    toast = page.locator("#toast")
+    expect(toast).to_have_text("ID copied")
+    box = toast.bounding_box()
+    assert box and box["y"] >= 0 and box["y"] + box["height"] <= size["height"]  # in view
+    # Under it only the page's background: not the last row, not the pager, not the card.
+    assert set(page.evaluate(UNDER_TOAST)) <= {"main#main", "body", "html"}
+    for shown in (last, page.get_by_role("button", name="Next")):
+        shown_box = shown.bounding_box()
+        assert shown_box and shown_box["y"] + shown_box["height"] <= box["y"]  # above it, in view
+    console.shot(f"72-toast-{size['width']}")
+
+    page.get_by_role("link", name="Events").click()
+    expect(page.get_by_role("heading", name="Events")).to_be_visible()
+    assert toast.is_hidden()  # gone with the tab it was said on, not carried to the next
+    page.evaluate("navigator.clipboard.writeText('')")
