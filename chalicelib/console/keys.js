@@ -40,7 +40,9 @@ function renderList() {
     const text = state.page > 0 ? "No more API keys."
       : filtered ? "No API keys match this search and filter."
       : "No API keys yet. Create one with + API key.";
-    body.replaceChildren(stateRow(KEY_COLUMNS, "empty", text));
+    const clear = state.page === 0 && state.search
+      ? el("button", { type: "button", className: "button", onclick: clearSearch }, "Clear search") : null;
+    body.replaceChildren(stateRow(KEY_COLUMNS, "empty", text, clear));
     setListStatus($("list-status"), text, true);
   } else {
     body.replaceChildren(...state.items.map(row));
@@ -102,6 +104,16 @@ function onSearchInput() {
     resetPaging();
     loadList();
   }, SEARCH_DELAY_MS);
+}
+
+// An empty search's way back: the search box emptied and focused, the list as it was.
+function clearSearch() {
+  clearTimeout(searchTimer);
+  $("search").value = "";
+  $("search").focus();
+  state.search = "";
+  resetPaging();
+  loadList();
 }
 
 function onStatusChange(event) {

@@ -158,3 +158,33 @@ def test_a_toast_covers_nothing_at_the_lists_end_and_goes_with_its_tab(
     expect(page.get_by_role("heading", name="Events")).to_be_visible()
     assert toast.is_hidden()  # gone with the tab it was said on, not carried to the next
     page.evaluate("navigator.clipboard.writeText('')")
+
+
+# -- an empty search can be cleared -----------------------------------------------------------------
+
+
+@SIZES
+def test_an_empty_search_offers_to_clear_it_and_shows_the_list_again(
+    console: Console, api: Api, size: dict[str, int]
+) -> None:
+    page = console.page
+    page.set_viewport_size(size)
+    name = unique("findable")
+    api.create(name)
+    console.sign_in()
+    expect(console.row(name)).to_have_count(1)
+
+    console.search(unique("no-such-key"))
+    empty = page.locator("#keys-body .state-empty")
+    expect(empty).to_contain_text("No API keys match")
+    clear = empty.get_by_role("button", name="Clear search")
+    expect(clear).to_be_visible()
+    no_sideways_scroll(console)
+    console.shot(f"73-empty-search-{size['width']}")
+
+    with page.expect_response(lambda r: "/apikeys?" in r.url and "search=" not in r.url):
+        clear.click()
+    console.wait_loaded()
+    expect(page.get_by_label("Search API keys")).to_have_value("")
+    expect(page.get_by_label("Search API keys")).to_be_focused()  # typing again starts a new search
+    expect(console.row(name)).to_have_count(1)
