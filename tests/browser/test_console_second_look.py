@@ -8,12 +8,13 @@ Screenshots go to artifacts/screenshots/ (7x-numbered).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from tests.browser.conftest import Api, Console, unique
-from tests.browser.test_console_clarity import DESKTOP, PHONE, expect, no_sideways_scroll
+from tests.browser.test_console_clarity import DESKTOP, PHONE, VIEWER, expect, no_sideways_scroll
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -188,3 +189,50 @@ def test_an_empty_search_offers_to_clear_it_and_shows_the_list_again(
     expect(page.get_by_label("Search API keys")).to_have_value("")
     expect(page.get_by_label("Search API keys")).to_be_focused()  # typing again starts a new search
     expect(console.row(name)).to_have_count(1)
+
+
+# -- a phone: the whole secret, a compact header ----------------------------------------------------
+
+HEADER_MAX_PX = 64
+
+SECRET_SEEN_WHOLE = """() => {
+    const code = document.getElementById('secret-value');
+    const box = code.getBoundingClientRect();
+    const range = document.createRange();
+    range.selectNodeContents(code);
+    const lines = Array.from(range.getClientRects());
+    return code.scrollWidth <= code.clientWidth && lines.length > 0 && lines.every((line) =>
+        line.left >= box.left - 1 && line.right <= box.right + 1
+        && line.top >= box.top - 1 && line.bottom <= box.bottom + 1);
+}"""
+
+
+@SIZES
+def test_the_header_is_compact_and_the_whole_secret_is_seen_in_its_box(console: Console, size: dict[str, int]) -> None:
+    page = console.page
+    page.set_viewport_size(size)
+    console.sign_in()
+    header = page.locator("header.topbar")
+    header_box = header.bounding_box()
+    assert header_box and header_box["height"] <= HEADER_MAX_PX, header_box
+    sign_out = header.get_by_role("button", name="Sign out")
+    expect(sign_out).to_be_visible()
+    out_box = sign_out.bounding_box()
+    assert out_box and out_box["x"] + out_box["width"] <= size["width"]
+    expect(header.locator("#session-key-id")).to_have_text(console.server.admin_key_id)  # there, if cut short
+    expect(page.locator(".breadcrumb")).to_contain_text(console.server.community)  # the community, still in view
+    no_sideways_scroll(console)
+    console.shot(f"74-header-{size['width']}")
+
+    page.get_by_role("button", name="+ API key").click()
+    dialog = page.get_by_role("dialog", name="New API key")
+    dialog.get_by_label("Name", exact=True).fill(unique("whole secret"))
+    dialog.get_by_label(VIEWER).check()
+    dialog.get_by_role("button", name="Save").click()
+    secret_dialog = page.get_by_role("dialog", name="Your new API key")
+    secret = secret_dialog.locator("#secret-value")
+    expect(secret).to_have_text(re.compile(r"^apk_[0-9A-Za-z]{46}$"))
+    assert page.evaluate(SECRET_SEEN_WHOLE)  # every character inside the box, none scrolled away
+    console.shot(f"75-secret-whole-{size['width']}", mask=[secret])
+    secret_dialog.get_by_role("button", name="I have saved it, close").click()
+    expect(secret_dialog).to_be_hidden()
