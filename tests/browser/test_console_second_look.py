@@ -236,3 +236,28 @@ def test_the_header_is_compact_and_the_whole_secret_is_seen_in_its_box(console: 
     console.shot(f"75-secret-whole-{size['width']}", mask=[secret])
     secret_dialog.get_by_role("button", name="I have saved it, close").click()
     expect(secret_dialog).to_be_hidden()
+
+
+# -- the local run's usage note, in plain words -----------------------------------------------------
+
+
+@SIZES
+def test_the_local_run_says_in_plain_words_why_a_key_has_no_usage_figures(
+    console: Console, api: Api, size: dict[str, int]
+) -> None:
+    page = console.page
+    page.set_viewport_size(size)
+    name = unique("Metered")
+    api.create(name, plan="standard")
+    console.sign_in()
+    console.search(name)
+    with page.expect_response(lambda r: "/usage?" in r.url) as answered:
+        console.row(name).get_by_role("button", name=f"Edit {name}").click()
+    assert answered.value.status == 502  # the local run's API Gateway (moto) keeps no figures
+    status = page.get_by_role("dialog", name="Edit API key").locator("#edit-usage-status")
+    expect(status).to_have_text(
+        "Usage is not available: API Gateway counts a key's requests only on a deployed stage,"
+        " and this local run has none."
+    )
+    status.scroll_into_view_if_needed()
+    console.shot(f"76-usage-local-{size['width']}")
