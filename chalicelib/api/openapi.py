@@ -427,7 +427,10 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
             "responses": {
                 "200": {"description": "The key's usage (no plan: empty)", "content": _json(_ref("Usage"))},
                 "400": _BAD_PARAMETER,
-                "502": _GATEWAY_ERROR,
+                "502": _error(
+                    "API Gateway refused or could not be reached (the message names the plan and the call), "
+                    "or it keeps no usage figures (a local run: the message says so in plain words)"
+                ),
                 **_SECURED_ERRORS,
             },
         },

@@ -37,47 +37,76 @@ function eventDetails(event) {
     el("li", { "data-field": field }, el("span", { className: "field-name" }, field + ": "), formatValue(value))));
 }
 
-function subjectOf(event) {
+function subjectOf(event, pageNames) {
   if (event.key_id && event.key_id.startsWith("role:")) {
     return el("span", {}, "role ", el("span", { className: "role-name" }, event.key_id.slice(5)));
   }
-  return el("code", { className: "key-id" }, event.key_id);
+  return keyLabel(event.key_id, { className: "subject", shown: event.key_id, known: pageNames.get(event.key_id) });
+}
+
+// A key's name as far as the console knows it: a string, or the promise of one asked of the API
+// (null when the key cannot be read: another community's, or gone). Each id is asked once.
+function nameOf(id) {
+  const names = state.keyNames; // signing out starts a new map: a late answer lands in the old one
+  if (!names.has(id)) {
+    names.set(id, api("GET", keysPath() + "/" + enc(id)).then(
+      (found) => { names.set(id, found.name); return found.name; },
+      () => { names.set(id, null); return null; },
+    ));
+  }
+  return names.get(id);
+}
+
+// A key as the list shows it, its name then its id; until the name is known, `shown` (the id).
+// The name comes from the keys already loaded, else from `known` (an event's own record of it),
+// else from one request for that key.
+function keyLabel(id, { className, shown, known }) {
+  const node = el("span", { className }, el("code", {}, shown));
+  const show = (name) => {
+    if (name) node.replaceChildren(el("span", { className: "key-label-name" }, name), " ", el("code", { className: "key-id" }, id));
+  };
+  const current = state.keyNames.get(id);
+  if (typeof current === "string") show(current);
+  else if (known) show(known);
+  else Promise.resolve(nameOf(id)).then(show);
+  return node;
 }
 
 // "user:<sub>" as the person's name (the record's own, as they signed in), the sub on hover;
-// "key:<id>" as the key's name beside its id once known (asked once per id; a key of another
-// community, or one gone, stays an id); any other actor ("operator:…") as it is.
-export function actorEl(actor, personName) {
+// "key:<id>" as the key's name beside its id once known (a key of another community, or one
+// gone, stays "key:<id>"); any other actor ("operator:…") as it is.
+export function actorEl(actor, personName, pageNames) {
   if (personName && /^user:/.test(actor || "")) {
     return el("span", { className: "actor actor-person", title: actor }, el("span", { className: "actor-name" }, personName));
   }
   const match = /^key:([0-9A-Za-z]+)$/.exec(actor || "");
   if (!match) return actor;
-  const id = match[1];
-  const node = el("span", { className: "actor" }, el("code", {}, actor));
-  const show = (name) => { if (name) node.replaceChildren(el("span", { className: "actor-name" }, name), " ", el("code", {}, id)); };
-  if (state.keyNames.has(id)) {
-    show(state.keyNames.get(id));
-  } else {
-    state.keyNames.set(id, null); // asked once: another community's key stays an id
-    api("GET", keysPath() + "/" + enc(id)).then((found) => {
-      state.keyNames.set(id, found.name);
-      show(found.name);
-    }).catch(() => {});
+  return keyLabel(match[1], { className: "actor", shown: actor, known: pageNames && pageNames.get(match[1]) });
+}
+
+// The names a page of events records itself (newest first, so the latest of each key wins): a
+// create's or rotation's name, an edit's new name.
+function namesIn(events) {
+  const names = new Map();
+  for (const event of events) {
+    const details = event.details || {};
+    const name = details.after && typeof details.after.name === "string" ? details.after.name
+      : typeof details.name === "string" ? details.name : null;
+    if (name && !names.has(event.key_id)) names.set(event.key_id, name);
   }
-  return node;
+  return names;
 }
 
 function actionBadge(event) {
   return el("span", { className: "badge badge-event badge-event-" + event.action }, ACTION_LABELS[event.action] || event.action);
 }
 
-function eventRow(event) {
+function eventRow(event, pageNames) {
   return el("tr", { className: "event-row", "data-event-id": event.id, "data-action": event.action },
     el("td", { className: "cell-created", "data-label": "When" }, timeEl(event.at, true)),
     el("td", { className: "cell-event-action", "data-label": "Action" }, actionBadge(event)),
-    el("td", { className: "cell-subject", "data-label": "Subject" }, subjectOf(event)),
-    el("td", { className: "cell-actor", "data-label": "By" }, actorEl(event.actor, event.actor_name)),
+    el("td", { className: "cell-subject", "data-label": "Subject" }, subjectOf(event, pageNames)),
+    el("td", { className: "cell-actor", "data-label": "By" }, actorEl(event.actor, event.actor_name, pageNames)),
     el("td", { className: "cell-details", "data-label": "Details" }, eventDetails(event)),
   );
 }
@@ -105,7 +134,8 @@ export async function loadEvents() {
     body.replaceChildren(stateRow(5, "empty", text));
     setListStatus($("events-status"), text, true);
   } else {
-    body.replaceChildren(...items.map(eventRow));
+    const pageNames = namesIn(items);
+    body.replaceChildren(...items.map((event) => eventRow(event, pageNames)));
     const first = events.page * events.limit + 1;
     setListStatus($("events-status"), "Showing events " + first + "–" + (first + items.length - 1) + ", newest first.", false);
   }

@@ -40,7 +40,9 @@ function renderList() {
     const text = state.page > 0 ? "No more API keys."
       : filtered ? "No API keys match this search and filter."
       : "No API keys yet. Create one with + API key.";
-    body.replaceChildren(stateRow(KEY_COLUMNS, "empty", text));
+    const clear = state.page === 0 && state.search
+      ? el("button", { type: "button", className: "button", onclick: clearSearch }, "Clear search") : null;
+    body.replaceChildren(stateRow(KEY_COLUMNS, "empty", text, clear));
     setListStatus($("list-status"), text, true);
   } else {
     body.replaceChildren(...state.items.map(row));
@@ -77,7 +79,8 @@ function row(key) {
   return el("tr", { "data-key-id": key.id, className: "key-row status-" + key.status + (mine ? " signed-in-key" : "") },
     el("td", { className: "cell-name", "data-label": "Name" }, el("span", { className: "key-name" }, key.name),
       mine ? el("span", { className: "badge badge-this-key", title: "The key this console is signed in with" }, "this key") : null),
-    el("td", { className: "cell-description", "data-label": "Description", title: key.description || null }, key.description || null),
+    el("td", { className: "cell-description", "data-label": "Description", title: key.description || null },
+      key.description ? el("span", { className: "description-text" }, key.description) : null),
     el("td", { className: "cell-id", "data-label": "ID" }, el("span", { className: "id-wrap" }, el("code", { className: "key-id" }, key.id), copyButton)),
     el("td", { className: "cell-created", "data-label": "Created" }, cellTime(key.created_at, "")),
     el("td", { className: "cell-expires", "data-label": "Expires" }, cellTime(key.expires_at, "Never")),
@@ -101,6 +104,16 @@ function onSearchInput() {
     resetPaging();
     loadList();
   }, SEARCH_DELAY_MS);
+}
+
+// An empty search's way back: the search box emptied and focused, the list as it was.
+function clearSearch() {
+  clearTimeout(searchTimer);
+  $("search").value = "";
+  $("search").focus();
+  state.search = "";
+  resetPaging();
+  loadList();
 }
 
 function onStatusChange(event) {

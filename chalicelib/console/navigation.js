@@ -1,9 +1,12 @@
-// Back with a dialog open closes that dialog instead of leaving the console.
+// Back with a dialog open closes that dialog instead of leaving the console; moving to another
+// section (#keys, #roles, #events) leaves the last one's toast behind.
 //
 // While dialogs are open the page holds one history entry of its own ({dialog: true}), pushed
 // when the first one opens and taken back when the last one closes. Back leaves that entry: the
 // top dialog gets a cancellable "cancel", as from Escape, and closes unless a handler prevents
 // it (the secret's dialog asks first); while a dialog is still open the entry is pushed again.
+
+import { clearToast } from "./shared.js";
 
 const opened = []; // open dialogs, the most recent last
 let ownBack = false; // the next popstate is the entry this module took back itself
@@ -47,4 +50,5 @@ export function wireNavigation() {
     watcher.observe(dialog, { attributes: true, attributeFilter: ["open"] });
   }
   window.addEventListener("popstate", onPopState);
+  window.addEventListener("hashchange", clearToast);
 }

@@ -75,7 +75,9 @@ export async function showPlanAndUsage(key, editable) {
     }
     $("edit-usage-status").textContent = text + ".";
   } catch (error) {
-    if (request === plans.request) $("edit-usage-status").textContent = "Usage is not available: " + error.message;
+    // The API says why in a sentence (the local run: API Gateway counts nothing there).
+    const why = /[.!?]$/.test(error.message) ? error.message : error.message + ".";
+    if (request === plans.request) $("edit-usage-status").textContent = "Usage is not available: " + why;
   }
 }
 

@@ -95,12 +95,25 @@ export function statusLabel(status) {
   return { active: "Active", revoked: "Revoked", expired: "Expired", pending: "Pending", failed: "Failed" }[status] || status;
 }
 
+// A short message below the content. Someone at the page's end (the last row, the pager) stays
+// there, with the message below it rather than over it.
 export function toast(message) {
   const node = $("toast");
+  const page = document.documentElement;
+  const atEnd = window.scrollY + window.innerHeight >= page.scrollHeight - 4;
   node.textContent = message;
   node.hidden = false;
+  if (atEnd) window.scrollTo(window.scrollX, page.scrollHeight);
   clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { node.hidden = true; node.textContent = ""; }, 4000);
+  toast.timer = setTimeout(clearToast, 4000);
+}
+
+// A toast belongs to the section it was said in: leaving that section clears it.
+export function clearToast() {
+  clearTimeout(toast.timer);
+  const node = $("toast");
+  node.hidden = true;
+  node.textContent = "";
 }
 
 export function capitalise(text) {

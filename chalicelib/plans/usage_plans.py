@@ -45,6 +45,16 @@ class UsagePlanFailure(ServiceError):
     """API Gateway refused or could not be reached; what was half-done has been undone."""
 
 
+class UsageNotCounted(UsagePlanFailure):
+    """The API Gateway this service talks to has no usage figures at all: a stand-in (moto, in the
+    local run) that answers GetUsage with a bare HTTP 404, no AWS error. A deployed stage's API
+    Gateway always has GetUsage; its refusals name an AWS error code."""
+
+
+# Said to the person who opened a key's usage: why there are no figures, in their words.
+NOT_COUNTED = "API Gateway counts a key's requests only on a deployed stage, and this local run has none"
+
+
 class UsagePlanConfigError(Exception):
     """APIKEYS_USAGE_PLANS or APIKEYS_DEFAULT_PLAN is wrong."""
 
@@ -311,6 +321,8 @@ class UsagePlans:
             raise UsagePlanFailure(f"usage plan {plan!r} is no longer configured")
         start = today - timedelta(days=days - 1)
 
+        from botocore.exceptions import ClientError
+
         def read() -> list[list[int]]:
             pages = (
                 self.client()
@@ -323,8 +335,13 @@ class UsagePlans:
                 )
             )
             entries: list[list[int]] = []
-            for page in pages:
-                entries += (page.get("items") or {}).get(gateway_key_id, [])
+            try:
+                for page in pages:
+                    entries += (page.get("items") or {}).get(gateway_key_id, [])
+            except ClientError as error:
+                if str(error.response.get("Error", {}).get("Code")) == "404":  # no AWS error: no such call
+                    raise UsageNotCounted(NOT_COUNTED) from error
+                raise
             return entries
 
         entries = self._call(plan, "GetUsage", read) or []

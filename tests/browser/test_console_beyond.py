@@ -260,7 +260,7 @@ def test_events_tab_and_a_keys_own_events(console: Console, api: Api) -> None:
     table.wait_for()
     rows = page.locator("#events-body tr.event-row")
     expect(rows.nth(0).locator(".cell-event-action")).to_have_text("Revoked")
-    expect(rows.nth(0).locator(".cell-subject")).to_have_text(key_id)
+    expect(rows.nth(0).locator(".cell-subject")).to_have_text(f"{name} {key_id}")
     # A key as actor shows its name beside its id, not "key:<id>".
     expect(rows.nth(0).locator(".cell-actor")).to_have_text(f"First admin {console.server.admin_key_id}")
     edit = rows.nth(1)

@@ -1,5 +1,5 @@
 """What a person trips on in the console, checked in headless Chromium at 1280x800, 1280x720
-and 390x844: every wrong field at once, dialogs that fit, the one-line secret, the list's
+and 390x844: every wrong field at once, dialogs that fit, the secret whole, the list's
 columns and its signed-in key, an audit trail of only what changed, and a small screen with
 no sideways scrolling.
 
@@ -195,7 +195,9 @@ def test_dialogs_scroll_inside_with_their_actions_in_view_at_1280x720(console: C
 
 
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1280", "390"])
-def test_the_secret_is_on_one_line_and_copy_says_so_once(console: Console, size: dict[str, int]) -> None:
+def test_the_secret_is_whole_on_one_line_where_it_fits_and_copy_says_so_once(
+    console: Console, size: dict[str, int]
+) -> None:
     page = console.page
     page.set_viewport_size(size)
     console.sign_in()
@@ -210,7 +212,8 @@ def test_the_secret_is_on_one_line_and_copy_says_so_once(console: Console, size:
     expect(secret_dialog).to_be_visible()
     secret = page.locator("#secret-value").text_content() or ""
     assert len(secret) > 40
-    assert line_count(console, "#secret-value") == 1
+    # One line where it fits; a phone wraps it inside its box (test_console_second_look.py).
+    assert line_count(console, "#secret-value") == (1 if size == DESKTOP else 2)
     # Whole: a selection of the box holds every character, even where the box scrolls.
     selected = page.evaluate(
         """() => {

@@ -366,3 +366,33 @@ def test_the_served_document_names_this_deployments_plans(client, plans, monkeyp
     assert create["plan"]["anyOf"] == [{"enum": ["standard", "premium"], "type": "string"}, {"type": "null"}]
     assert create["plan"]["description"].endswith("Left out: the deployment's default plan, premium.")
     assert create["expires_in_days"]["anyOf"][0]["enum"] == [30]
+
+
+def test_usage_where_api_gateway_keeps_no_figures_says_why_in_plain_words(client, plans):
+    """moto's API Gateway, as in the local run, has no GetUsage: a bare HTTP 404, no AWS error."""
+    from chalicelib.plans.usage_plans import NOT_COUNTED
+
+    _, admin = make_key()
+    key_id, _ = make_key(name="metered", roles=("ic_viewer",), plan="standard")
+    response = client.http.get(f"{BASE}/{key_id}/usage", headers=bearer(admin))
+    assert response.status_code == 502
+    message = response.json_body["Message"]
+    assert message == NOT_COUNTED
+    assert "deployed stage" in message and "GetUsage" not in message and "404" not in message
+
+
+def test_usage_refused_by_a_deployed_api_gateway_names_the_call_and_its_error(client, plans):
+    """A fault moto cannot produce: API Gateway's own 404 (NotFoundException) is a refusal to
+    report as such, not the local run's missing figures."""
+    from botocore.stub import Stubber
+
+    from chalicelib import wiring
+
+    _, admin = make_key()
+    key_id, _ = make_key(name="metered", roles=("ic_viewer",), plan="standard")
+    wiring.plans().catalog()  # GetUsagePlan answered by moto, before the stub owns the client
+    with Stubber(wiring.plans().client()) as stub:
+        stub.add_client_error("get_usage", service_error_code="NotFoundException", http_status_code=404)
+        response = client.http.get(f"{BASE}/{key_id}/usage", headers=bearer(admin))
+    assert response.status_code == 502
+    assert response.json_body["Message"] == "usage plan 'standard': API Gateway refused GetUsage (NotFoundException)"
