@@ -40,7 +40,7 @@ class InMemoryStore:
         key = self.keys.get(key_id)
         return copy.deepcopy(key) if key else None
 
-    def get_many(self, key_ids: Sequence[str]) -> dict[str, KeyRecord]:
+    def get_many(self, key_ids: Sequence[str], *, last_use: bool = True) -> dict[str, KeyRecord]:
         self.batch_gets += 1
         return {key_id: copy.deepcopy(self.keys[key_id]) for key_id in key_ids if key_id in self.keys}
 

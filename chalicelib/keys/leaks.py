@@ -108,7 +108,7 @@ class LeakReports:
                 parsed[entry["token"]] = _parse(entry["token"], service.key_prefix)
         # One batched, consistent read for every well-formed token of the report (BatchGetItem
         # pages of 100), however many there are: a report costs reads by the hundred, not by token.
-        records = service.store.get_many(sorted({p.key_id for p in parsed.values() if p is not None}))
+        records = service.store.get_many(sorted({p.key_id for p in parsed.values() if p is not None}), last_use=False)
         labels: dict[str, str] = {}
         answer = []
         for entry in entries:

@@ -153,8 +153,9 @@ class Store(Protocol):
     def get(self, key_id: str) -> KeyRecord | None:
         """One strongly consistent read by table key."""
 
-    def get_many(self, key_ids: Sequence[str]) -> dict[str, KeyRecord]:
-        """The keys that exist among ``key_ids``, by id: batched, strongly consistent reads."""
+    def get_many(self, key_ids: Sequence[str], *, last_use: bool = True) -> dict[str, KeyRecord]:
+        """The keys that exist among ``key_ids``, by id: batched, strongly consistent reads
+        (``last_use=False``: without reading their last use)."""
 
     def get_idempotency(self, scope: str) -> IdempotencyRecord | None: ...
 

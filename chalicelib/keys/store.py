@@ -539,7 +539,7 @@ class DynamoStore:
             ids = [item.key_id for item in query]
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
-        found = self.get_many(ids)
+        found = self.get_many(ids, last_use=False)
         return [
             key
             for key in (found.get(key_id) for key_id in ids)
@@ -608,9 +608,10 @@ class DynamoStore:
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
 
-    def get_many(self, key_ids: Sequence[str]) -> dict[str, KeyRecord]:
+    def get_many(self, key_ids: Sequence[str], *, last_use: bool = True) -> dict[str, KeyRecord]:
         """The keys among ``key_ids`` that exist, by id: BatchGetItem, strongly consistent, in
-        pages of 100 (PynamoDB pages and retries unprocessed keys)."""
+        pages of 100 (PynamoDB pages and retries unprocessed keys). ``last_use=False`` for a
+        reader that shows no ``last_used_at`` (leak reports, role holders): no second read."""
         if not key_ids:
             return {}
         try:
@@ -618,7 +619,7 @@ class DynamoStore:
             records = [_to_record(item) for item in items]
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
-        return {key.key_id: key for key in self.with_last_use(records)}
+        return {key.key_id: key for key in (self.with_last_use(records) if last_use else records)}
 
     def with_last_use(self, keys: list[KeyRecord]) -> list[KeyRecord]:
         """``keys`` with ``last_used_at`` read from their last-use items: one BatchGetItem per

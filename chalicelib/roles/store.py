@@ -134,7 +134,7 @@ class DynamoRoleStore:
             pending_ids = [item.key_id for item in ApiKey.pending_index.query(PENDING_BUCKET)]
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
-        pending = self.key_store.get_many(pending_ids).values()
+        pending = self.key_store.get_many(pending_ids, last_use=False).values()
         return active + [
             key for key in pending if key.community == community and key.status == PENDING and name in key.roles
         ]
