@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / ".chalice"
 sys.path.insert(0, str(ROOT))
 
-from scripts import lifecycle_stack, observability  # noqa: E402 - needs the project root on the path
+from scripts import lifecycle_stack, observability, people_stack  # noqa: E402 - needs the project root on the path
 
 PROTECTED_STAGES = {"prod"}  # DynamoDB deletion protection on; dev tables may be thrown away
 AUTHORIZER_FUNCTIONS = ("app_authorizer", "gateway_authorizer")
@@ -160,6 +160,7 @@ def cloudformation_tables(config: dict[str, Any], stage: str) -> dict[str, Any]:
     tables = [model.Meta.table_name for model in stage_models(config, stage).all]
     resources.update(observability.cloudformation(config, stage, tables))
     resources.update(lifecycle_stack.cloudformation(config, stage))
+    resources.update(people_stack.cloudformation(config, stage, protected=stage in PROTECTED_STAGES))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"{config['app_name']} {stage}: DynamoDB tables, alarms, dashboard, access log "
@@ -208,6 +209,7 @@ def terraform_tables(config: dict[str, Any], stage: str) -> dict[str, Any]:
         "aws_dynamodb_table": tables,
         **observability.terraform(config, stage, names),
         **lifecycle_stack.terraform(config, stage),
+        **people_stack.terraform(config, stage, protected=stage in PROTECTED_STAGES),
     }
     plans = terraform_usage_plans(config, stage)
     if plans:
@@ -532,9 +534,13 @@ def _secret_statements(sources: list[str]) -> list[dict[str, Any]]:
 # -- files ------------------------------------------------------------------------------------
 
 
-def _terraform_overrides() -> dict[str, Any]:
+def _terraform_overrides(config: dict[str, Any], stage: str) -> dict[str, Any]:
     overrides = observability.terraform_overrides()
-    overrides["resource"].update(lifecycle_stack.terraform_overrides())
+    resources = overrides["resource"]
+    for more in (lifecycle_stack.terraform_overrides(), people_stack.terraform_overrides(config, stage)):
+        for kind, blocks in more.items():
+            for name, attributes in blocks.items():  # one resource may get settings from several
+                resources.setdefault(kind, {}).setdefault(name, {}).update(attributes)
     return overrides
 
 
@@ -545,7 +551,7 @@ def expected_files() -> dict[Path, str]:
         for name, document in (
             (f"resources-{stage}.json", cloudformation_tables(config, stage)),
             (f"resources-{stage}.tf.json", terraform_tables(config, stage)),
-            (f"resources-{stage}_override.tf.json", _terraform_overrides()),
+            (f"resources-{stage}_override.tf.json", _terraform_overrides(config, stage)),
             (f"policy-{stage}.json", api_policy(config, stage)),
             (f"policy-authorizer-{stage}.json", authorizer_policy(config, stage)),
         ):
