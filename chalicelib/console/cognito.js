@@ -53,18 +53,43 @@ function tokensOf(result, refreshToken) {
   };
 }
 
+// The steps Cognito may ask for after the password, and the answer each takes.
+export const CHALLENGES = {
+  NEW_PASSWORD_REQUIRED: "NEW_PASSWORD", // a person invited with a temporary password chooses their own
+  SOFTWARE_TOKEN_MFA: "SOFTWARE_TOKEN_MFA_CODE", // the code of their authenticator app
+  SMS_MFA: "SMS_MFA_CODE",
+};
+
+// Either { tokens } or { challenge: { name, session, username } } for the next step.
+function outcome(answer, username) {
+  if (answer.AuthenticationResult) return { tokens: tokensOf(answer.AuthenticationResult, null) };
+  const name = answer.ChallengeName || "";
+  if (!CHALLENGES[name] || !answer.Session) {
+    throw new CognitoError(name || "Challenge",
+      "Your account needs a step this console cannot take (" + (name || "a challenge") + "). Ask your administrator.");
+  }
+  const parameters = answer.ChallengeParameters || {};
+  // Cognito names the user as it knows them (an email sign-in has an internal username).
+  return { challenge: { name, session: answer.Session, username: parameters.USERNAME || parameters.USER_ID_FOR_SRP || username } };
+}
+
 export async function passwordSignIn(settings, username, password) {
   const answer = await call(settings, "InitiateAuth", {
     AuthFlow: "USER_PASSWORD_AUTH",
     ClientId: settings.clientId,
     AuthParameters: { USERNAME: username, PASSWORD: password },
   });
-  if (!answer.AuthenticationResult) {
-    // NEW_PASSWORD_REQUIRED, an MFA code, ...: steps this page does not take.
-    throw new CognitoError(answer.ChallengeName || "Challenge",
-      "Your account needs a step this console cannot take here (" + (answer.ChallengeName || "a challenge") + "). Ask your administrator.");
-  }
-  return tokensOf(answer.AuthenticationResult, null);
+  return outcome(answer, username);
+}
+
+export async function answerChallenge(settings, challenge, value) {
+  const answer = await call(settings, "RespondToAuthChallenge", {
+    ClientId: settings.clientId,
+    ChallengeName: challenge.name,
+    Session: challenge.session,
+    ChallengeResponses: { USERNAME: challenge.username, [CHALLENGES[challenge.name]]: value },
+  });
+  return outcome(answer, challenge.username);
 }
 
 export async function renew(settings, refreshToken) {

@@ -8,7 +8,7 @@ import { loadList, resetPaging } from "./keys.js";
 import { clearErrors, showError } from "./forms.js";
 import { loadRoles } from "./roles.js";
 import { loadEvents, resetEventPaging } from "./events.js";
-import { passwordSignIn, renew, signInSettings, signOutEverywhere } from "./cognito.js";
+import { answerChallenge, passwordSignIn, renew, signInSettings, signOutEverywhere } from "./cognito.js";
 
 // What this tab keeps (sessionStorage only: gone when the tab closes, never in localStorage).
 const KEY_ITEM = "apikeys.console.key";
@@ -31,6 +31,7 @@ function showSignIn(message, mode, status) {
   $("session").hidden = true;
   $("signin-view").hidden = false;
   const shown = showForm(mode);
+  showStep(null);
   const form = $(shown === "person" ? "person-form" : "signin-form");
   clearErrors(form);
   $("signin-status").hidden = !status;
@@ -255,26 +256,81 @@ async function onSignInSubmit(event) {
   }
 }
 
+// A step Cognito asks for after the password: its field's label, help and input.
+const STEPS = {
+  NEW_PASSWORD_REQUIRED: {
+    label: "New password",
+    help: "Your password was temporary: choose your own. If it is too weak, the sign-in service says what it needs.",
+    type: "password", autocomplete: "new-password", inputmode: "text", missing: "answer: choose a new password",
+  },
+  SOFTWARE_TOKEN_MFA: {
+    label: "Code from your authenticator app",
+    help: "Your account signs in with a second factor: enter the 6-digit code your app shows now.",
+    type: "text", autocomplete: "one-time-code", inputmode: "numeric", missing: "answer: enter the code from your app",
+  },
+  SMS_MFA: {
+    label: "Code sent by text message",
+    help: "Enter the code just sent to your phone.",
+    type: "text", autocomplete: "one-time-code", inputmode: "numeric", missing: "answer: enter the code from the message",
+  },
+};
+
+let challenge = null; // the step Cognito asked for, while the person answers it
+
+function showStep(next) {
+  challenge = next;
+  const step = next ? STEPS[next.name] : null;
+  $("person-credentials").hidden = Boolean(step);
+  $("person-challenge").hidden = !step;
+  $("person-restart").hidden = !step;
+  $("person-submit").textContent = step ? "Continue" : "Sign in";
+  const answer = $("person-answer");
+  answer.value = "";
+  if (!step) return;
+  $("person-answer-label").textContent = step.label;
+  $("person-answer-help").textContent = step.help;
+  answer.type = step.type;
+  answer.autocomplete = step.autocomplete;
+  answer.inputMode = step.inputmode;
+  answer.focus();
+}
+
 async function onPersonSubmit(event) {
   event.preventDefault();
   const form = $("person-form");
   clearErrors(form);
   $("signin-status").hidden = true;
-  const username = $("person-username").value.trim();
-  const password = $("person-password").value;
-  const missing = [];
-  if (!username) missing.push(new ApiError(0, "", "username: enter your username"));
-  if (!password) missing.push(new ApiError(0, "", "password: enter your password"));
-  if (missing.length) return showError(form, missing[0]);
+  const settings = signInSettings();
+  let attempt;
+  if (challenge) {
+    const value = $("person-answer").value.trim();
+    if (!value) return showError(form, new ApiError(0, "", STEPS[challenge.name].missing));
+    attempt = () => answerChallenge(settings, challenge, value);
+  } else {
+    const username = $("person-username").value.trim();
+    const password = $("person-password").value;
+    if (!username) return showError(form, new ApiError(0, "", "username: enter your username"));
+    if (!password) return showError(form, new ApiError(0, "", "password: enter your password"));
+    attempt = () => passwordSignIn(settings, username, password);
+  }
   $("person-submit").disabled = true;
   try {
-    const tokens = await passwordSignIn(signInSettings(), username, password);
+    const result = await attempt();
     $("person-password").value = "";
-    await enterAsPerson(tokens);
+    if (result.challenge) return showStep(result.challenge);
+    showStep(null);
+    await enterAsPerson(result.tokens);
   } catch (error) {
     $("person-password").value = "";
-    if (error.type === "NotAuthorizedException" || error.type === "UserNotFoundException") {
+    $("person-answer").value = "";
+    if (challenge && error.type === "NotAuthorizedException") {
+      // The step's session expired (a few minutes): start again from the password.
+      showStep(null);
+      showError(form, new ApiError(401, "", "That took too long: sign in again."));
+    } else if (error.type === "NotAuthorizedException" || error.type === "UserNotFoundException") {
       showError(form, new ApiError(401, "", "The username or password is not right."));
+    } else if (error.type === "CodeMismatchException" || error.type === "InvalidPasswordException") {
+      showError(form, new ApiError(400, "", "answer: " + error.message));
     } else {
       showError(form, new ApiError(error.status || 0, "", error.message));
     }
@@ -286,6 +342,7 @@ async function onPersonSubmit(event) {
 export function wireSession() {
   $("signin-form").addEventListener("submit", onSignInSubmit);
   $("person-form").addEventListener("submit", onPersonSubmit);
+  $("person-restart").addEventListener("click", () => { clearErrors($("person-form")); showStep(null); $("person-username").focus(); });
   $("use-key").addEventListener("click", () => showSignIn(null, "key"));
   $("use-person").addEventListener("click", () => showSignIn(null, "person"));
   $("session-community-picker").addEventListener("change", onCommunityPicked);

@@ -166,17 +166,86 @@ def test_a_wrong_password_is_refused_and_nothing_is_kept(console: Console, serve
     expect(page.locator("#person-password-error")).to_have_text("Enter your password")
 
 
-def test_a_person_in_several_communities_picks_one(console: Console, server: Server) -> None:
+def _invite(server: Server, groups: tuple[str, ...], temporary_password: str | None = None) -> tuple[str, str]:
+    """A new person in the run's pool: with a password of their own, or invited with a temporary one."""
     client = cognito(server)
     pool = server.person["user_pool_id"]
-    other = unique("other").lower()
-    username, password = unique("two-hats"), f"{secrets.token_urlsafe(12)}-Aa1"
-    client.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS")
-    client.admin_set_user_password(UserPoolId=pool, Username=username, Password=password, Permanent=True)
-    for group in (f"{server.community}:community_admin", f"{other}:community_admin", f"{other}-view:ic_viewer"):
+    username, password = unique("person"), f"{secrets.token_urlsafe(12)}-Aa1"
+    if temporary_password is not None:
+        client.admin_create_user(
+            UserPoolId=pool, Username=username, TemporaryPassword=temporary_password, MessageAction="SUPPRESS"
+        )
+    else:
+        client.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS")
+        client.admin_set_user_password(UserPoolId=pool, Username=username, Password=password, Permanent=True)
+    for group in groups:
         if not any(g["GroupName"] == group for g in client.list_groups(UserPoolId=pool)["Groups"]):
             client.create_group(UserPoolId=pool, GroupName=group)
         client.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=group)
+    return username, password
+
+
+def test_an_invited_person_chooses_their_own_password_on_first_sign_in(console: Console, server: Server) -> None:
+    temporary = f"{secrets.token_urlsafe(12)}-Tt1"
+    username, chosen = _invite(server, (f"{server.community}:community_admin",), temporary_password=temporary)
+    page = console.page
+    page.set_viewport_size(PHONE)
+    sign_in_as(console, username, temporary)
+    answer = page.get_by_label("New password")
+    expect(answer).to_be_focused()
+    expect(answer).to_have_attribute("autocomplete", "new-password")
+    expect(page.get_by_label("Username")).to_be_hidden()
+    console.shot("73-person-new-password-390")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#person-answer-error")).to_have_text("Choose a new password")
+    answer.fill(chosen)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#session-person-name")).to_have_text(username)
+    console.wait_loaded()
+    # The new password is theirs now: the temporary one no longer signs in.
+    tokens = cognito(server).initiate_auth(
+        AuthFlow="USER_PASSWORD_AUTH",
+        ClientId=server.person["client_id"],
+        AuthParameters={"USERNAME": username, "PASSWORD": chosen},
+    )
+    assert "AuthenticationResult" in tokens
+
+
+def test_a_person_with_an_authenticator_app_gives_its_code(console: Console, server: Server) -> None:
+    username, password = _invite(server, (f"{server.community}:community_admin",))
+    client = cognito(server)
+    signed_in = client.initiate_auth(
+        AuthFlow="USER_PASSWORD_AUTH",
+        ClientId=server.person["client_id"],
+        AuthParameters={"USERNAME": username, "PASSWORD": password},
+    )["AuthenticationResult"]
+    client.associate_software_token(AccessToken=signed_in["AccessToken"])
+    # moto accepts any code here (it checks TOTP codes only when told to): this tests the console's step.
+    client.verify_software_token(AccessToken=signed_in["AccessToken"], UserCode="123456")
+    client.admin_set_user_mfa_preference(
+        UserPoolId=server.person["user_pool_id"],
+        Username=username,
+        SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True},
+    )
+    page = console.page
+    sign_in_as(console, username, password)
+    code = page.get_by_label("Code from your authenticator app")
+    expect(code).to_be_focused()
+    expect(code).to_have_attribute("autocomplete", "one-time-code")
+    expect(code).to_have_attribute("inputmode", "numeric")
+    page.get_by_role("button", name="Start over").click()  # back to the password
+    expect(page.get_by_label("Username")).to_be_visible()
+    sign_in_as(console, username, password)
+    page.get_by_label("Code from your authenticator app").fill("654321")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#session-person-name")).to_have_text(username)
+
+
+def test_a_person_in_several_communities_picks_one(console: Console, server: Server) -> None:
+    other = unique("other").lower()
+    username, password = _invite(
+        server, (f"{server.community}:community_admin", f"{other}:community_admin", f"{other}-view:ic_viewer")
+    )
 
     page = console.page
     page.set_viewport_size(PHONE)
