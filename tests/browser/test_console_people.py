@@ -272,3 +272,32 @@ def test_the_page_names_the_sign_in_service_and_may_connect_only_to_it(server: S
     assert f'data-client-id="{server.person["client_id"]}"' in page.text
     assert f'data-cognito-endpoint="{server.moto_url}/"' in page.text
     assert f"connect-src 'self' {server.moto_url};" in page.headers["Content-Security-Policy"]
+
+
+def test_a_token_about_to_expire_is_renewed_before_it_is_sent(console: Console, server: Server) -> None:
+    page = console.page
+    sign_in_as(console, server.person["username"], server.person["password"])
+    console.wait_loaded()
+    tokens = stored_tokens(console)
+    tokens["expiresAt"] = 0  # as if the hour were over
+    page.evaluate("([item, value]) => sessionStorage.setItem(item, value)", [PERSON_ITEM, json.dumps(tokens)])
+
+    def renewal(request: Any) -> bool:
+        body = request.post_data or ""
+        return request.url.startswith(server.moto_url) and "REFRESH_TOKEN_AUTH" in body
+
+    answers: list[int] = []
+    page.on("response", lambda r: answers.append(r.status) if "/communities/" in r.url or "/whoami" in r.url else None)
+    with page.expect_request(renewal):
+        page.reload()
+    expect(page.locator("#session-person-name")).to_have_text(server.person["username"])
+    console.wait_loaded()
+    assert answers and 401 not in answers  # renewed first, never sent stale
+    assert stored_tokens(console)["expiresAt"] > 0
+
+
+def test_a_person_who_manages_no_community_is_told_so(console: Console, server: Server) -> None:
+    username, password = _invite(server, (f"{server.community}:ic_viewer",))
+    sign_in_as(console, username, password)
+    expect(console.page.locator("#person-form [data-error-for=_form]")).to_contain_text("You manage no community")
+    assert console.page.evaluate("sessionStorage.length") == 0
