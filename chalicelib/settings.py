@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from chalicelib.keys.format import PREFIX_PATTERN, Pepper
 from chalicelib.plans.usage_plans import PlanSetting, UsagePlanConfigError, check_default, parse_plans
@@ -26,6 +27,11 @@ class OidcSettings:
     audiences: tuple[str, ...]
     jwks_url: str | None = None
     groups_claim: str = "cognito:groups"
+    # The console's password sign-in: the app client it signs in with (one of the audiences) and
+    # the Cognito endpoint it calls from the browser; None when the issuer is not a Cognito pool
+    # and no endpoint was set (that issuer's people sign in with its own pages, not the console's).
+    console_client_id: str = ""
+    cognito_endpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,7 +194,27 @@ def _oidc(env: Mapping[str, str]) -> OidcSettings | None:
     if jwks_url is not None and not jwks_url.startswith(("https://", "http://")):
         raise SettingsError("APIKEYS_OIDC_JWKS_URL must be an http(s) URL")
     groups_claim = env.get("APIKEYS_OIDC_GROUPS_CLAIM", "").strip() or "cognito:groups"
-    return OidcSettings(issuer, audiences, jwks_url, groups_claim)
+    console_client_id = env.get("APIKEYS_OIDC_CONSOLE_CLIENT_ID", "").strip() or audiences[0]
+    if console_client_id not in audiences:
+        raise SettingsError("APIKEYS_OIDC_CONSOLE_CLIENT_ID must be one of APIKEYS_OIDC_AUDIENCE")
+    endpoint = env.get("APIKEYS_COGNITO_ENDPOINT", "").strip() or _cognito_endpoint_of(issuer)
+    if endpoint is not None and not endpoint.startswith(("https://", "http://")):
+        raise SettingsError("APIKEYS_COGNITO_ENDPOINT must be an http(s) URL")
+    return OidcSettings(issuer, audiences, jwks_url, groups_claim, console_client_id, endpoint)
+
+
+def _cognito_endpoint_of(issuer: str) -> str | None:
+    """``https://cognito-idp.<region>.amazonaws.com/`` for a Cognito pool's issuer
+    (``https://cognito-idp.<region>.amazonaws.com/<pool id>``), read from its fixed parts; None
+    for any other issuer."""
+    parts = urlsplit(issuer)
+    host = parts.hostname or ""
+    region = host.removeprefix("cognito-idp.").removesuffix(".amazonaws.com")
+    if parts.scheme != "https" or parts.port is not None or host != f"cognito-idp.{region}.amazonaws.com":
+        return None
+    if not region or not all(part.isalnum() for part in region.split("-")):
+        return None
+    return f"https://{host}/"
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

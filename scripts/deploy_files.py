@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / ".chalice"
 sys.path.insert(0, str(ROOT))
 
-from scripts import lifecycle_stack, observability  # noqa: E402 - needs the project root on the path
+from scripts import lifecycle_stack, observability, people_stack  # noqa: E402 - needs the project root on the path
 
 PROTECTED_STAGES = {"prod"}  # DynamoDB deletion protection on; dev tables may be thrown away
 AUTHORIZER_FUNCTIONS = ("app_authorizer", "gateway_authorizer")
@@ -165,9 +165,10 @@ def cloudformation_tables(config: dict[str, Any], stage: str) -> dict[str, Any]:
     resources.update(cloudformation_usage_plans(config, stage))
     tables = [model.Meta.table_name for model in stage_models(config, stage).all]
     resources.update(observability.cloudformation(config, stage, tables))
-    for logical, resource in lifecycle_stack.cloudformation(config, stage).items():
+    people = people_stack.cloudformation(config, stage, protected=stage in PROTECTED_STAGES)
+    for logical, resource in [*lifecycle_stack.cloudformation(config, stage).items(), *people.items()]:
         if logical in resources:  # a property of one of Chalice's functions: merge it in
-            resources[logical]["Properties"].update(resource["Properties"])
+            resources[logical].setdefault("Properties", {}).update(resource["Properties"])
         else:
             resources[logical] = resource
     return {
@@ -218,6 +219,7 @@ def terraform_tables(config: dict[str, Any], stage: str) -> dict[str, Any]:
         "aws_dynamodb_table": tables,
         **observability.terraform(config, stage, names),
         **lifecycle_stack.terraform(config, stage),
+        **people_stack.terraform(config, stage, protected=stage in PROTECTED_STAGES),
     }
     plans = terraform_usage_plans(config, stage)
     if plans:
@@ -542,9 +544,13 @@ def _secret_statements(sources: list[str]) -> list[dict[str, Any]]:
 # -- files ------------------------------------------------------------------------------------
 
 
-def _terraform_overrides() -> dict[str, Any]:
+def _terraform_overrides(config: dict[str, Any], stage: str) -> dict[str, Any]:
     overrides = observability.terraform_overrides()
-    overrides["resource"].update(lifecycle_stack.terraform_overrides())
+    resources = overrides["resource"]
+    for more in (lifecycle_stack.terraform_overrides(), people_stack.terraform_overrides(config, stage)):
+        for kind, blocks in more.items():
+            for name, attributes in blocks.items():  # one resource may get settings from several
+                resources.setdefault(kind, {}).setdefault(name, {}).update(attributes)
     return overrides
 
 
@@ -555,7 +561,7 @@ def expected_files() -> dict[Path, str]:
         for name, document in (
             (f"resources-{stage}.json", cloudformation_tables(config, stage)),
             (f"resources-{stage}.tf.json", terraform_tables(config, stage)),
-            (f"resources-{stage}_override.tf.json", _terraform_overrides()),
+            (f"resources-{stage}_override.tf.json", _terraform_overrides(config, stage)),
             (f"policy-{stage}.json", api_policy(config, stage)),
             (f"policy-authorizer-{stage}.json", authorizer_policy(config, stage)),
         ):

@@ -122,6 +122,9 @@ def create_local_people(moto_url: str, community: str) -> tuple[dict[str, str], 
         "APIKEYS_OIDC_ISSUER": f"https://cognito-idp.{region}.amazonaws.com/{pool_id}",
         "APIKEYS_OIDC_AUDIENCE": client_id,
         "APIKEYS_OIDC_JWKS_URL": f"{moto_url}/{pool_id}/.well-known/jwks.json",
+        # The console signs people in from the browser against moto's Cognito (its server answers
+        # the browser's CORS preflight), not AWS's endpoint that the issuer names.
+        "APIKEYS_COGNITO_ENDPOINT": f"{moto_url}/",
     }
     person = {"username": username, "password": password, "user_pool_id": pool_id, "client_id": client_id}
     return settings, person
@@ -400,7 +403,7 @@ def main() -> int:
         )
         print(json.dumps({"person": person}))
         print(
-            f"A person in {args.community}:community_admin signs in to the user pool as {person['username']} "
+            f"A person in {args.community}:community_admin signs in to the console as {person['username']} "
             f"with password {person['password']}"
         )
         with run_env_file(args.env_file, settings):

@@ -17,8 +17,15 @@ export class ApiError extends Error {
   }
 }
 
+// A person's session (session.js sets state.person and state.renew): the ID token is the Bearer,
+// renewed with the refresh token a minute before it expires, and once more when the API answers
+// 401; state.renew resolves to whether it worked and never throws.
+const RENEW_AHEAD_MS = 60 * 1000;
+
 export async function api(method, path, options) {
-  const { body, query, key, headers: extra, anonymous } = options || {};
+  const { body, query, key, headers: extra, anonymous, renewed } = options || {};
+  const personal = Boolean(!key && !anonymous && state.person && state.renew);
+  if (personal && !renewed && state.person.expiresAt - Date.now() < RENEW_AHEAD_MS) await state.renew();
   const url = new URL(path.replace(/^\//, ""), ROOT);
   for (const [name, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, String(value));
@@ -42,9 +49,14 @@ export async function api(method, path, options) {
   const raw = await response.text();
   let data = null;
   try { data = raw ? JSON.parse(raw) : null; } catch (error) { data = null; }
+  if (response.status === 401 && personal && !renewed && (await state.renew())) {
+    return api(method, path, { ...options, renewed: true });
+  }
   if (!response.ok) {
     let message = (data && (data.Message || data.message)) || "The service answered " + response.status + ".";
-    if (response.status === 401) message = "The key was not accepted: it is unknown, revoked or expired.";
+    if (response.status === 401) {
+      message = personal ? "Your session has ended: sign in again." : "The key was not accepted: it is unknown, revoked or expired.";
+    }
     const error = new ApiError(response.status, (data && data.Code) || "", message);
     error.data = data;
     throw error;

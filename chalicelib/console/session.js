@@ -1,4 +1,6 @@
-// Signing in and out, the role and vault catalog, and the three panels (#keys, #roles, #events).
+// Signing in and out (a person with their username and password against the user pool, or an
+// operator with an API key), the community a person works in, the role and vault catalog, and
+// the three panels (#keys, #roles, #events).
 
 import { $, el, setListStatus, state, stateRow, toast } from "./shared.js";
 import { ApiError, api } from "./api.js";
@@ -6,18 +8,36 @@ import { loadList, resetPaging } from "./keys.js";
 import { clearErrors, showError } from "./forms.js";
 import { loadRoles } from "./roles.js";
 import { loadEvents, resetEventPaging } from "./events.js";
+import { answerChallenge, passwordSignIn, renew, signInSettings, signOutEverywhere } from "./cognito.js";
 
+// What this tab keeps (sessionStorage only: gone when the tab closes, never in localStorage).
 const KEY_ITEM = "apikeys.console.key";
+const PERSON_ITEM = "apikeys.console.person"; // the person's tokens
+const COMMUNITY_ITEM = "apikeys.console.community"; // the community a person picked
 const MANAGE = "apikeys:manage";
 
-function showSignIn(message) {
+// The sign-in form shown: "person" when people sign in here (the default), else "key".
+function showForm(mode) {
+  const people = signInSettings() !== null;
+  const shown = people && mode !== "key" ? "person" : "key";
+  $("person-form").hidden = shown !== "person";
+  $("signin-form").hidden = shown !== "key";
+  $("use-person-line").hidden = !people;
+  return shown;
+}
+
+function showSignIn(message, mode, status) {
   $("console-view").hidden = true;
   $("session").hidden = true;
   $("signin-view").hidden = false;
-  const form = $("signin-form");
+  const shown = showForm(mode);
+  showStep(null);
+  const form = $(shown === "person" ? "person-form" : "signin-form");
   clearErrors(form);
+  $("signin-status").hidden = !status;
+  $("signin-status").textContent = status || "";
   if (message) showError(form, new ApiError(0, "", message));
-  $("signin-key").focus();
+  $(shown === "person" ? "person-username" : "signin-key").focus();
 }
 
 async function signIn(key) {
@@ -32,25 +52,123 @@ async function signIn(key) {
   enterConsole();
 }
 
+// -- a person --------------------------------------------------------------------------------
+
+let renewing = null; // the renewal in flight: concurrent requests share it
+
+function keepTokens(tokens) {
+  state.person = tokens;
+  state.key = tokens.idToken;
+  sessionStorage.setItem(PERSON_ITEM, JSON.stringify(tokens));
+}
+
+function renewSession() {
+  const settings = signInSettings();
+  const person = state.person;
+  if (!settings || !person || !person.refreshToken) return Promise.resolve(false);
+  if (!renewing) {
+    renewing = renew(settings, person.refreshToken)
+      .then((tokens) => { if (state.person === person) keepTokens(tokens); return state.person !== null; })
+      .catch(() => false)
+      .finally(() => { renewing = null; });
+  }
+  return renewing;
+}
+
+function manageable(who) {
+  return (who.communities || []).filter((grant) => (grant.permissions || []).includes(MANAGE));
+}
+
+async function enterAsPerson(tokens) {
+  keepTokens(tokens);
+  state.renew = renewSession;
+  let who;
+  try {
+    who = await api("GET", "/whoami");
+  } catch (error) {
+    forgetPerson();
+    throw error;
+  }
+  const communities = manageable(who);
+  if (!communities.length) {
+    forgetPerson();
+    throw new ApiError(403, "Forbidden", "You manage no community's API keys: none of your groups gives a role with the " + MANAGE + " permission.");
+  }
+  state.whoami = who;
+  const picked = sessionStorage.getItem(COMMUNITY_ITEM);
+  state.community = communities.some((grant) => grant.community === picked) ? picked : communities[0].community;
+  enterConsole();
+}
+
+function forgetPerson() {
+  sessionStorage.removeItem(PERSON_ITEM);
+  sessionStorage.removeItem(COMMUNITY_ITEM);
+  Object.assign(state, { person: null, renew: null, key: null });
+}
+
+function onCommunityPicked() {
+  const community = $("session-community-picker").value;
+  if (!community || community === state.community) return;
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
+  sessionStorage.setItem(COMMUNITY_ITEM, community);
+  state.community = community;
+  Object.assign(state, { items: [], editing: null, communityRoles: [], editingRole: null });
+  state.keyNames = new Map();
+  enterConsole();
+}
+
+// -- signing out -----------------------------------------------------------------------------
+
+// Forgets the session in this tab: the key or the person's tokens, and everything shown.
+// A person's sign-out also ends their sessions at the user pool (signOutPerson).
 export function signOut(message) {
+  const mode = state.person ? "person" : "key";
   sessionStorage.removeItem(KEY_ITEM);
+  forgetPerson();
   for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   Object.assign(state, { key: null, whoami: null, community: null, items: [], editing: null, communityRoles: [], editingRole: null });
   state.keyNames = new Map();
   $("keys-body").replaceChildren();
   $("roles-body").replaceChildren();
   $("events-body").replaceChildren();
-  showSignIn(message);
+  showSignIn(message, mode);
+}
+
+async function onSignOutClick() {
+  const person = state.person;
+  signOut();
+  const settings = signInSettings();
+  if (!person || !settings) return;
+  $("sign-out").disabled = true;
+  try {
+    await signOutEverywhere(settings, person.accessToken);
+    showSignIn(null, "person", "You are signed out.");
+  } catch (error) {
+    showSignIn(null, "person", "You are signed out in this tab, but the sign-in service could not end your other sessions: " + error.message);
+  } finally {
+    $("sign-out").disabled = false;
+  }
 }
 
 function enterConsole() {
   $("signin-view").hidden = true;
   $("signin-key").value = "";
+  $("person-password").value = "";
   $("console-view").hidden = false;
   $("session").hidden = false;
+  const person = state.person !== null;
+  const communities = person ? manageable(state.whoami) : [];
+  const picker = $("session-community-picker");
+  picker.replaceChildren(...communities.map((grant) =>
+    el("option", { value: grant.community, selected: grant.community === state.community }, grant.community)));
+  picker.hidden = communities.length < 2;
+  $("session-community").hidden = !picker.hidden;
   $("session-community").textContent = state.community;
   $("crumb-community").textContent = state.community;
-  $("session-key-id").textContent = state.whoami.id;
+  $("session-key").hidden = person;
+  $("session-person").hidden = !person;
+  $("session-key-id").textContent = person ? "" : state.whoami.id;
+  $("session-person-name").textContent = person ? state.whoami.name || state.whoami.user : "";
   resetPaging();
   loadCatalog();
   showPanel(panelFromHash());
@@ -138,18 +256,119 @@ async function onSignInSubmit(event) {
   }
 }
 
+// A step Cognito asks for after the password: its field's label, help and input.
+const STEPS = {
+  NEW_PASSWORD_REQUIRED: {
+    label: "New password",
+    help: "Your password was temporary: choose your own. If it is too weak, the sign-in service says what it needs.",
+    type: "password", autocomplete: "new-password", inputmode: "text", missing: "answer: choose a new password",
+  },
+  SOFTWARE_TOKEN_MFA: {
+    label: "Code from your authenticator app",
+    help: "Your account signs in with a second factor: enter the 6-digit code your app shows now.",
+    type: "text", autocomplete: "one-time-code", inputmode: "numeric", missing: "answer: enter the code from your app",
+  },
+  SMS_MFA: {
+    label: "Code sent by text message",
+    help: "Enter the code just sent to your phone.",
+    type: "text", autocomplete: "one-time-code", inputmode: "numeric", missing: "answer: enter the code from the message",
+  },
+};
+
+let challenge = null; // the step Cognito asked for, while the person answers it
+
+function showStep(next) {
+  challenge = next;
+  const step = next ? STEPS[next.name] : null;
+  $("person-credentials").hidden = Boolean(step);
+  $("person-challenge").hidden = !step;
+  $("person-restart").hidden = !step;
+  $("person-submit").textContent = step ? "Continue" : "Sign in";
+  const answer = $("person-answer");
+  answer.value = "";
+  if (!step) return;
+  $("person-answer-label").textContent = step.label;
+  $("person-answer-help").textContent = step.help;
+  answer.type = step.type;
+  answer.autocomplete = step.autocomplete;
+  answer.inputMode = step.inputmode;
+  answer.focus();
+}
+
+async function onPersonSubmit(event) {
+  event.preventDefault();
+  const form = $("person-form");
+  clearErrors(form);
+  $("signin-status").hidden = true;
+  const settings = signInSettings();
+  let attempt;
+  if (challenge) {
+    const value = $("person-answer").value.trim();
+    if (!value) return showError(form, new ApiError(0, "", STEPS[challenge.name].missing));
+    attempt = () => answerChallenge(settings, challenge, value);
+  } else {
+    const username = $("person-username").value.trim();
+    const password = $("person-password").value;
+    if (!username) return showError(form, new ApiError(0, "", "username: enter your username"));
+    if (!password) return showError(form, new ApiError(0, "", "password: enter your password"));
+    attempt = () => passwordSignIn(settings, username, password);
+  }
+  $("person-submit").disabled = true;
+  try {
+    const result = await attempt();
+    $("person-password").value = "";
+    if (result.challenge) return showStep(result.challenge);
+    showStep(null);
+    await enterAsPerson(result.tokens);
+  } catch (error) {
+    $("person-password").value = "";
+    $("person-answer").value = "";
+    if (challenge && error.type === "NotAuthorizedException") {
+      // The step's session expired (a few minutes): start again from the password.
+      showStep(null);
+      showError(form, new ApiError(401, "", "That took too long: sign in again."));
+    } else if (error.type === "NotAuthorizedException" || error.type === "UserNotFoundException") {
+      showError(form, new ApiError(401, "", "The username or password is not right."));
+    } else if (error.type === "CodeMismatchException" || error.type === "InvalidPasswordException") {
+      showError(form, new ApiError(400, "", "answer: " + error.message));
+    } else {
+      showError(form, new ApiError(error.status || 0, "", error.message));
+    }
+  } finally {
+    $("person-submit").disabled = false;
+  }
+}
+
 export function wireSession() {
   $("signin-form").addEventListener("submit", onSignInSubmit);
-  $("sign-out").addEventListener("click", () => signOut());
+  $("person-form").addEventListener("submit", onPersonSubmit);
+  $("person-restart").addEventListener("click", () => { clearErrors($("person-form")); showStep(null); $("person-username").focus(); });
+  $("use-key").addEventListener("click", () => showSignIn(null, "key"));
+  $("use-person").addEventListener("click", () => showSignIn(null, "person"));
+  $("session-community-picker").addEventListener("change", onCommunityPicked);
+  $("sign-out").addEventListener("click", onSignOutClick);
   window.addEventListener("hashchange", onHashChange);
 }
 
-// Signs in again with the key this tab saved, or shows the sign-in form.
+// Signs in again with what this tab saved (a person's tokens, renewed if they have expired, or
+// a key), or shows the sign-in form.
 export function resumeSession() {
+  const person = sessionStorage.getItem(PERSON_ITEM);
+  if (person && signInSettings()) {
+    let tokens = null;
+    try { tokens = JSON.parse(person); } catch (error) { tokens = null; }
+    if (tokens && tokens.idToken) {
+      return enterAsPerson(tokens).catch((error) => {
+        forgetPerson();
+        showSignIn(error.status === 401 ? "Your session has ended: sign in again." : error.message, "person");
+      });
+    }
+  }
+  sessionStorage.removeItem(PERSON_ITEM);
   const saved = sessionStorage.getItem(KEY_ITEM);
   if (!saved) return showSignIn();
   signIn(saved).catch((error) => {
     sessionStorage.removeItem(KEY_ITEM);
-    showSignIn(error.status === 401 ? "key: your saved key is no longer accepted; sign in again" : error.message);
+    showSignIn(error.status === 401 ? "key: your saved key is no longer accepted; sign in again" : error.message, "key");
   });
 }

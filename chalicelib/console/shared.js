@@ -5,7 +5,9 @@ const COPY_ICON_PATH =
   "M16 1H4a2 2 0 0 0-2 2v14h2V3h12V1zm3 4H8a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h11a2 2 0 0 0 2-2V7a2 2 0 0 0-2-2zm0 16H8V7h11v14z";
 
 export const state = {
-  key: null,
+  key: null, // the Bearer: an API key, or a signed-in person's ID token
+  person: null, // a signed-in person's tokens (cognito.js), null for a key
+  renew: null, // renews a person's tokens: () => Promise<boolean>
   whoami: null,
   community: null,
   roles: [],

@@ -1,8 +1,10 @@
 """The web console: one page and its own assets, served by the app itself (no CDN).
 
-The page holds no data and no secret; it signs in with a key pasted by the user and calls
-the JSON API from the browser. Every answer here carries a strict Content-Security-Policy:
-scripts and styles only from this origin, no inline script, no framing.
+The page holds no data and no secret; a person signs in with their username and password
+against the user pool (Cognito's ``InitiateAuth``, called from the browser), or an operator with
+a pasted key, and the page calls the JSON API from the browser. Every answer here carries a
+strict Content-Security-Policy: scripts and styles only from this origin, no inline script, no
+framing; the page may connect to this origin and, when people sign in, the Cognito endpoint.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import html
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from chalice import Blueprint, NotFoundError, Response
+
+from chalicelib.settings import get_settings
 
 bp = Blueprint(__name__)
 
@@ -121,13 +126,28 @@ def _base_path(context: dict[str, Any]) -> str:
     return path.rstrip("/")
 
 
-def _respond(body: str, content_type: str, cache_control: str) -> Response:
+def _respond(body: str, content_type: str, cache_control: str, connect_to: str | None = None) -> Response:
     headers: dict[str, str | list[str]] = {
         "Content-Type": content_type,
         "Cache-Control": cache_control,
         **SECURITY_HEADERS,
     }
+    if connect_to is not None:
+        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+            "connect-src 'self'", f"connect-src 'self' {connect_to}"
+        )
     return Response(body=body, status_code=200, headers=headers)
+
+
+def _sign_in() -> tuple[str, str, str] | None:
+    """(endpoint, app client id, the endpoint's origin) of the console's password sign-in, or
+    None when people do not sign in to a Cognito user pool here. Both are public: the page reads
+    them from its ``<meta name="apikeys-sign-in">``, and the password goes only to the endpoint."""
+    oidc = get_settings().oidc
+    if oidc is None or oidc.cognito_endpoint is None:
+        return None
+    parts = urlsplit(oidc.cognito_endpoint)
+    return oidc.cognito_endpoint, oidc.console_client_id, f"{parts.scheme}://{parts.netloc}"
 
 
 @bp.route("/", methods=["GET"])
@@ -137,7 +157,11 @@ def console_page() -> Response:
     for name in PAGE_ASSETS:
         url = f"{base}/console/{name}?v={_asset(name)[1]}"
         page = page.replace("{{" + name + "}}", html.escape(url, quote=True))
-    return _respond(page, "text/html; charset=utf-8", PAGE_CACHE)
+    sign_in = _sign_in()
+    endpoint, client_id, origin = sign_in if sign_in is not None else ("", "", None)
+    page = page.replace("{{cognito_endpoint}}", html.escape(endpoint, quote=True))
+    page = page.replace("{{client_id}}", html.escape(client_id, quote=True))
+    return _respond(page, "text/html; charset=utf-8", PAGE_CACHE, origin)
 
 
 @bp.route("/console/{name}", methods=["GET"])
@@ -149,4 +173,5 @@ def console_asset(name: str) -> Response:
     params = bp.current_request.query_params
     requested = params.get("v") if params else None
     cache = ASSET_CACHE_VERSIONED if requested == version else ASSET_CACHE_UNVERSIONED
-    return _respond(text, content_type, cache)
+    sign_in = _sign_in()  # the page's policy on its assets too: one policy for the console
+    return _respond(text, content_type, cache, sign_in[2] if sign_in is not None else None)

@@ -47,6 +47,8 @@ class Server:
     admin_key: str
     moto_url: str = ""  # the local run's moto server: tests check what landed in its vaults
     region: str = "us-east-1"
+    # The person the run printed (username, password, user_pool_id, client_id), in demo:community_admin.
+    person: dict[str, str] = field(default_factory=dict)
 
 
 class Api:
@@ -150,7 +152,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         _wait_until_serving(base_url, process, log_path)
         region = env.get("AWS_DEFAULT_REGION", "us-east-1")  # local.py's own default
         moto_url = f"http://127.0.0.1:{moto_port}"
-        yield Server(base_url, first["community"], first["admin_key_id"], first["admin_key"], moto_url, region)
+        person = _json_line(log_path, '{"person"')["person"]
+        yield Server(base_url, first["community"], first["admin_key_id"], first["admin_key"], moto_url, region, person)
     finally:
         _stop(process)
 
@@ -165,6 +168,12 @@ def _first_json_line(log_path: Path, process: subprocess.Popen[bytes]) -> dict[s
             break
         time.sleep(0.1)
     raise RuntimeError("the local run printed no admin key:\n" + _redacted_log(log_path))
+
+
+def _json_line(log_path: Path, start: str) -> dict[str, Any]:
+    return next(
+        dict(json.loads(line)) for line in log_path.read_text(errors="replace").splitlines() if line.startswith(start)
+    )
 
 
 def _wait_until_serving(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
@@ -183,7 +192,8 @@ def _wait_until_serving(base_url: str, process: subprocess.Popen[bytes], log_pat
 
 def _redacted_log(log_path: Path) -> str:
     lines = log_path.read_text(errors="replace").splitlines()
-    return "\n".join("<admin key line>" if '"admin_key"' in line else line for line in lines[-60:])
+    secret = ('"admin_key"', '{"person"', "with password")
+    return "\n".join("<secret line>" if any(s in line for s in secret) else line for line in lines[-60:])
 
 
 @pytest.fixture(scope="session")
@@ -220,8 +230,13 @@ class Console:
     def open(self) -> None:
         self.page.goto(self.server.base_url + "/")
 
-    def sign_in(self, key: str | None = None) -> None:
+    def open_key_sign_in(self) -> None:
+        """The operators' sign-in with an API key, one click from the person's."""
         self.open()
+        self.page.get_by_role("button", name="Use an API key instead").click()
+
+    def sign_in(self, key: str | None = None) -> None:
+        self.open_key_sign_in()
         self.page.get_by_label("Admin API key").fill(key or self.server.admin_key)
         self.page.get_by_role("button", name="Sign in").click()
         self.page.get_by_role("heading", name="API keys").wait_for()
@@ -284,8 +299,10 @@ def console(browser: Any, server: Server) -> Iterator[Console]:
     # The console's own files (the page, its style sheet and modules) must all load: a module that
     # fails to load logs only "Failed to load resource", which the API's own 4xx answers log too.
     def own_file(url: str) -> bool:
-        path = urlsplit(url).path
-        return path == "/" or path.startswith("/console/")
+        parts = urlsplit(url)  # of this origin: the sign-in service's refusals are the page's to show
+        return f"{parts.scheme}://{parts.netloc}" == server.base_url and (
+            parts.path == "/" or parts.path.startswith("/console/")
+        )
 
     page.on(
         "response",

@@ -100,7 +100,7 @@ def test_every_control_is_labelled(console: Console) -> None:
 
 def test_sign_in_keeps_the_key_in_session_storage_only(console: Console, server: Server) -> None:
     page = console.page
-    console.open()
+    console.open_key_sign_in()
     page.get_by_label("Admin API key").fill("apk_not_a_real_key")
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#signin-key-error")).to_contain_text("not accepted")
@@ -131,7 +131,7 @@ def test_sign_in_keeps_the_key_in_session_storage_only(console: Console, server:
 
 def test_a_key_that_cannot_manage_keys_is_told_so(console: Console, api: Api) -> None:
     viewer = api.create(unique("viewer"), roles=("ic_viewer",))
-    console.open()
+    console.open_key_sign_in()
     console.page.get_by_label("Admin API key").fill(viewer["secret"])
     console.page.get_by_role("button", name="Sign in").click()
     expect(console.page.locator("#signin-key-error")).to_contain_text("apikeys:manage")

@@ -218,7 +218,7 @@ def test_a_name_past_the_limit_is_refused_in_the_apis_words(console: Console, si
 def test_sign_in_asks_only_for_the_key_and_shows_its_community(console: Console) -> None:
     page = console.page
     page.set_viewport_size(PHONE)
-    console.open()
+    console.open_key_sign_in()
     form = page.locator("#signin-form")
     expect(form.get_by_label("Admin API key")).to_be_visible()
     assert form.locator("input:not([type=hidden])").count() == 1  # no Community to mistype

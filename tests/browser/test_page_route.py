@@ -122,3 +122,34 @@ def test_assets_are_linked_under_the_stage_prefix() -> None:
     assert _base_path({"path": "/api/", "resourcePath": "/"}) == "/api"
     assert _base_path({"path": "/api", "resourcePath": "/"}) == "/api"
     assert _base_path({}) == ""
+
+
+def _policy(response: Any) -> dict[str, str]:
+    policy = response.headers["Content-Security-Policy"]
+    return dict(part.strip().split(" ", 1) for part in policy.split(";"))
+
+
+def test_without_a_user_pool_the_page_offers_only_the_key_sign_in(client: Any) -> None:
+    page = client.http.get("/")
+    assert 'data-cognito-endpoint="" data-client-id=""' in page.body.decode()
+    assert _policy(page)["connect-src"] == "'self'"
+
+
+def test_with_a_user_pool_the_page_names_its_sign_in_and_may_connect_to_it(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import wiring
+    from chalicelib.settings import get_settings
+
+    monkeypatch.setenv("APIKEYS_OIDC_ISSUER", "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool1")
+    monkeypatch.setenv("APIKEYS_OIDC_AUDIENCE", "console-client,cli-client")
+    wiring.reset()
+    get_settings()
+    page = client.http.get("/")
+    body = page.body.decode()
+    assert 'data-cognito-endpoint="https://cognito-idp.eu-west-1.amazonaws.com/"' in body
+    assert 'data-client-id="console-client"' in body
+    for response in (page, client.http.get("/console/app.js")):
+        assert _policy(response)["connect-src"] == "'self' https://cognito-idp.eu-west-1.amazonaws.com"
+        assert _policy(response)["script-src"] == "'self'"
+    wiring.reset()

@@ -196,7 +196,7 @@ def test_the_printed_person_signs_in_with_the_runs_cognito_and_acts_under_their_
 
     person = next(json.loads(line)["person"] for line in local_run["lines"] if line.startswith('{"person"'))
     assert (
-        f"A person in demo:community_admin signs in to the user pool as {person['username']} "
+        f"A person in demo:community_admin signs in to the console as {person['username']} "
         f"with password {person['password']}"
     ) in local_run["lines"]
     cognito = boto3.client(

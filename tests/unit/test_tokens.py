@@ -460,12 +460,47 @@ def test_without_an_issuer_people_do_not_sign_in():
 
 def test_the_oidc_settings_are_read_with_their_defaults():
     oidc = from_environ(_env(APIKEYS_OIDC_ISSUER=ISSUER, APIKEYS_OIDC_AUDIENCE=" c1, ,c2 ")).oidc
-    assert oidc == OidcSettings(ISSUER, ("c1", "c2"), None, "cognito:groups")
+    assert oidc == OidcSettings(ISSUER, ("c1", "c2"), None, "cognito:groups", console_client_id="c1")
     oidc = from_environ(
         _env(APIKEYS_OIDC_ISSUER=ISSUER, APIKEYS_OIDC_AUDIENCE="c1", APIKEYS_OIDC_JWKS_URL=JWKS_URL,
              APIKEYS_OIDC_GROUPS_CLAIM="groups")
     ).oidc  # fmt: skip
-    assert oidc == OidcSettings(ISSUER, ("c1",), JWKS_URL, "groups")
+    assert oidc == OidcSettings(ISSUER, ("c1",), JWKS_URL, "groups", console_client_id="c1")
+
+
+COGNITO_ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"
+
+
+def test_a_cognito_issuer_gives_the_console_its_endpoint_and_first_client():
+    oidc = from_environ(_env(APIKEYS_OIDC_ISSUER=COGNITO_ISSUER, APIKEYS_OIDC_AUDIENCE="c1,c2")).oidc
+    assert oidc is not None
+    assert (oidc.cognito_endpoint, oidc.console_client_id) == ("https://cognito-idp.eu-west-1.amazonaws.com/", "c1")
+
+
+def test_the_console_sign_in_can_be_pointed_elsewhere():
+    oidc = from_environ(
+        _env(APIKEYS_OIDC_ISSUER=COGNITO_ISSUER, APIKEYS_OIDC_AUDIENCE="c1,c2",
+             APIKEYS_OIDC_CONSOLE_CLIENT_ID="c2", APIKEYS_COGNITO_ENDPOINT="http://127.0.0.1:5000")
+    ).oidc  # fmt: skip
+    assert oidc is not None
+    assert (oidc.cognito_endpoint, oidc.console_client_id) == ("http://127.0.0.1:5000", "c2")
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    [
+        ISSUER,  # any other issuer: its people sign in with its own pages
+        "http://cognito-idp.eu-west-1.amazonaws.com/pool",
+        "https://cognito-idp.eu-west-1.amazonaws.com:8443/pool",
+        "https://cognito-idp.amazonaws.com/pool",
+        "https://cognito-idp.evil.test/.amazonaws.com/pool",
+        "https://cognito-idp.x.y.amazonaws.com/pool",
+        "https://login.cognito-idp.eu-west-1.amazonaws.com/pool",
+    ],
+)
+def test_only_a_cognito_issuer_names_a_console_sign_in_endpoint(issuer):
+    oidc = from_environ(_env(APIKEYS_OIDC_ISSUER=issuer, APIKEYS_OIDC_AUDIENCE="c1")).oidc
+    assert oidc is not None and oidc.cognito_endpoint is None
 
 
 @pytest.mark.parametrize(
@@ -477,6 +512,14 @@ def test_the_oidc_settings_are_read_with_their_defaults():
         (
             {"APIKEYS_OIDC_ISSUER": ISSUER, "APIKEYS_OIDC_AUDIENCE": "c", "APIKEYS_OIDC_JWKS_URL": "file:///k"},
             "APIKEYS_OIDC_JWKS_URL",
+        ),
+        (
+            {"APIKEYS_OIDC_ISSUER": ISSUER, "APIKEYS_OIDC_AUDIENCE": "c1", "APIKEYS_OIDC_CONSOLE_CLIENT_ID": "c2"},
+            "APIKEYS_OIDC_CONSOLE_CLIENT_ID",
+        ),
+        (
+            {"APIKEYS_OIDC_ISSUER": ISSUER, "APIKEYS_OIDC_AUDIENCE": "c", "APIKEYS_COGNITO_ENDPOINT": "idp.test"},
+            "APIKEYS_COGNITO_ENDPOINT",
         ),
     ],
 )
