@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from scripts.lifeline import tied
+
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -124,7 +126,8 @@ class LambdaFunction:
         self.log = log
         self._log_file: IO[str] = log.open("a")
         self._process = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _BOOTSTRAP, str(code), spec.handler],
+            # tied: the container dies with the test process, however that ends.
+            tied([sys.executable, "-I", "-S", "-c", _BOOTSTRAP, str(code), spec.handler]),
             env=lambda_environment(spec, endpoint),
             cwd=code,
             stdin=subprocess.PIPE,
@@ -176,7 +179,7 @@ def run_module(
         "sys.argv = [module, *sys.argv[3:]]; runpy.run_module(module, run_name='__main__', alter_sys=True)"
     )
     return subprocess.run(
-        [sys.executable, "-I", "-S", "-c", bootstrap, str(code), module, *args],
+        tied([sys.executable, "-I", "-S", "-c", bootstrap, str(code), module, *args]),
         env=environment,
         cwd=code,
         capture_output=True,

@@ -45,7 +45,9 @@ def package_into(stage: str, pkg_format: str, out: Path) -> None:
         command += ["--merge-template", f".chalice/resources-{stage}.json"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="packaging", AWS_SECRET_ACCESS_KEY="packaging")
-    done = subprocess.run([*command, str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    from scripts.lifeline import tied  # chalice package dies with the test process, however it ends
+
+    done = subprocess.run(tied([*command, str(out)]), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     if pkg_format == "terraform":
         # Chalice merges templates for CloudFormation only: the tables' file is applied beside its own.
