@@ -61,7 +61,8 @@ SERVICE_PATHS := create deliver _lost_race _fail _replay _complete_pending revok
 	new_record authorize
 MUTATION_TARGETS ?= keys.format.* roles.catalog.* roles.custom.* roles.caller.* api.schemas.* api.params.* \
 	$(foreach path,$(SERVICE_PATHS),keys.service.xǁKeyServiceǁ$(path)*) \
-	authorizer.policy.* authorizer.verifier.* authorizer.gateway.* authorizer.execute_api.* authorizer.tokens.*
+	authorizer.policy.* authorizer.verifier.* authorizer.gateway.* authorizer.execute_api.* authorizer.tokens.* \
+	authorizer.addresses.*
 MUTATION_TIMEOUT ?= 1500
 MUTATION_CHILDREN ?= 2
 
