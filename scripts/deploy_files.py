@@ -330,14 +330,16 @@ def _table_arn(name: str) -> str:
 
 
 def _log_statements(config: dict[str, Any], stage: str) -> list[dict[str, Any]]:
-    group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{config['app_name']}-{stage}-*"
+    # Chalice names the API handler <app>-<stage> and every other function <app>-<stage>-<name>.
+    base = f"arn:aws:logs:*:*:log-group:/aws/lambda/{config['app_name']}-{stage}"
+    groups = [base, f"{base}-*"]
     return [
-        {"Sid": "OwnLogGroups", "Effect": "Allow", "Action": ["logs:CreateLogGroup"], "Resource": group},
+        {"Sid": "OwnLogGroups", "Effect": "Allow", "Action": ["logs:CreateLogGroup"], "Resource": groups},
         {
             "Sid": "OwnLogStreams",
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{group}:*",
+            "Resource": [f"{group}:*" for group in groups],
         },
     ]
 

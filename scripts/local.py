@@ -58,6 +58,9 @@ def local_environment(moto_url: str) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "local",
         "APIKEYS_PEPPERS": f"local-{secrets.token_hex(2)}:{pepper}",
         "APIKEYS_DEBUG": "1",
+        # GitHub cannot send leak reports to a loopback run, and its signing keys are not fetched
+        # here (no 503 waiting on api.github.com): a report is refused with 401 unless keys are set.
+        "APIKEYS_LEAK_KEYS_URL": os.environ.get("APIKEYS_LEAK_KEYS_URL", ""),
         "APIKEYS_LOG_LEVEL": "INFO",
         # Vault targets a user can pick when creating a key; moto serves both AWS vaults.
         "APIKEYS_VAULT_TARGETS": json.dumps(LOCAL_VAULT_TARGETS),

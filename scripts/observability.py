@@ -347,7 +347,8 @@ def cloudformation(config: dict[str, Any], stage: str, tables: list[str]) -> dic
         logical = cfn_function_id(function)
         # SAM would name it <stack>-<logical id>-<random>: the alarms, the dashboard and the IAM
         # policies' log-group statements name apikeys-<stage>-<function>, as Terraform's output does.
-        resources[logical] = {"Properties": {"FunctionName": f"{config['app_name']}-{stage}-{function}"}}
+        name = f"{config['app_name']}-{stage}" + ("" if function == API_HANDLER else f"-{function}")  # Chalice's names
+        resources[logical] = {"Properties": {"FunctionName": name}}
         resources[f"{logical}Logs"] = {
             "Type": "AWS::Logs::LogGroup",
             # Without it Lambda makes /aws/lambda/<name> on the first line, and keeps it forever.

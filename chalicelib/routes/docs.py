@@ -11,11 +11,14 @@ bp = Blueprint(__name__)
 
 @bp.route("/openapi.json", methods=["GET"])
 def openapi_document() -> Response:
+    import os
+
     from app import app  # the routes served are the app's own, read when asked
     from chalicelib.api import openapi  # pydantic: built when asked, never in the authorizers
-    from chalicelib.settings import get_settings
+    from chalicelib.settings import from_environ
 
-    settings = get_settings()
+    # The deployment's plans and bounds, without its pepper: a public document reads no secret.
+    settings = from_environ(os.environ, peppers=False)
     deployment = openapi.Deployment(
         plans=tuple(plan.name for plan in settings.usage_plans),
         default_plan=settings.default_plan,

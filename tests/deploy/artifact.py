@@ -20,6 +20,7 @@ Event shapes are AWS's documented payloads, kept in tests/events/.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -200,6 +201,8 @@ class Stack:
     tables: list[dict[str, Any]]  # CreateTable requests, plus "TimeToLive" when the table has one
     definition: dict[str, Any]
     function_ref: Callable[[Any], str]
+    pkg_format: str = "cloudformation"
+    resources: dict[str, Any] = dataclasses.field(default_factory=dict)  # as the template holds them
 
     @classmethod
     def read(cls, directory: Path, stage: str, pkg_format: str) -> Stack:
@@ -242,7 +245,7 @@ def _read_cloudformation(directory: Path, stage: str) -> Stack:
         return match.group(1)
 
     definition = resources["RestAPI"]["Properties"]["DefinitionBody"]
-    return Stack(directory, functions, tables, definition, function_ref)
+    return Stack(directory, functions, tables, definition, function_ref, "cloudformation", resources)
 
 
 def _read_terraform(directory: Path) -> Stack:
@@ -300,12 +303,56 @@ def _read_terraform(directory: Path) -> Stack:
         return match.group(1)
 
     definition = json.loads(config["locals"]["chalice_api_swagger"])
-    return Stack(directory, functions, tables, definition, function_ref)
+    return Stack(directory, functions, tables, definition, function_ref, "terraform", resources)
 
 
 def _snake(logical_id: str) -> str:
     known = {"APIHandler": "api_handler"}
     return known.get(logical_id) or re.sub(r"(?<!^)(?=[A-Z])", "_", logical_id).lower()
+
+
+def create_user_pools(cognito: Any, stack: Stack) -> dict[str, str]:
+    """The Cognito user pools and app clients the stack declares, made on moto; returns what the
+    template's references resolve to (CloudFormation: logical id → physical id; Terraform:
+    ``resource.name.attribute`` → value)."""
+    found: dict[str, str] = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"}
+    if stack.pkg_format == "cloudformation":
+        of_type = lambda kind: [(n, r["Properties"]) for n, r in stack.resources.items() if r["Type"] == kind]  # noqa: E731
+        for name, p in of_type("AWS::Cognito::UserPool"):
+            found[name] = cognito.create_user_pool(PoolName=p["UserPoolName"])["UserPool"]["Id"]
+        for name, p in of_type("AWS::Cognito::UserPoolClient"):
+            client = cognito.create_user_pool_client(
+                UserPoolId=resolve(p["UserPoolId"], found), ClientName=p["ClientName"],
+                ExplicitAuthFlows=p.get("ExplicitAuthFlows", []),
+            )  # fmt: skip
+            found[name] = client["UserPoolClient"]["ClientId"]
+        return found
+    found["data.aws_region.chalice.name"] = REGION
+    for name, p in stack.resources.get("aws_cognito_user_pool", {}).items():
+        pool_id = cognito.create_user_pool(PoolName=p["name"])["UserPool"]["Id"]
+        found[f"aws_cognito_user_pool.{name}.id"] = pool_id
+        found[f"aws_cognito_user_pool.{name}.endpoint"] = f"cognito-idp.{REGION}.amazonaws.com/{pool_id}"
+    for name, p in stack.resources.get("aws_cognito_user_pool_client", {}).items():
+        client = cognito.create_user_pool_client(
+            UserPoolId=resolve(p["user_pool_id"], found), ClientName=p["name"],
+            ExplicitAuthFlows=p.get("explicit_auth_flows", []),
+        )  # fmt: skip
+        found[f"aws_cognito_user_pool_client.{name}.id"] = client["UserPoolClient"]["ClientId"]
+    return found
+
+
+def resolve(value: Any, found: dict[str, str]) -> str:
+    """A template value as the deployed function sees it: CloudFormation's ``Ref`` and
+    ``Fn::Sub``, or Terraform's ``${...}`` interpolations, from what ``create_user_pools`` made."""
+    if isinstance(value, dict) and "Ref" in value:
+        return found[value["Ref"]]
+    text = value["Fn::Sub"] if isinstance(value, dict) else str(value)
+    resolved = re.sub(r"\$\{([^}]+)\}", lambda m: found[m.group(1)], text)
+    return resolved
+
+
+def resolved(spec: FunctionSpec, found: dict[str, str]) -> FunctionSpec:
+    return dataclasses.replace(spec, environment={k: resolve(v, found) for k, v in spec.environment.items()})
 
 
 def create_tables(dynamodb: Any, stack: Stack) -> None:

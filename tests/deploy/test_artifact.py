@@ -27,8 +27,10 @@ from tests.deploy.artifact import (
     RestApi,
     Stack,
     create_tables,
+    create_user_pools,
     environment_for_operator,
     iam_allows,
+    resolved,
     unzip,
 )
 from tests.deploy.packaging import packaged
@@ -76,6 +78,8 @@ def deployed(
     stack = Stack.read(directory, STAGE, pkg_format)
     code = unzip(directory / "deployment.zip", tmp_path_factory.mktemp(f"task-{pkg_format}"))
     create_tables(_client("dynamodb", aws), stack)
+    found = create_user_pools(_client("cognito-idp", aws), stack)
+    stack.functions = {ref: resolved(spec, found) for ref, spec in stack.functions.items()}
     api_env = stack.by_handler(API_HANDLER).environment
     kind, _, secret_id = api_env["APIKEYS_PEPPERS_SOURCE"].partition(":")
     assert kind == "secretsmanager"

@@ -5,6 +5,7 @@ Lambda needs at run time."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -274,7 +275,9 @@ def test_no_data_action_on_a_wildcard_resource(packages, stage, pkg_format):
                     assert aliases and all(a.startswith(f"alias/{CONFIG['app_name']}-{stage}") for a in aliases)
                     assert statement["Condition"]["StringLike"]["kms:ViaService"]
                 elif service == "logs":
-                    assert f":log-group:/aws/lambda/{CONFIG['app_name']}-{stage}-" in resource
+                    assert re.fullmatch(
+                        rf"arn:aws:logs:\*:\*:log-group:/aws/lambda/{CONFIG['app_name']}-{stage}(-\*)?(:\*)?", resource
+                    ), resource
                 elif service == "apigateway":  # the keys' API Gateway keys and usage plans only
                     assert re.fullmatch(r"arn:aws:apigateway:\*::/(apikeys|usageplans)(/.*)?", resource), resource
                 elif service == "events":  # lifecycle events, to the stage's own bus only
@@ -689,12 +692,20 @@ def test_functions_are_named_as_alarms_and_log_permissions_name_them(packages, s
     }
     tf_names = {f["function_name"] for f in _tf(packages, stage)["resource"]["aws_lambda_function"].values()}
     assert cfn_names == tf_names
-    assert all(name.startswith(f"{CONFIG['app_name']}-{stage}-") for name in cfn_names)
+    assert all(name.startswith(f"{CONFIG['app_name']}-{stage}") for name in cfn_names)
+    # ... and each may write its own log group (the API handler's is <app>-<stage>, no suffix).
+    for policy in (f"policy-{stage}.json", f"policy-authorizer-{stage}.json"):
+        statements = json.loads((ROOT / ".chalice" / policy).read_text())["Statement"]
+        [streams] = [s for s in statements if "logs:PutLogEvents" in s["Action"]]
+        for name in cfn_names:
+            group = f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/{name}:log-stream:x"
+            assert any(fnmatch.fnmatchcase(group, r) for r in _as_list(streams["Resource"])), (policy, name)
     alarmed = {
         dimension["Value"]
         for r in resources.values()
-        if r["Type"] == "AWS::CloudWatch::Alarm"
-        for dimension in r["Properties"].get("Dimensions", [])
+        if r.get("Type") == "AWS::CloudWatch::Alarm"
+        for metric in r["Properties"].get("Metrics", [])
+        for dimension in metric.get("MetricStat", {}).get("Metric", {}).get("Dimensions", [])
         if dimension["Name"] == "FunctionName"
     }
     assert alarmed and alarmed <= cfn_names
