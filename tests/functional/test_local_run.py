@@ -164,8 +164,14 @@ def test_newcomer_flow_over_http(local_run):
     assert secret not in refused.text
 
     # What the run printed meanwhile: one short line per request, a refused key's reason, no metrics.
-    printed = (local_run["folder"] / "local.log").read_text().splitlines()
-    requests_seen = [line.split(" ", 1)[1] for line in printed if re.match(r"^\d\d:\d\d:\d\d \d{3} ", line)]
+    # The run relays its server's lines from a thread: the last may land just after the answer.
+    deadline = time.monotonic() + 20
+    while True:
+        printed = (local_run["folder"] / "local.log").read_text().splitlines()
+        requests_seen = [line.split(" ", 1)[1] for line in printed if re.match(r"^\d\d:\d\d:\d\d \d{3} ", line)]
+        if (requests_seen and requests_seen[-1] == "401 GET /whoami") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert "201 POST /communities/demo/apikeys" in requests_seen
     assert f"200 POST /communities/demo/apikeys/{key['id']}/revoke" in requests_seen
     assert requests_seen[-1] == "401 GET /whoami"

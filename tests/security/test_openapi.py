@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -144,6 +144,9 @@ def test_api_answers_every_input_with_a_documented_non_5xx(
         if "community" in (case.path_parameters or {}) and not _negative_at_path(case):
             case.path_parameters["community"] = local_run.community
         if generation_mode == schemathesis.GenerationMode.NEGATIVE:
+            # A query parameter whose value is None never reaches the wire (requests drops it), so
+            # an "unknown parameter" case made of one is a valid request: not a negative case.
+            assume(not any(value is None for value in (case.query or {}).values()))
             count("bad inputs")
         response = case.call(headers=local_run.headers(), timeout=15)
         _remember_secrets(response)
