@@ -5,6 +5,7 @@ to an SQS queue the test reads. Daily expiry reminders go the same way."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,11 @@ class Stream:
 
         table = boto3.client("dynamodb").describe_table(TableName=get_settings().events_table)["Table"]
         self.arn = table["LatestStreamArn"]
-        # botocore derives an account-based endpoint from the stream ARN, which moto does not serve.
-        self.client = boto3.client("dynamodbstreams", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com")
+        # The streams of whichever DynamoDB holds the tables (DynamoDB Local under
+        # DDB_BACKEND=dynamodb-local serves them at its own endpoint). For moto, the classic
+        # endpoint: botocore derives an account-based one from the stream ARN, which moto does not serve.
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or "https://streams.dynamodb.us-east-1.amazonaws.com"
+        self.client = boto3.client("dynamodbstreams", endpoint_url=endpoint)
         [shard] = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
         self.iterator = self.client.get_shard_iterator(
             StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
