@@ -4,6 +4,7 @@ sign the tokens; the issuer's JWKS is handed over in memory, its clock is the te
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -380,6 +381,7 @@ def test_only_signing_keys_of_the_allowed_kinds_are_kept(issuer, published, mome
             {**rsa, "kid": "rs512", "alg": "RS512"},
             {**ec, "kid": "es-as-rs", "alg": "RS256"},
             {**ec, "kid": "p384", "crv": "P-384"},
+            {**_p384_jwk(), "kid": "p384-real"},
             {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
             {**rsa, "kid": "broken", "n": "!!"},
             {key: value for key, value in rsa.items() if key != "kid"},
@@ -396,10 +398,18 @@ def test_only_signing_keys_of_the_allowed_kinds_are_kept(issuer, published, mome
     keys = IssuerKeys(ISSUER, JWKS_URL, fetch=published, monotonic=lambda: moment.value)
     assert keys.key("plain").algorithm_name == "RS256"
     assert keys.key("ec-plain").algorithm_name == "ES256"
-    for kid in ("enc", "rs512", "es-as-rs", "p384", "hmac", "broken", "7"):
+    for kid in ("enc", "rs512", "es-as-rs", "p384", "p384-real", "hmac", "broken", "7"):
         moment.value += tokens.REFETCH_AFTER_SECONDS
         with pytest.raises(InvalidToken, match="Unauthorized"):
             keys.key(kid)
+
+
+def _p384_jwk() -> dict[str, Any]:
+    """A real P-384 key: an EC key, but not of the one curve ES256 verifies with."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from jwt.algorithms import ECAlgorithm
+
+    return json.loads(ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP384R1()).public_key()))
 
 
 def test_without_a_jwks_url_the_issuer_is_asked_where_its_keys_are(issuer, published, moment):
@@ -429,21 +439,50 @@ def test_a_discovery_document_of_another_issuer_or_without_keys_refuses(issuer, 
     assert JWKS_URL not in published.asked
 
 
-def test_an_issuer_url_with_a_trailing_slash_is_discovered_below_it(issuer, moment):
+@pytest.mark.parametrize(
+    ("url", "discovered_at"),
+    [
+        (f"{ISSUER}/", f"{ISSUER}/.well-known/openid-configuration"),
+        # A Cognito pool id ends in any letter: only the slash is trimmed.
+        ("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEX", None),
+    ],
+)
+def test_an_issuer_url_is_discovered_below_it_without_its_trailing_slash(issuer, moment, url, discovered_at):
     asked: list[str] = []
 
-    def fetch(url: str) -> Any:
-        asked.append(url)
-        return {"issuer": f"{ISSUER}/", "jwks_uri": JWKS_URL} if "well-known" in url else issuer.jwks()
+    def fetch(asked_for: str) -> Any:
+        asked.append(asked_for)
+        return {"issuer": url, "jwks_uri": JWKS_URL} if "well-known" in asked_for else issuer.jwks()
 
-    IssuerKeys(f"{ISSUER}/", fetch=fetch, monotonic=lambda: moment.value).key("rsa-1")
-    assert asked == [f"{ISSUER}/.well-known/openid-configuration", JWKS_URL]
+    IssuerKeys(url, fetch=fetch, monotonic=lambda: moment.value).key("rsa-1")
+    assert asked == [discovered_at or f"{url}/.well-known/openid-configuration", JWKS_URL]
 
 
 def test_fetch_json_reads_only_http_urls():
     for url in ("file:///etc/passwd", "ftp://issuer.test/jwks.json", "/pool/jwks.json"):
         with pytest.raises(KeysUnavailable):
             tokens.fetch_json(url)
+
+
+def test_fetch_json_asks_an_https_issuer_for_json(monkeypatch):
+    """``urlopen`` stands in for an HTTPS issuer: no certificate this machine trusts can be made
+    for a loopback server (tests/functional/test_issuer_keys.py reads plain HTTP for real)."""
+    asked: list[tuple[str, str | None, float]] = []
+
+    class Answer(io.BytesIO):
+        def __enter__(self) -> Answer:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.close()
+
+    def urlopen(request: Any, timeout: float) -> Answer:
+        asked.append((request.full_url, request.get_header("Accept"), timeout))
+        return Answer(b'{"keys": []}')
+
+    monkeypatch.setattr(tokens.urllib.request, "urlopen", urlopen)
+    assert tokens.fetch_json("https://issuer.test/pool/jwks.json") == {"keys": []}
+    assert asked == [("https://issuer.test/pool/jwks.json", "application/json", tokens.FETCH_TIMEOUT_SECONDS)]
 
 
 # -- settings ---------------------------------------------------------------------------------------
