@@ -51,7 +51,7 @@ class StreamPoller(threading.Thread):
                 self._stopping.wait(self.interval)
                 continue
             iterator = answer["NextShardIterator"]
-            pending += [self._lambda_record(r, stream_arn) for r in answer["Records"]]
+            pending += [lambda_record(r, stream_arn) for r in answer["Records"]]
             if pending:
                 failed = self.handler({"Records": pending}, None).get("batchItemFailures", [])
                 first = min((f["itemIdentifier"] for f in failed), default=None)
@@ -64,8 +64,10 @@ class StreamPoller(threading.Thread):
                     pending = [r for r in pending if r["dynamodb"]["SequenceNumber"] >= first]
             self._stopping.wait(self.interval)
 
-    @staticmethod
-    def _lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-        created = record["dynamodb"]["ApproximateCreationDateTime"]
-        dynamodb = {**record["dynamodb"], "ApproximateCreationDateTime": created.timestamp()}
-        return {**record, "dynamodb": dynamodb, "eventSourceARN": stream_arn, "awsRegion": "us-east-1"}
+
+def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A record as DynamoDB Streams' GetRecords gives it (boto3: a datetime creation time), as
+    Lambda's event source mapping hands it to a function: epoch seconds, the stream's ARN, the region."""
+    created = record["dynamodb"]["ApproximateCreationDateTime"]
+    dynamodb = {**record["dynamodb"], "ApproximateCreationDateTime": created.timestamp()}
+    return {**record, "dynamodb": dynamodb, "eventSourceARN": stream_arn, "awsRegion": "us-east-1"}

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from scripts.lifeline import tied
+from tests.iam import iam_allows
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 REGION = "us-east-1"
@@ -383,23 +384,6 @@ def _event(name: str, **values: str) -> dict[str, Any]:
         return node
 
     return fill(parsed)  # type: ignore[no-any-return]
-
-
-def iam_allows(policy: dict[str, Any], arn: str) -> bool:
-    """IAM's reading of an authorizer's policy for one method ARN: ``*`` and ``?`` wildcards, an
-    explicit Deny wins, otherwise an Allow is needed."""
-
-    def matches(pattern: str) -> bool:
-        regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-        return re.fullmatch(regex, arn, re.DOTALL) is not None
-
-    effects = []
-    for statement in policy["Statement"]:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        if any(a in ("execute-api:Invoke", "execute-api:*", "*") for a in actions) and any(map(matches, resources)):
-            effects.append(statement["Effect"])
-    return "Deny" not in effects and "Allow" in effects
 
 
 @dataclass

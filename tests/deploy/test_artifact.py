@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from scripts.stream_poller import lambda_record
 from tests.conftest import free_port
 from tests.deploy.artifact import (
     FunctionError,
@@ -251,13 +252,7 @@ def test_lifecycle_events_leave_through_the_packaged_publisher(deployed, gateway
     [shard] = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
     iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
                                           ShardIteratorType="TRIM_HORIZON")["ShardIterator"]  # fmt: skip
-    records = []
-    for record in streams.get_records(ShardIterator=iterator)["Records"]:
-        dynamodb = {
-            **record["dynamodb"],
-            "ApproximateCreationDateTime": record["dynamodb"]["ApproximateCreationDateTime"].timestamp(),
-        }
-        records.append({**record, "dynamodb": dynamodb, "eventSourceARN": stream_arn, "awsRegion": "us-east-1"})
+    records = [lambda_record(r, stream_arn) for r in streams.get_records(ShardIterator=iterator)["Records"]]
     assert publisher.invoke({"Records": records}) == {"batchItemFailures": []}
 
     bodies = [

@@ -4,7 +4,6 @@ every sample event of tests/events, the refusals, the faults, revocation and las
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from chalicelib import wiring
 from chalicelib.authorizer.execute_api import MethodArn
 from chalicelib.keys import format as key_format
 from tests.conftest import bearer, free_port, make_key
+from tests.iam import iam_allows
 from tests.security.test_faults import _error
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
@@ -66,14 +66,6 @@ def unauthorized(client: Any, payload: dict[str, Any]) -> str:
         invoke(client, payload)
     assert type(caught.value) is Exception  # API Gateway's 401 contract: exactly this
     return str(caught.value)
-
-
-def iam_allows(policy: dict[str, Any], arn: str) -> bool:
-    def matches(pattern: str) -> bool:
-        return re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), arn, re.DOTALL) is not None
-
-    effects = {s["Effect"] for s in policy["Statement"] if any(matches(r) for r in s["Resource"])}
-    return "Allow" in effects and "Deny" not in effects
 
 
 def method_arn(payload: dict[str, Any]) -> str:

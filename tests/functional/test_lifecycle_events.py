@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
+from scripts.stream_poller import lambda_record
 from tests.conftest import as_json, bearer
 
 BUS = "apikeys-test"
@@ -58,12 +59,7 @@ class Stream:
         """Lambda's event for the records written since the last batch."""
         answer = self.client.get_records(ShardIterator=self.iterator)
         self.iterator = answer["NextShardIterator"]
-        records = []
-        for record in answer["Records"]:
-            dynamodb = dict(record["dynamodb"])
-            dynamodb["ApproximateCreationDateTime"] = dynamodb["ApproximateCreationDateTime"].timestamp()
-            records.append({**record, "dynamodb": dynamodb, "eventSourceARN": self.arn, "awsRegion": "us-east-1"})
-        return {"Records": records}
+        return {"Records": [lambda_record(record, self.arn) for record in answer["Records"]]}
 
 
 def publish(batch: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from chalicelib.keys import format as key_format
 from chalicelib.keys.records import ACTIVE, PENDING, REVOKED, KeyRecord
 from chalicelib.roles.caller import Caller, Grant
 from chalicelib.roles.catalog import BUILTIN_ROLES, Role
+from tests.iam import iam_allows
 
 PEPPER = key_format.Pepper("p1", b"k" * 32)
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
@@ -290,17 +291,6 @@ def test_a_refused_key_is_never_touched(table, clock):
 
 
 # -- route map and policy ------------------------------------------------------------------------
-
-
-def iam_allows(policy: dict[str, Any], arn: str) -> bool:
-    """IAM's evaluation for execute-api: explicit Deny wins, else some Allow must match."""
-
-    def matches(pattern: str) -> bool:
-        regex = ".*".join(re.escape(part).replace(r"\?", ".") for part in pattern.split("*"))
-        return re.fullmatch(regex, arn, re.DOTALL) is not None
-
-    effects = {s["Effect"] for s in policy["Statement"] if any(matches(r) for r in s["Resource"])}
-    return "Allow" in effects and "Deny" not in effects
 
 
 def test_route_rules_match_like_iam():

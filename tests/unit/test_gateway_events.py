@@ -9,7 +9,6 @@ the route map for every one of them. Events are built on the payloads AWS docume
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 from typing import Any
 
@@ -31,27 +30,11 @@ from chalicelib.authorizer.policy import DEFAULT_ROUTE_MAP, RouteMap
 from chalicelib.authorizer.verifier import Verifier
 from chalicelib.keys import format as key_format
 from chalicelib.roles.catalog import BUILTIN_ROLES
+from tests.iam import iam_allows
 from tests.unit.test_authorizer import PEPPER, Clock, PerfCounter, Table, verifier
 
 BASE = "arn:aws:execute-api:us-east-1:123456789012:abcdef123"
 ROUTES = RouteMap.from_pairs(DEFAULT_ROUTE_MAP)
-
-
-def iam_allows(policy: dict[str, Any], arn: str) -> bool:
-    """IAM for execute-api: ``*`` is any run of characters (``/`` too), ``?`` exactly one;
-    an explicit Deny wins, else some Allow must match."""
-
-    def matches(pattern: str) -> bool:
-        regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-        return re.fullmatch(regex, arn, re.DOTALL) is not None
-
-    effects = set()
-    for statement in policy["Statement"]:
-        assert statement["Action"] == "execute-api:Invoke"
-        resources = statement["Resource"]
-        if any(matches(r) for r in ([resources] if isinstance(resources, str) else resources)):
-            effects.add(statement["Effect"])
-    return "Allow" in effects and "Deny" not in effects
 
 
 # -- events, shaped as AWS documents them -------------------------------------------------------

@@ -8,7 +8,6 @@ Allow is needed, ``*`` matches any characters (``/`` included) and ``?`` one.
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from chalicelib.authorizer.verifier import Verifier
 from chalicelib.keys import format as key_format
 from chalicelib.keys.records import ACTIVE, KeyRecord
 from chalicelib.roles.catalog import BUILTIN_ROLES
+from tests.iam import iam_allows
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 PEPPER = key_format.Pepper("p1", b"k" * 32)
@@ -59,17 +59,6 @@ def verifier(table: Keys) -> Verifier:
 
 def event(name: str, token: str) -> dict[str, Any]:
     return json.loads((EVENTS / f"{name}.json").read_text().replace("{token}", token))
-
-
-def iam_matches(pattern: str, arn: str) -> bool:
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, arn, re.DOTALL) is not None
-
-
-def iam_allows(policy: dict[str, Any], arn: str) -> bool:
-    statements = policy["Statement"]
-    hits = [s["Effect"] for s in statements if any(iam_matches(r, arn) for r in s["Resource"])]
-    return "Deny" not in hits and "Allow" in hits
 
 
 def request_arn(method: str, path: str) -> str:

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from chalicelib.authorizer.gateway import POLICY, SIMPLE, handle_gateway_event
-from tests.unit.test_gateway_events import CHECK, KEYS, ROUTES, arn_of, http_v2, iam_allows, permissions
+from tests.iam import iam_allows
+from tests.unit.test_gateway_events import CHECK, KEYS, ROUTES, arn_of, http_v2, permissions
 
 AUTHORIZATION = "$request.header.Authorization"
 ROUTE_KEY = "$context.routeKey"
