@@ -131,11 +131,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         data = json.dumps(body).encode() if self.server.body is None else self.server.body
+        if self.server.endless:
+            self._send_without_end(data)
+            return
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _send_without_end(self, data: bytes) -> None:
+        """The body, then nothing and no end (no length, the connection held open) until the test
+        releases the server or ten seconds pass."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+        self.server.gave_up = not self.server.released.wait(10)
+        self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's name
         pass
@@ -153,6 +167,8 @@ class IssuerServer(ThreadingHTTPServer):
         self.body: bytes | None = None  # served instead of the documents
         self.stalled = False  # requests wait until released (or the test ends)
         self.released = threading.Event()
+        self.endless = False  # the body is sent with no length and no end
+        self.gave_up = False  # an endless answer's reader was still reading when the server stopped waiting
 
     @property
     def jwks_url(self) -> str:

@@ -64,9 +64,18 @@ def test_a_document_that_is_not_json_or_too_large_refuses(server, body):
         verifier(server, jwks_url=server.jwks_url).verify(server.issuer.sign())
 
 
+def test_an_endless_document_is_cut_off_at_the_limit_not_read_to_its_end(server):
+    server.body, server.endless = b" " * (tokens.MAX_DOCUMENT_BYTES + 1), True
+    with pytest.raises(KeysUnavailable):
+        verifier(server, jwks_url=server.jwks_url, timeout=30).verify(server.issuer.sign())
+    assert not server.gave_up  # refused while the issuer was still sending
+    server.released.set()
+
+
 def test_a_document_at_the_size_limit_is_read(server):
-    document = b'{"keys": []}'
-    server.body = document + b" " * (tokens.MAX_DOCUMENT_BYTES - len(document))
+    # The padding inside the document: a byte short of it would not be JSON.
+    opening, closing = b'{"keys": [], "padding": "', b'"}'
+    server.body = opening + b"x" * (tokens.MAX_DOCUMENT_BYTES - len(opening) - len(closing)) + closing
     with pytest.raises(InvalidToken) as caught:
         verifier(server, jwks_url=server.jwks_url).verify(server.issuer.sign())
     assert caught.value.reason == "token:unknown kid"  # read, and it has no keys
