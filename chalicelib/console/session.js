@@ -38,7 +38,7 @@ function showRedirect(settings) {
   $("redirect-issuer").textContent = settings.host;
   $("redirect-submit").textContent = "Sign in with " + settings.host;
   $("redirect-submit").disabled = !settings.ready;
-  $("use-person").textContent = "Sign in with " + settings.host + " instead";
+  $("use-person").textContent = "Use your account at " + settings.host + " instead";
 }
 
 const FOCUS = { "person-form": "person-username", "redirect-form": "redirect-submit", "signin-form": "signin-key" };
