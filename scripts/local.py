@@ -2,6 +2,8 @@
 Secrets Manager, SSM, and a Cognito user pool as the identity provider people sign in with),
 tables created, a person in ``demo:community_admin`` (username and password printed) and a first
 admin key for the ``demo`` community printed, then the API and console served by ``chalice local``.
+With ``APIKEYS_OIDC_ISSUER`` (and its ``APIKEYS_OIDC_*``) in the environment, people come from that
+issuer instead (the console sends them to its pages), and no user pool is made.
 The run's settings are written to ``.local/run.env`` (mode 0600, removed when the run stops) so
 the operator CLI can act on it:
 
