@@ -58,6 +58,7 @@ const random = () => base64url(crypto.getRandomValues(new Uint8Array(32))); // 4
 
 // Sends the person to the issuer. Resolves only if the page could not leave.
 export async function startSignIn(settings) {
+  if (!settings.ready) throw new SignInError("Unavailable", settings.host + " could not be reached to sign in just now.");
   if (!window.isSecureContext || !crypto.subtle) {
     throw new SignInError("Insecure", "Signing in needs this page over HTTPS.");
   }
@@ -108,6 +109,9 @@ export async function finishSignIn(settings) {
     const said = (params.get("error_description") || params.get("error") || "").slice(0, MAX_DESCRIPTION);
     throw new SignInError(params.get("error"), settings.host + " did not sign you in: " + said);
   }
+  if (!settings.ready) {
+    throw new SignInError("Unavailable", settings.host + " could not be reached to finish signing in: reload the page to try again.");
+  }
   const answer = await tokenRequest(settings, {
     grant_type: "authorization_code",
     code: params.get("code"),
@@ -148,6 +152,7 @@ export function returnedFromSignOut() {
 }
 
 async function tokenRequest(settings, fields) {
+  if (!settings.tokenEndpoint) throw new SignInError("Unavailable", settings.host + " could not be reached. Reload the page to try again.");
   let response;
   try {
     response = await fetch(settings.tokenEndpoint, {
