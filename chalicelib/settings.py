@@ -6,6 +6,7 @@ import base64
 import functools
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,23 @@ class OidcSettings:
     # and no endpoint was set (that issuer's people sign in with its own pages, not the console's).
     console_client_id: str = ""
     cognito_endpoint: str | None = None
+    # How people sign in to the console (``APIKEYS_OIDC_CONSOLE_SIGN_IN``): "password" against the
+    # Cognito endpoint above, or "redirect" to the issuer's own pages (authorization code + PKCE),
+    # asking for ``openid profile email`` and the extra ``scopes`` (``APIKEYS_OIDC_SCOPES``).
+    console_sign_in: str = "redirect"
+    scopes: tuple[str, ...] = ()
+
+    @property
+    def console_scope(self) -> str:
+        """The ``scope`` of the console's authorization request: OIDC's own and the extra ones."""
+        return " ".join(dict.fromkeys((*BASE_SCOPES, *self.scopes)))
+
+
+BASE_SCOPES = ("openid", "profile", "email")
+CONSOLE_SIGN_INS = ("password", "redirect")
+# RFC 6749 section 3.3: a scope token is printable ASCII but for space, '"' and '\\'.
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,64}")
+MAX_SCOPES = 20
 
 
 @dataclass(frozen=True)
@@ -200,7 +218,27 @@ def _oidc(env: Mapping[str, str]) -> OidcSettings | None:
     endpoint = env.get("APIKEYS_COGNITO_ENDPOINT", "").strip() or _cognito_endpoint_of(issuer)
     if endpoint is not None and not endpoint.startswith(("https://", "http://")):
         raise SettingsError("APIKEYS_COGNITO_ENDPOINT must be an http(s) URL")
-    return OidcSettings(issuer, audiences, jwks_url, groups_claim, console_client_id, endpoint)
+    sign_in = env.get("APIKEYS_OIDC_CONSOLE_SIGN_IN", "").strip() or ("password" if endpoint else "redirect")
+    if sign_in not in CONSOLE_SIGN_INS:
+        raise SettingsError("APIKEYS_OIDC_CONSOLE_SIGN_IN is one of password, redirect")
+    if sign_in == "password" and endpoint is None:
+        raise SettingsError(
+            "APIKEYS_OIDC_CONSOLE_SIGN_IN=password needs a Cognito user pool's issuer or APIKEYS_COGNITO_ENDPOINT"
+        )
+    return OidcSettings(issuer, audiences, jwks_url, groups_claim, console_client_id, endpoint, sign_in, _scopes(env))
+
+
+def _scopes(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``APIKEYS_OIDC_SCOPES``: the scopes the console asks for besides ``openid profile email``
+    (``groups``, ``offline_access``), separated by spaces or commas."""
+    text = env.get("APIKEYS_OIDC_SCOPES", "")
+    scopes = tuple(dict.fromkeys(part for part in re.split(r"[\s,]+", text) if part))
+    if len(scopes) > MAX_SCOPES or not all(_SCOPE_TOKEN.fullmatch(scope) for scope in scopes):
+        raise SettingsError(
+            f"APIKEYS_OIDC_SCOPES: up to {MAX_SCOPES} scopes separated by spaces or commas, each up to 64 "
+            "printable ASCII characters without quotes or backslashes"
+        )
+    return tuple(scope for scope in scopes if scope not in BASE_SCOPES)
 
 
 def _cognito_endpoint_of(issuer: str) -> str | None:

@@ -2,6 +2,8 @@
 Secrets Manager, SSM, and a Cognito user pool as the identity provider people sign in with),
 tables created, a person in ``demo:community_admin`` (username and password printed) and a first
 admin key for the ``demo`` community printed, then the API and console served by ``chalice local``.
+With ``APIKEYS_OIDC_ISSUER`` (and its ``APIKEYS_OIDC_*``) in the environment, people come from that
+issuer instead (the console sends them to its pages), and no user pool is made.
 The run's settings are written to ``.local/run.env`` (mode 0600, removed when the run stops) so
 the operator CLI can act on it:
 
@@ -384,8 +386,13 @@ def main() -> int:
         settings["APIKEYS_USAGE_PLANS"] = create_local_usage_plans()
         # Where this run serves the API, for the README's first session (not read by the app).
         settings["APIKEYS_LOCAL_URL"] = f"http://{args.host}:{args.port}"
-        people, person = create_local_people(f"http://127.0.0.1:{args.moto_port}", args.community)
-        settings.update(people)
+        # An issuer named in the environment is the run's (any OIDC issuer: people sign in to the
+        # console through its pages); otherwise a user pool on moto, with a person to sign in as.
+        issuer = os.environ.get("APIKEYS_OIDC_ISSUER", "").strip()
+        person: dict[str, str] | None = None
+        if not issuer:
+            people, person = create_local_people(f"http://127.0.0.1:{args.moto_port}", args.community)
+            settings.update(people)
         os.environ.update(settings)
 
         from chalicelib import wiring
@@ -404,11 +411,14 @@ def main() -> int:
         print(
             json.dumps({"community": args.community, "admin_key_id": created.key.key_id, "admin_key": created.secret})
         )
-        print(json.dumps({"person": person}))
-        print(
-            f"A person in {args.community}:community_admin signs in to the console as {person['username']} "
-            f"with password {person['password']}"
-        )
+        if person is not None:
+            print(json.dumps({"person": person}))
+            print(
+                f"A person in {args.community}:community_admin signs in to the console as {person['username']} "
+                f"with password {person['password']}"
+            )
+        else:
+            print(f"People sign in through the issuer {issuer} (APIKEYS_OIDC_ISSUER); no user pool was made")
         with run_env_file(args.env_file, settings):
             console_script = Path(sys.executable).with_name("apikeys")  # pip install -e . (make run) puts it there
             cli = (

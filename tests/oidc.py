@@ -1,5 +1,7 @@
 """An OIDC issuer the tests control: its signing keys, its JWKS, tokens it signs, tokens it
-never signed (forged), and a loopback HTTP server that serves its discovery document and JWKS."""
+never signed (forged), a loopback HTTP server that serves its discovery document and JWKS, and
+one that is also a minimal authorization server a browser signs in through
+(``authorization_server.py``)."""
 
 from __future__ import annotations
 
@@ -157,9 +159,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 class IssuerServer(ThreadingHTTPServer):
     daemon_threads = False  # server_close() joins every handler: none outlives the test
+    handler: type[BaseHTTPRequestHandler] = _Handler
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", 0), self.handler)
         self.base = f"http://127.0.0.1:{self.server_address[1]}"
         self.issuer = Issuer(f"{self.base}/pool")
         self.requests: list[str] = []

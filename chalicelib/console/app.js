@@ -10,7 +10,7 @@
 //   the version of the whole set (routes/console.py), so a browser never mixes two deploys.
 //
 // Modules: shared.js (state, DOM helpers), api.js (the API client), cognito.js (the user pool's
-// sign-in), session.js (sign in and out, panels), keys.js (the list), forms.js and dialogs.js (the key dialogs), roles.js, events.js,
+// sign-in), oidc.js (any issuer's sign-in: a redirect with PKCE), session.js (sign in and out, panels), keys.js (the list), forms.js and dialogs.js (the key dialogs), roles.js, events.js,
 // plans.js, navigation.js (Back closes a dialog). They only define things; wiring happens here, once the page is parsed (modules are
 // deferred).
 

@@ -1,5 +1,5 @@
-// Signing in and out (a person with their username and password against the user pool, or an
-// operator with an API key), the community a person works in, the role and vault catalog, and
+// Signing in and out (a person with their username and password against the user pool, or at
+// their OIDC issuer's own pages through a redirect (oidc.js), or an operator with an API key), the community a person works in, the role and vault catalog, and
 // the three panels (#keys, #roles, #events).
 
 import { $, el, setListStatus, state, stateRow, toast } from "./shared.js";
@@ -9,6 +9,7 @@ import { clearErrors, showError } from "./forms.js";
 import { loadRoles } from "./roles.js";
 import { loadEvents, resetEventPaging } from "./events.js";
 import { answerChallenge, passwordSignIn, renew, signInSettings, signOutEverywhere } from "./cognito.js";
+import * as oidc from "./oidc.js";
 
 // What this tab keeps (sessionStorage only: gone when the tab closes, never in localStorage).
 const KEY_ITEM = "apikeys.console.key";
@@ -16,15 +17,31 @@ const PERSON_ITEM = "apikeys.console.person"; // the person's tokens
 const COMMUNITY_ITEM = "apikeys.console.community"; // the community a person picked
 const MANAGE = "apikeys:manage";
 
-// The sign-in form shown: "person" when people sign in here (the default), else "key".
+// How people sign in here: "password" (the user pool), "redirect" (at their issuer), or null.
+function peopleSignIn() {
+  if (oidc.redirectSettings()) return "redirect";
+  return signInSettings() ? "password" : null;
+}
+
+// The sign-in form shown, by its id: a person's (the default when people sign in here), or the key's.
 function showForm(mode) {
-  const people = signInSettings() !== null;
-  const shown = people && mode !== "key" ? "person" : "key";
-  $("person-form").hidden = shown !== "person";
-  $("signin-form").hidden = shown !== "key";
+  const people = peopleSignIn();
+  const shown = !people || mode === "key" ? "signin-form" : people === "redirect" ? "redirect-form" : "person-form";
+  for (const form of ["person-form", "redirect-form", "signin-form"]) $(form).hidden = form !== shown;
   $("use-person-line").hidden = !people;
+  if (people === "redirect") showRedirect(oidc.redirectSettings());
   return shown;
 }
+
+// The redirect sign-in's button names the issuer; while the server could not reach it, it says so.
+function showRedirect(settings) {
+  $("redirect-issuer").textContent = settings.host;
+  $("redirect-submit").textContent = "Sign in with " + settings.host;
+  $("redirect-submit").disabled = !settings.ready;
+  $("use-person").textContent = "Use your account at " + settings.host + " instead";
+}
+
+const FOCUS = { "person-form": "person-username", "redirect-form": "redirect-submit", "signin-form": "signin-key" };
 
 function showSignIn(message, mode, status) {
   $("console-view").hidden = true;
@@ -32,12 +49,16 @@ function showSignIn(message, mode, status) {
   $("signin-view").hidden = false;
   const shown = showForm(mode);
   showStep(null);
-  const form = $(shown === "person" ? "person-form" : "signin-form");
+  const form = $(shown);
   clearErrors(form);
   $("signin-status").hidden = !status;
   $("signin-status").textContent = status || "";
+  const redirect = shown === "redirect-form" ? oidc.redirectSettings() : null;
+  if (!message && redirect && !redirect.ready) {
+    message = redirect.host + " could not be reached to sign in just now: reload the page to try again, or use an API key.";
+  }
   if (message) showError(form, new ApiError(0, "", message));
-  $(shown === "person" ? "person-username" : "signin-key").focus();
+  if (!redirect || redirect.ready) $(FOCUS[shown]).focus();
 }
 
 async function signIn(key) {
@@ -63,11 +84,12 @@ function keepTokens(tokens) {
 }
 
 function renewSession() {
+  const redirect = oidc.redirectSettings();
   const settings = signInSettings();
   const person = state.person;
-  if (!settings || !person || !person.refreshToken) return Promise.resolve(false);
+  if ((!redirect && !settings) || !person || !person.refreshToken) return Promise.resolve(false);
   if (!renewing) {
-    renewing = renew(settings, person.refreshToken)
+    renewing = (redirect ? oidc.renew(redirect, person.refreshToken) : renew(settings, person.refreshToken))
       .then((tokens) => { if (state.person === person) keepTokens(tokens); return state.person !== null; })
       .catch(() => false)
       .finally(() => { renewing = null; });
@@ -137,6 +159,14 @@ export function signOut(message) {
 async function onSignOutClick() {
   const person = state.person;
   signOut();
+  const redirect = oidc.redirectSettings();
+  if (person && redirect) {
+    // At the issuer too, when it has an end-session endpoint: the page goes there and comes back.
+    if (!oidc.endSession(redirect, person.idToken)) {
+      showSignIn(null, "person", "You are signed out in this tab. Your session at " + redirect.host + " goes on until you sign out there.");
+    }
+    return;
+  }
   const settings = signInSettings();
   if (!person || !settings) return;
   $("sign-out").disabled = true;
@@ -339,9 +369,33 @@ async function onPersonSubmit(event) {
   }
 }
 
+async function onRedirectSubmit(event) {
+  event.preventDefault();
+  const form = $("redirect-form");
+  clearErrors(form);
+  $("signin-status").hidden = true;
+  $("redirect-submit").disabled = true;
+  try {
+    await oidc.startSignIn(oidc.redirectSettings()); // the page leaves for the issuer
+  } catch (error) {
+    showError(form, new ApiError(0, "", error.message));
+    $("redirect-submit").disabled = false;
+  }
+}
+
+// Back from the issuer: its answer becomes the person's session, or a message on the sign-in.
+function finishRedirect(settings) {
+  return oidc.finishSignIn(settings).then(enterAsPerson).catch((error) => {
+    forgetPerson();
+    showSignIn(error.message, "person");
+  });
+}
+
 export function wireSession() {
   $("signin-form").addEventListener("submit", onSignInSubmit);
   $("person-form").addEventListener("submit", onPersonSubmit);
+  $("redirect-form").addEventListener("submit", onRedirectSubmit);
+  $("redirect-use-key").addEventListener("click", () => showSignIn(null, "key"));
   $("person-restart").addEventListener("click", () => { clearErrors($("person-form")); showStep(null); $("person-username").focus(); });
   $("use-key").addEventListener("click", () => showSignIn(null, "key"));
   $("use-person").addEventListener("click", () => showSignIn(null, "person"));
@@ -353,8 +407,11 @@ export function wireSession() {
 // Signs in again with what this tab saved (a person's tokens, renewed if they have expired, or
 // a key), or shows the sign-in form.
 export function resumeSession() {
+  const redirect = oidc.redirectSettings();
+  if (redirect && oidc.returnedFromIssuer()) return finishRedirect(redirect);
+  if (redirect && oidc.returnedFromSignOut()) return showSignIn(null, "person", "You are signed out, here and at " + redirect.host + ".");
   const person = sessionStorage.getItem(PERSON_ITEM);
-  if (person && signInSettings()) {
+  if (person && peopleSignIn()) {
     let tokens = null;
     try { tokens = JSON.parse(person); } catch (error) { tokens = null; }
     if (tokens && tokens.idToken) {

@@ -1,10 +1,18 @@
 """The web console: one page and its own assets, served by the app itself (no CDN).
 
 The page holds no data and no secret; a person signs in with their username and password
-against the user pool (Cognito's ``InitiateAuth``, called from the browser), or an operator with
-a pasted key, and the page calls the JSON API from the browser. Every answer here carries a
-strict Content-Security-Policy: scripts and styles only from this origin, no inline script, no
-framing; the page may connect to this origin and, when people sign in, the Cognito endpoint.
+against the user pool (Cognito's ``InitiateAuth``, called from the browser), or at any other
+OIDC issuer through its own pages (an authorization-code redirect with PKCE: the page goes to the
+issuer's ``authorization_endpoint`` and back, and exchanges the code at its ``token_endpoint``),
+or an operator with a pasted key, and the page calls the JSON API from the browser. Every answer
+here carries a strict Content-Security-Policy: scripts and styles only from this origin, no
+inline script, no framing; the page may connect to this origin and, when people sign in, the
+Cognito endpoint or the issuer's token endpoint, nothing else.
+
+The issuer's endpoints come from its discovery document, read here (once per container, as the
+authorizer reads its keys) and handed to the page in its ``<meta name="apikeys-sign-in">``: the
+policy must name the token endpoint's origin, which only discovery tells, and the browser then
+makes no request of its own to find it.
 """
 
 from __future__ import annotations
@@ -13,6 +21,10 @@ import functools
 import hashlib
 import html
 import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -144,10 +156,126 @@ def _sign_in() -> tuple[str, str, str] | None:
     None when people do not sign in to a Cognito user pool here. Both are public: the page reads
     them from its ``<meta name="apikeys-sign-in">``, and the password goes only to the endpoint."""
     oidc = get_settings().oidc
-    if oidc is None or oidc.cognito_endpoint is None:
+    if oidc is None or oidc.cognito_endpoint is None or oidc.console_sign_in != "password":
         return None
-    parts = urlsplit(oidc.cognito_endpoint)
-    return oidc.cognito_endpoint, oidc.console_client_id, f"{parts.scheme}://{parts.netloc}"
+    return oidc.cognito_endpoint, oidc.console_client_id, _origin(oidc.cognito_endpoint)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+# -- the redirect sign-in at any OIDC issuer ---------------------------------------------------
+
+DISCOVERY_MAX_AGE_SECONDS = 3600.0  # as the authorizer keeps the issuer's keys
+DISCOVERY_RETRY_SECONDS = 60.0  # a failed discovery is tried again after this, not on every asset
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@dataclass(frozen=True)
+class IssuerEndpoints:
+    """Where the console sends a person (``authorization``), exchanges and renews their code
+    (``token``), and signs them out at the issuer (``end_session``, when it has one)."""
+
+    authorization: str
+    token: str
+    end_session: str | None = None
+
+
+def _endpoint(value: Any) -> str | None:
+    """An endpoint a browser may be sent to with codes and tokens: HTTPS, or plain HTTP to this
+    machine only (a test issuer); no fragment. None for anything else."""
+    if not isinstance(value, str) or len(value) > 2048:
+        return None
+    parts = urlsplit(value)
+    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
+    return value if secure and parts.hostname and not parts.fragment else None
+
+
+def endpoints_of(document: Any, issuer: str) -> IssuerEndpoints | None:
+    """The console's endpoints from an issuer's discovery document, or None when it is not the
+    issuer's, lacks one of them, names one the browser may not use, or cannot do PKCE's S256."""
+    if not isinstance(document, dict) or document.get("issuer") != issuer:
+        return None
+    authorization = _endpoint(document.get("authorization_endpoint"))
+    token = _endpoint(document.get("token_endpoint"))
+    methods = document.get("code_challenge_methods_supported")
+    if authorization is None or token is None or (isinstance(methods, list) and "S256" not in methods):
+        return None
+    return IssuerEndpoints(authorization, token, _endpoint(document.get("end_session_endpoint")))
+
+
+class IssuerDiscovery:
+    """The issuer's console endpoints, discovered once per container and kept for an hour; a
+    failed discovery (each fetch bounded by the authorizer's timeout) is retried after a minute."""
+
+    def __init__(
+        self,
+        fetch: Callable[[str], Any] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.fetch = fetch
+        self.monotonic = monotonic
+        self._found: dict[str, tuple[float, IssuerEndpoints | None]] = {}
+        self._lock = threading.Lock()
+
+    def endpoints(self, issuer: str) -> IssuerEndpoints | None:
+        with self._lock:
+            now = self.monotonic()
+            found = self._found.get(issuer)
+            if found is not None:
+                at, endpoints = found
+                if now - at < (DISCOVERY_MAX_AGE_SECONDS if endpoints is not None else DISCOVERY_RETRY_SECONDS):
+                    return endpoints
+            endpoints = self._discover(issuer)
+            self._found[issuer] = (now, endpoints)
+            return endpoints
+
+    def _discover(self, issuer: str) -> IssuerEndpoints | None:
+        from chalicelib.authorizer.tokens import KeysUnavailable, fetch_json
+
+        fetch = self.fetch or fetch_json
+        try:
+            document = fetch(issuer.rstrip("/") + "/.well-known/openid-configuration")
+        except KeysUnavailable:
+            return None
+        return endpoints_of(document, issuer)
+
+
+discovery = IssuerDiscovery()
+
+
+@dataclass(frozen=True)
+class RedirectSignIn:
+    """What the page needs for the redirect sign-in; ``endpoints`` None while the issuer's
+    discovery fails (the page then says so and offers the key sign-in)."""
+
+    issuer: str
+    client_id: str
+    scope: str
+    endpoints: IssuerEndpoints | None
+
+    @property
+    def connect_to(self) -> str | None:
+        return None if self.endpoints is None else _origin(self.endpoints.token)
+
+
+def _redirect_sign_in() -> RedirectSignIn | None:
+    oidc = get_settings().oidc
+    if oidc is None or oidc.console_sign_in != "redirect":
+        return None
+    return RedirectSignIn(oidc.issuer, oidc.console_client_id, oidc.console_scope, discovery.endpoints(oidc.issuer))
+
+
+def _connect_to() -> str | None:
+    """The one origin besides this one the console connects to: the Cognito endpoint's or the
+    issuer's token endpoint's; None when people do not sign in here."""
+    sign_in = _sign_in()
+    if sign_in is not None:
+        return sign_in[2]
+    redirect = _redirect_sign_in()
+    return None if redirect is None else redirect.connect_to
 
 
 @bp.route("/", methods=["GET"])
@@ -159,9 +287,30 @@ def console_page() -> Response:
         page = page.replace("{{" + name + "}}", html.escape(url, quote=True))
     sign_in = _sign_in()
     endpoint, client_id, origin = sign_in if sign_in is not None else ("", "", None)
-    page = page.replace("{{cognito_endpoint}}", html.escape(endpoint, quote=True))
-    page = page.replace("{{client_id}}", html.escape(client_id, quote=True))
+    redirect = _redirect_sign_in() if sign_in is None else None
+    values = {"cognito_endpoint": endpoint, "client_id": client_id}
+    values.update(_redirect_values(redirect))
+    for name, value in values.items():
+        page = page.replace("{{" + name + "}}", html.escape(value, quote=True))
+    if redirect is not None:
+        origin = redirect.connect_to
     return _respond(page, "text/html; charset=utf-8", PAGE_CACHE, origin)
+
+
+def _redirect_values(redirect: RedirectSignIn | None) -> dict[str, str]:
+    """The page's placeholders of the redirect sign-in: empty when people do not sign in so."""
+    if redirect is None:
+        names = ("issuer", "authorization_endpoint", "token_endpoint", "end_session_endpoint", "scope")
+        return dict.fromkeys(names, "")
+    endpoints = redirect.endpoints
+    return {
+        "client_id": redirect.client_id,
+        "issuer": redirect.issuer,
+        "authorization_endpoint": endpoints.authorization if endpoints else "",
+        "token_endpoint": endpoints.token if endpoints else "",
+        "end_session_endpoint": (endpoints.end_session or "") if endpoints else "",
+        "scope": redirect.scope,
+    }
 
 
 @bp.route("/console/{name}", methods=["GET"])
@@ -173,5 +322,4 @@ def console_asset(name: str) -> Response:
     params = bp.current_request.query_params
     requested = params.get("v") if params else None
     cache = ASSET_CACHE_VERSIONED if requested == version else ASSET_CACHE_UNVERSIONED
-    sign_in = _sign_in()  # the page's policy on its assets too: one policy for the console
-    return _respond(text, content_type, cache, sign_in[2] if sign_in is not None else None)
+    return _respond(text, content_type, cache, _connect_to())  # the page's policy: one for the console
