@@ -38,7 +38,8 @@ def bus(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 class Stream:
-    """The events table's DynamoDB stream, read as Lambda's event source mapping reads it."""
+    """The events table's DynamoDB stream from the moment it is opened (LATEST: DynamoDB Local's
+    stream keeps the records of earlier tests), read as Lambda's event source mapping reads it."""
 
     def __init__(self) -> None:
         from chalicelib.settings import get_settings
@@ -52,14 +53,19 @@ class Stream:
         self.client = boto3.client("dynamodbstreams", endpoint_url=endpoint)
         [shard] = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
         self.iterator = self.client.get_shard_iterator(
-            StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
         )["ShardIterator"]
 
     def next_batch(self) -> dict[str, Any]:
         """Lambda's event for the records written since the last batch."""
-        answer = self.client.get_records(ShardIterator=self.iterator)
-        self.iterator = answer["NextShardIterator"]
-        return {"Records": [lambda_record(record, self.arn) for record in answer["Records"]]}
+        records: list[dict[str, Any]] = []
+        for _ in range(10):  # pages until one comes back empty: a stream may split its records
+            answer = self.client.get_records(ShardIterator=self.iterator)
+            self.iterator = answer["NextShardIterator"]
+            if not answer["Records"]:
+                break
+            records += [lambda_record(record, self.arn) for record in answer["Records"]]
+        return {"Records": records}
 
 
 def publish(batch: dict[str, Any]) -> dict[str, Any]:
