@@ -88,7 +88,7 @@ class Seeded:
 
     def environment(self, function: str) -> dict[str, str]:
         """The function's environment from the stage's config; endpoint and credentials are moto's."""
-        from scripts.deploy_files import function_environment
+        from stack.config import function_environment
 
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "APIKEYS_"))}
         env.update(function_environment(self.config, self.stage, function))
@@ -178,8 +178,8 @@ class Timings:
 @contextlib.contextmanager
 def seeded_moto(stage: str = "dev") -> Iterator[Seeded]:
     """A moto server on loopback holding what ``stage`` reads: its tables, its pepper secret, one key."""
-    from scripts.deploy_files import deployed_stages, load_config, stage_environment
     from scripts.embedded_moto import serialized_moto_server
+    from stack.config import deployed_stages, load_config, stage_environment
     from tests.conftest import free_port
 
     config = load_config()

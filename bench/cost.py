@@ -51,14 +51,11 @@ DETAILED_METRICS_PER_METHOD = 7  # Count, 4XX, 5XX, Latency, IntegrationLatency,
 
 def _tracing(stage: str) -> dict[str, bool]:
     """Whether each function starts traces of its own (X-Ray Active), as packaged."""
-    from scripts.deploy_files import load_config
-    from scripts.observability import lambda_functions
+    from stack.config import function_setting, load_config
+    from stack.functions import lambda_functions
 
     config = load_config()
-    settings = config["stages"][stage]
-    stage_xray = bool(settings.get("xray", config.get("xray", False)))
-    own = settings.get("lambda_functions", {})
-    return {name: bool(own.get(name, {}).get("xray", stage_xray)) for name in lambda_functions()}
+    return {name: bool(function_setting(config, stage, name, "xray", False)) for name in lambda_functions()}
 
 
 def _routes() -> int:

@@ -125,8 +125,8 @@ print(json.dumps({
 
 
 def stage_environment(stage: str) -> dict[str, str]:
-    from scripts.deploy_files import load_config
-    from scripts.deploy_files import stage_environment as configured
+    from stack.config import load_config
+    from stack.config import stage_environment as configured
 
     return configured(load_config(), stage)
 

@@ -32,14 +32,11 @@ from bench.deployed_run import measure  # noqa: E402 - needs the project root on
 
 def configured_memory(stage: str) -> dict[str, int]:
     """Each function's ``lambda_memory_size``: its own, else the stage's, else Chalice's 128."""
-    from scripts.deploy_files import load_config
-    from scripts.observability import lambda_functions
+    from stack.config import function_setting, load_config
+    from stack.functions import lambda_functions
 
     config = load_config()
-    settings = config["stages"][stage]
-    size = settings.get("lambda_memory_size", config.get("lambda_memory_size", 128))
-    own = settings.get("lambda_functions", {})
-    return {name: int(own.get(name, {}).get("lambda_memory_size", size)) for name in lambda_functions()}
+    return {name: int(function_setting(config, stage, name, "lambda_memory_size", 128)) for name in lambda_functions()}
 
 
 def main() -> None:

@@ -38,7 +38,7 @@ _DATETIMES = ("created_at", "expires_at", "revoked_at", "last_used_at", "updated
 LAST_USE_PREFIX = "#used#"
 # The only attributes the last-used write names, and all the authorizer's IAM role lets it name
 # in an UpdateItem (``dynamodb:Attributes``), on items whose key starts with LAST_USE_PREFIX
-# (``dynamodb:LeadingKeys``): see scripts/deploy_files.py.
+# (``dynamodb:LeadingKeys``): see stack/policies.py.
 LAST_USED_ATTRIBUTES = ("key_id", "last_used_at")
 
 _STRINGS = (

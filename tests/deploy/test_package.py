@@ -210,7 +210,7 @@ def _as_list(value: Any) -> list[str]:
 
 def test_generated_deploy_files_are_current():
     done = subprocess.run(
-        [sys.executable, "scripts/deploy_files.py", "--check"], cwd=ROOT, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "stack", "--check"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
 

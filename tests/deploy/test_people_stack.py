@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from scripts import people_stack
+from stack import people
+from stack.config import StackError, Stage
 from tests.deploy.packaging import packaged
 from tests.deploy.test_package import CONFIG, STAGES, _tf
 
@@ -112,10 +113,10 @@ def test_a_stage_that_creates_a_pool_and_names_another_issuer_is_refused():
     config = copy.deepcopy(CONFIG)
     [stage, *_] = POOL_STAGES
     config["stages"][stage]["environment_variables"]["APIKEYS_OIDC_ISSUER"] = "https://idp.example.com/"
-    with pytest.raises(people_stack.PeopleStackError, match="APIKEYS_OIDC_ISSUER"):
-        people_stack.cloudformation(config, stage, protected=False)
+    with pytest.raises(StackError, match="APIKEYS_OIDC_ISSUER"):
+        people.cloudformation(Stage(config, stage))
     config = copy.deepcopy(CONFIG)
     authorizer = config["stages"][stage]["lambda_functions"]["app_authorizer"]
     authorizer["environment_variables"]["APIKEYS_OIDC_AUDIENCE"] = "c"
-    with pytest.raises(people_stack.PeopleStackError, match="APIKEYS_OIDC_AUDIENCE"):
-        people_stack.terraform(config, stage, protected=False)
+    with pytest.raises(StackError, match="APIKEYS_OIDC_AUDIENCE"):
+        people.terraform(Stage(config, stage))

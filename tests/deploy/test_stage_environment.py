@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from scripts.deploy_files import deployed_stages, function_environment, load_config
+from stack.config import deployed_stages, function_environment, load_config
 from tests.conftest import PEPPER
 
 LAMBDA_ENVIRONMENT_LIMIT = 4 * 1024  # bytes, keys and values of all a function's variables

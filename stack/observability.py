@@ -1,26 +1,31 @@
-"""What an operator sees of a deployed stage, for ``scripts/deploy_files.py``: the SNS topic alarms
-notify, the alarms, one CloudWatch dashboard, the API's JSON access log, each function's log group
-(with a retention: Lambda's own never expire), and the queue where the scheduled functions' failed
+"""What an operator sees of a deployed stage: the SNS topic alarms notify, the alarms, one
+CloudWatch dashboard, the API's JSON access log, each function's log group (with a retention:
+Lambda's own never expire), and the queue where the scheduled functions' and the stream's failed
 invocations land. Both formats are rendered from the same specs.
 
-The EMF metrics (namespace ``apikeys``, dimensions ``stage`` and ``face``) are those
+The service's own metrics (namespace ``apikeys``, dimensions ``stage`` and ``face``) are those
 ``chalicelib/metrics.py`` writes; the others are AWS's own (AWS/Lambda, AWS/DynamoDB, AWS/SQS).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-NAMESPACE = "apikeys"
+from chalicelib.metrics import NAMESPACE, REASON_CLASSES
+from stack.config import Stage, camel
+from stack.functions import AUTHORIZERS, SCHEDULED, cfn_function_id, function_name, lambda_functions
+
 OUTCOME_IDS = (("u", "Unauthorized"), ("a", "Allow"), ("d", "Deny"))
 TOTAL = "FILL(u,0)+FILL(a,0)+FILL(d,0)"
 PERIOD = 300
-AUTHORIZERS = ("app_authorizer", "gateway_authorizer")
-SCHEDULED = ("sweep_pending", "finish_grace", "remind_expiring")
 FACES = {"app": "app_authorizer", "gateway": "gateway_authorizer"}
 TABLE_OPERATIONS = ("GetItem", "Query", "TransactWriteItems", "UpdateItem", "PutItem", "DeleteItem", "BatchWriteItem")
+# The failed-invocations queue, as the other subjects' resources name it.
+FAILED_QUEUE_CFN = {"Fn::GetAtt": ["FailedInvocations", "Arn"]}
+FAILED_QUEUE_TF = "${aws_sqs_queue.failed_invocations.arn}"
+QUEUE_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's longest
 # JSON, one line per request; never a header: the Authorization header holds the key.
 ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -75,50 +80,24 @@ class Alarm:
     expression: str = ""  # metric math over the ids; empty: the one metric itself
     comparison: str = "GreaterThanOrEqualToThreshold"
     periods: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
-def names(config: dict[str, Any], stage: str) -> dict[str, str]:
-    app = config["app_name"]
+def names(stage: Stage) -> dict[str, str]:
     return {
-        "prefix": f"{app}-{stage}",
-        "topic": f"{app}-{stage}-alarms",
-        "queue": f"{app}-{stage}-failed-invocations",
-        "access_log": f"/aws/apigateway/{app}-{stage}-access",
-        "dashboard": f"{app}-{stage}",
+        "topic": f"{stage.prefix}-alarms",
+        "queue": f"{stage.prefix}-failed-invocations",
+        "access_log": f"/aws/apigateway/{stage.prefix}-access",
+        "dashboard": stage.prefix,
     }
 
 
-def _function(config: dict[str, Any], stage: str, name: str) -> str:
-    return f"{config['app_name']}-{stage}-{name}"
+# -- what is watched --------------------------------------------------------------------------
 
 
-API_HANDLER = "api_handler"
-
-
-def lambda_functions() -> list[str]:
-    """Every function ``chalice package`` makes of the app, by Chalice's name for it: the API
-    handler, the authorizers, the pure and the scheduled functions."""
-    from app import app
-
-    names = [API_HANDLER] if app.routes else []
-    names += [auth.name for auth in app.builtin_auth_handlers]
-    names += [function.name for function in app.pure_lambda_functions]
-    names += [source.name for source in app.event_sources]
-    return sorted(names)
-
-
-def cfn_function_id(name: str) -> str:
-    """The function's logical id in Chalice's SAM template."""
-    from chalice.utils import to_cfn_resource_name
-
-    return "APIHandler" if name == API_HANDLER else to_cfn_resource_name(name)
-
-
-def alarms(config: dict[str, Any], stage: str, tables: list[str]) -> list[Alarm]:
+def alarms(stage: Stage) -> list[Alarm]:
     found: list[Alarm] = []
     for function in AUTHORIZERS + SCHEDULED:
-        lambda_name = _function(config, stage, function)
+        lambda_name = function_name(stage, function)
         for metric in ("Errors", "Throttles"):
             if function in SCHEDULED and metric == "Throttles":
                 continue
@@ -132,16 +111,13 @@ def alarms(config: dict[str, Any], stage: str, tables: list[str]) -> list[Alarm]
                 )
             )
     for face in FACES:
-        dims = {"stage": stage, "face": face}
+        dims = {"stage": stage.name, "face": face}
         found.append(
             Alarm(
                 f"{face}-unauthorized-rate",
                 f"over half of the {face} authorizer's decisions are Unauthorized (at least 20 decisions "
                 "in 5 minutes): a leaked-key scan, a broken client, or the table failing closed",
-                {
-                    k: Metric(NAMESPACE, name, dims)
-                    for k, name in (("u", "Unauthorized"), ("a", "Allow"), ("d", "Deny"))
-                },
+                {k: Metric(NAMESPACE, name, dims) for k, name in OUTCOME_IDS},
                 50,
                 expression=f"IF({TOTAL} >= 20, 100*FILL(u,0)/({TOTAL}), 0)",
                 comparison="GreaterThanThreshold",
@@ -152,11 +128,11 @@ def alarms(config: dict[str, Any], stage: str, tables: list[str]) -> list[Alarm]
             Alarm(
                 metric.lower(),
                 f"{label} (API handler, 503/502 answers)",
-                {"m": Metric(NAMESPACE, metric, {"stage": stage, "face": "api"})},
+                {"m": Metric(NAMESPACE, metric, {"stage": stage.name, "face": "api"})},
                 1,
             )
         )
-    for table in tables:
+    for table in stage.table_names:
         for metric in ("ThrottledRequests", "SystemErrors"):
             ids = {
                 f"m{i}": Metric("AWS/DynamoDB", metric, {"TableName": table, "Operation": op})
@@ -164,14 +140,14 @@ def alarms(config: dict[str, Any], stage: str, tables: list[str]) -> list[Alarm]
             }
             found.append(
                 Alarm(
-                    f"{table.removeprefix(names(config, stage)['prefix'] + '-')}-{metric.lower()}",
+                    f"{table.removeprefix(stage.prefix + '-')}-{metric.lower()}",
                     f"DynamoDB {metric} on {table}",
                     ids,
                     1,
                     expression="+".join(f"FILL({i},0)" for i in ids),
                 )
             )
-    queue = names(config, stage)["queue"]
+    queue = names(stage)["queue"]
     found.append(
         Alarm(
             "failed-invocations",
@@ -183,7 +159,119 @@ def alarms(config: dict[str, Any], stage: str, tables: list[str]) -> list[Alarm]
     return found
 
 
-def _cfn_alarm(alarm: Alarm, config: dict[str, Any], stage: str) -> dict[str, Any]:
+def dashboard_body(stage: Stage, region: str) -> str:
+    """The dashboard's JSON; ``region`` is an expression of the format (Fn::Sub or Terraform)."""
+
+    def widget(title: str, metrics: list[list[Any]], y: int, x: int = 0, stat: str = "Sum") -> dict[str, Any]:
+        return {
+            "type": "metric", "x": x, "y": y, "width": 12, "height": 6,
+            "properties": {"title": title, "region": region, "stat": stat, "period": PERIOD, "view": "timeSeries",
+                           "metrics": metrics},
+        }  # fmt: skip
+
+    def own(metric: str, face: str, *options: dict[str, str]) -> list[Any]:
+        return [NAMESPACE, metric, "stage", stage.name, "face", face, *options]
+
+    decisions = [own(outcome, face) for face in FACES for outcome in ("Allow", "Deny", "Unauthorized")]
+    reasons = [own(f"Reason_{r}", face) for face in FACES for r in REASON_CLASSES]
+    latency = [
+        own("DecisionLatency", face, {"stat": stat, "label": f"{face} {stat}"})
+        for face in FACES
+        for stat in ("p50", "p99")
+    ]
+    api = [own(m, "api") for m in ("KeysCreated", "KeysRevoked", "KeysRotated", "VaultFailures", "StoreErrors")]
+    scheduled = [own("PendingSwept", "sweeper"), own("GraceFinished", "grace")]
+    lambdas = [
+        ["AWS/Lambda", metric, "FunctionName", function_name(stage, name)]
+        for name in AUTHORIZERS + SCHEDULED
+        for metric in ("Errors", "Throttles")
+    ]
+    widgets = [
+        widget("Authorizer decisions by outcome", decisions, 0),
+        widget("Authorizer decisions by reason", reasons, 0, 12),
+        widget("Decision latency (ms)", latency, 6, stat="p50"),
+        widget("Keys created, revoked, rotated; vault and store failures", api, 6, 12),
+        widget("Scheduled functions: swept, grace finished", scheduled, 12),
+        widget("Lambda errors and throttles", lambdas, 12, 12),
+    ]
+    return json.dumps({"widgets": widgets}, separators=(",", ":"))
+
+
+# -- CloudFormation ---------------------------------------------------------------------------
+
+
+def cloudformation(stage: Stage) -> dict[str, Any]:
+    """Resources to merge into Chalice's SAM template (``chalice package --merge-template``): new
+    ones, and properties Chalice does not set on its own (access log, dead-letter queues)."""
+    n = names(stage)
+    resources: dict[str, Any] = {
+        "AlarmTopic": {
+            "Type": "AWS::SNS::Topic",
+            # Subscribe an address, a chat hook or a pager to this topic to receive the alarms.
+            "Properties": {"TopicName": n["topic"], "KmsMasterKeyId": "alias/aws/sns"},
+        },
+        "FailedInvocations": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": n["queue"],
+                "SqsManagedSseEnabled": True,
+                "MessageRetentionPeriod": QUEUE_RETENTION_SECONDS,
+            },
+        },
+        "AccessLog": {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {"LogGroupName": n["access_log"], "RetentionInDays": ACCESS_LOG_RETENTION_DAYS},
+        },
+        "RestAPI": {
+            "Properties": {
+                "TracingEnabled": stage.xray,
+                "MethodSettings": [
+                    {
+                        "ResourcePath": "/*",
+                        "HttpMethod": "*",
+                        "MetricsEnabled": DETAILED_METRICS,
+                        "LoggingLevel": EXECUTION_LOG_LEVEL,
+                        "DataTraceEnabled": False,
+                    }
+                ],  # fmt: skip
+                "AccessLogSetting": {
+                    "DestinationArn": {"Fn::GetAtt": ["AccessLog", "Arn"]},
+                    "Format": ACCESS_LOG_FORMAT,
+                },
+            }
+        },
+        "Dashboard": {
+            "Type": "AWS::CloudWatch::Dashboard",
+            "Properties": {
+                "DashboardName": n["dashboard"],
+                "DashboardBody": {"Fn::Sub": dashboard_body(stage, "${AWS::Region}")},
+            },
+        },
+    }
+    for function in lambda_functions():
+        logical = cfn_function_id(function)
+        # SAM would name it <stack>-<logical id>-<random>: the alarms, the dashboard and the IAM
+        # policies' log-group statements name apikeys-<stage>-<function>, as Terraform's output does.
+        resources[logical] = {"Properties": {"FunctionName": function_name(stage, function)}}
+        resources[f"{logical}Logs"] = {
+            "Type": "AWS::Logs::LogGroup",
+            # Without it Lambda makes /aws/lambda/<name> on the first line, and keeps it forever.
+            "Properties": {
+                "LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{logical}}}"},
+                "RetentionInDays": FUNCTION_LOG_RETENTION_DAYS,
+            },
+        }
+    for function in SCHEDULED:
+        resources.setdefault(cfn_function_id(function), {}).setdefault("Properties", {})["DeadLetterQueue"] = {
+            "Type": "SQS",
+            "TargetArn": FAILED_QUEUE_CFN,
+        }
+    for alarm in alarms(stage):
+        resources["Alarm" + camel(alarm.key)] = _cfn_alarm(alarm, stage)
+    return resources
+
+
+def _cfn_alarm(alarm: Alarm, stage: Stage) -> dict[str, Any]:
     metrics: list[dict[str, Any]] = []
     if alarm.expression:
         metrics.append({"Id": "e", "Expression": alarm.expression, "Label": alarm.key, "ReturnData": True})
@@ -206,7 +294,7 @@ def _cfn_alarm(alarm: Alarm, config: dict[str, Any], stage: str) -> dict[str, An
     return {
         "Type": "AWS::CloudWatch::Alarm",
         "Properties": {
-            "AlarmName": f"{names(config, stage)['prefix']}-{alarm.key}",
+            "AlarmName": f"{stage.prefix}-{alarm.key}",
             "AlarmDescription": alarm.description,
             "Metrics": metrics,
             "Threshold": alarm.threshold,
@@ -219,7 +307,73 @@ def _cfn_alarm(alarm: Alarm, config: dict[str, Any], stage: str) -> dict[str, An
     }
 
 
-def _tf_alarm(alarm: Alarm, config: dict[str, Any], stage: str) -> dict[str, Any]:
+# -- Terraform --------------------------------------------------------------------------------
+
+
+def terraform(stage: Stage) -> dict[str, Any]:
+    """New resources, applied beside ``chalice.tf.json``."""
+    n = names(stage)
+    return {
+        "aws_sns_topic": {"alarms": {"name": n["topic"], "kms_master_key_id": "alias/aws/sns"}},
+        "aws_sqs_queue": {
+            "failed_invocations": {
+                "name": n["queue"],
+                "sqs_managed_sse_enabled": True,
+                "message_retention_seconds": QUEUE_RETENTION_SECONDS,
+            }
+        },  # fmt: skip
+        "aws_cloudwatch_metric_alarm": {
+            alarm.key.replace("-", "_"): _tf_alarm(alarm, stage) for alarm in alarms(stage)
+        },
+        "aws_cloudwatch_log_group": {
+            "access_log": {"name": n["access_log"], "retention_in_days": ACCESS_LOG_RETENTION_DAYS},
+            **{
+                f"{function}_logs": {
+                    "name": f"/aws/lambda/${{aws_lambda_function.{function}.function_name}}",
+                    "retention_in_days": FUNCTION_LOG_RETENTION_DAYS,
+                }
+                for function in lambda_functions()
+            },
+        },
+        # Chalice's Terraform makes the stage inside ``aws_api_gateway_deployment``, which has no
+        # access log setting: the stage is a resource of its own here (the override below takes
+        # it out of the deployment), as the AWS provider recommends.
+        "aws_api_gateway_stage": {
+            "rest_api": {
+                "stage_name": stage.setting("api_gateway_stage", "api"),
+                "rest_api_id": "${aws_api_gateway_rest_api.rest_api.id}",
+                "deployment_id": "${aws_api_gateway_deployment.rest_api.id}",
+                "xray_tracing_enabled": stage.xray,
+                "access_log_settings": [
+                    {"destination_arn": "${aws_cloudwatch_log_group.access_log.arn}", "format": ACCESS_LOG_FORMAT}
+                ],
+                "tags": stage.tags,
+            }
+        },
+        "aws_api_gateway_method_settings": {
+            "rest_api": {
+                "rest_api_id": "${aws_api_gateway_rest_api.rest_api.id}",
+                "stage_name": "${aws_api_gateway_stage.rest_api.stage_name}",
+                "method_path": "*/*",
+                "settings": [
+                    {
+                        "metrics_enabled": DETAILED_METRICS,
+                        "logging_level": EXECUTION_LOG_LEVEL,
+                        "data_trace_enabled": False,
+                    }
+                ],
+            }
+        },  # fmt: skip
+        "aws_cloudwatch_dashboard": {
+            "main": {
+                "dashboard_name": n["dashboard"],
+                "dashboard_body": dashboard_body(stage, "${data.aws_region.chalice.name}"),
+            }
+        },
+    }
+
+
+def _tf_alarm(alarm: Alarm, stage: Stage) -> dict[str, Any]:
     queries: list[dict[str, Any]] = []
     if alarm.expression:
         queries.append({"id": "e", "expression": alarm.expression, "label": alarm.key, "return_data": True})
@@ -240,7 +394,7 @@ def _tf_alarm(alarm: Alarm, config: dict[str, Any], stage: str) -> dict[str, Any
             }
         )
     return {
-        "alarm_name": f"{names(config, stage)['prefix']}-{alarm.key}",
+        "alarm_name": f"{stage.prefix}-{alarm.key}",
         "alarm_description": alarm.description,
         "metric_query": queries,
         "threshold": alarm.threshold,
@@ -252,189 +406,9 @@ def _tf_alarm(alarm: Alarm, config: dict[str, Any], stage: str) -> dict[str, Any
     }
 
 
-def dashboard_body(config: dict[str, Any], stage: str, region: str) -> str:
-    """The dashboard's JSON; ``region`` is an expression of the format (Fn::Sub or Terraform)."""
-
-    def widget(title: str, metrics: list[list[Any]], y: int, x: int = 0, stat: str = "Sum") -> dict[str, Any]:
-        return {
-            "type": "metric", "x": x, "y": y, "width": 12, "height": 6,
-            "properties": {"title": title, "region": region, "stat": stat, "period": PERIOD, "view": "timeSeries",
-                           "metrics": metrics},
-        }  # fmt: skip
-
-    decisions = [
-        [NAMESPACE, outcome, "stage", stage, "face", face]
-        for face in FACES
-        for outcome in ("Allow", "Deny", "Unauthorized")
-    ]
-    from chalicelib.metrics import REASON_CLASSES
-
-    reasons = [[NAMESPACE, f"Reason_{r}", "stage", stage, "face", face] for face in FACES for r in REASON_CLASSES]
-    latency = [
-        [NAMESPACE, "DecisionLatency", "stage", stage, "face", face, {"stat": stat, "label": f"{face} {stat}"}]
-        for face in FACES
-        for stat in ("p50", "p99")
-    ]
-    api = [[NAMESPACE, m, "stage", stage, "face", "api"] for m in ("KeysCreated", "KeysRevoked", "KeysRotated",
-                                                                   "VaultFailures", "StoreErrors")]  # fmt: skip
-    scheduled = [[NAMESPACE, "PendingSwept", "stage", stage, "face", "sweeper"],
-                 [NAMESPACE, "GraceFinished", "stage", stage, "face", "grace"]]  # fmt: skip
-    lambdas = [
-        ["AWS/Lambda", metric, "FunctionName", _function(config, stage, name)]
-        for name in AUTHORIZERS + SCHEDULED
-        for metric in ("Errors", "Throttles")
-    ]
-    widgets = [
-        widget("Authorizer decisions by outcome", decisions, 0),
-        widget("Authorizer decisions by reason", reasons, 0, 12),
-        widget("Decision latency (ms)", latency, 6, stat="p50"),
-        widget("Keys created, revoked, rotated; vault and store failures", api, 6, 12),
-        widget("Scheduled functions: swept, grace finished", scheduled, 12),
-        widget("Lambda errors and throttles", lambdas, 12, 12),
-    ]
-    return json.dumps({"widgets": widgets}, separators=(",", ":"))
-
-
-def cloudformation(config: dict[str, Any], stage: str, tables: list[str]) -> dict[str, Any]:
-    """Resources to merge into Chalice's SAM template (``chalice package --merge-template``): new
-    ones, and properties Chalice does not set on its own (access log, dead-letter queues)."""
-    n = names(config, stage)
-    resources: dict[str, Any] = {
-        "AlarmTopic": {
-            "Type": "AWS::SNS::Topic",
-            # Subscribe an address, a chat hook or a pager to this topic to receive the alarms.
-            "Properties": {"TopicName": n["topic"], "KmsMasterKeyId": "alias/aws/sns"},
-        },
-        "FailedInvocations": {
-            "Type": "AWS::SQS::Queue",
-            "Properties": {
-                "QueueName": n["queue"],
-                "SqsManagedSseEnabled": True,
-                "MessageRetentionPeriod": 1209600,
-            },
-        },
-        "AccessLog": {
-            "Type": "AWS::Logs::LogGroup",
-            "Properties": {"LogGroupName": n["access_log"], "RetentionInDays": ACCESS_LOG_RETENTION_DAYS},
-        },
-        "RestAPI": {
-            "Properties": {
-                "TracingEnabled": _xray(config, stage),
-                "MethodSettings": [
-                    {
-                        "ResourcePath": "/*",
-                        "HttpMethod": "*",
-                        "MetricsEnabled": DETAILED_METRICS,
-                        "LoggingLevel": EXECUTION_LOG_LEVEL,
-                        "DataTraceEnabled": False,
-                    }
-                ],  # fmt: skip
-                "AccessLogSetting": {
-                    "DestinationArn": {"Fn::GetAtt": ["AccessLog", "Arn"]},
-                    "Format": ACCESS_LOG_FORMAT,
-                },
-            }
-        },
-        "Dashboard": {
-            "Type": "AWS::CloudWatch::Dashboard",
-            "Properties": {
-                "DashboardName": n["dashboard"],
-                "DashboardBody": {"Fn::Sub": dashboard_body(config, stage, "${AWS::Region}")},
-            },
-        },
-    }
-    for function in lambda_functions():
-        logical = cfn_function_id(function)
-        # SAM would name it <stack>-<logical id>-<random>: the alarms, the dashboard and the IAM
-        # policies' log-group statements name apikeys-<stage>-<function>, as Terraform's output does.
-        name = f"{config['app_name']}-{stage}" + ("" if function == API_HANDLER else f"-{function}")  # Chalice's names
-        resources[logical] = {"Properties": {"FunctionName": name}}
-        resources[f"{logical}Logs"] = {
-            "Type": "AWS::Logs::LogGroup",
-            # Without it Lambda makes /aws/lambda/<name> on the first line, and keeps it forever.
-            "Properties": {
-                "LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{logical}}}"},
-                "RetentionInDays": FUNCTION_LOG_RETENTION_DAYS,
-            },
-        }
-    for function in SCHEDULED:
-        logical = "".join(part.capitalize() for part in function.split("_"))
-        resources.setdefault(logical, {}).setdefault("Properties", {})["DeadLetterQueue"] = {
-            "Type": "SQS",
-            "TargetArn": {"Fn::GetAtt": ["FailedInvocations", "Arn"]},
-        }
-    for alarm in alarms(config, stage, tables):
-        logical = "Alarm" + "".join(part.capitalize() for part in alarm.key.replace("_", "-").split("-"))
-        resources[logical] = _cfn_alarm(alarm, config, stage)
-    return resources
-
-
-def terraform(config: dict[str, Any], stage: str, tables: list[str]) -> dict[str, Any]:
-    """New resources, applied beside ``chalice.tf.json``."""
-    n = names(config, stage)
-    return {
-        "aws_sns_topic": {"alarms": {"name": n["topic"], "kms_master_key_id": "alias/aws/sns"}},
-        "aws_sqs_queue": {
-            "failed_invocations": {
-                "name": n["queue"],
-                "sqs_managed_sse_enabled": True,
-                "message_retention_seconds": 1209600,
-            }
-        },  # fmt: skip
-        "aws_cloudwatch_metric_alarm": {
-            alarm.key.replace("-", "_"): _tf_alarm(alarm, config, stage) for alarm in alarms(config, stage, tables)
-        },
-        "aws_cloudwatch_log_group": {
-            "access_log": {"name": n["access_log"], "retention_in_days": ACCESS_LOG_RETENTION_DAYS},
-            **{
-                f"{function}_logs": {
-                    "name": f"/aws/lambda/${{aws_lambda_function.{function}.function_name}}",
-                    "retention_in_days": FUNCTION_LOG_RETENTION_DAYS,
-                }
-                for function in lambda_functions()
-            },
-        },
-        # Chalice's Terraform makes the stage inside ``aws_api_gateway_deployment``, which has no
-        # access log setting: the stage is a resource of its own here (the override below takes
-        # it out of the deployment), as the AWS provider recommends.
-        "aws_api_gateway_stage": {
-            "rest_api": {
-                "stage_name": _stage_setting(config, stage, "api_gateway_stage", "api"),
-                "rest_api_id": "${aws_api_gateway_rest_api.rest_api.id}",
-                "deployment_id": "${aws_api_gateway_deployment.rest_api.id}",
-                "xray_tracing_enabled": _xray(config, stage),
-                "access_log_settings": [
-                    {"destination_arn": "${aws_cloudwatch_log_group.access_log.arn}", "format": ACCESS_LOG_FORMAT}
-                ],
-                "tags": {"app": config["app_name"], "stage": stage},
-            }
-        },
-        "aws_api_gateway_method_settings": {
-            "rest_api": {
-                "rest_api_id": "${aws_api_gateway_rest_api.rest_api.id}",
-                "stage_name": "${aws_api_gateway_stage.rest_api.stage_name}",
-                "method_path": "*/*",
-                "settings": [
-                    {
-                        "metrics_enabled": DETAILED_METRICS,
-                        "logging_level": EXECUTION_LOG_LEVEL,
-                        "data_trace_enabled": False,
-                    }
-                ],
-            }
-        },  # fmt: skip
-        "aws_cloudwatch_dashboard": {
-            "main": {
-                "dashboard_name": n["dashboard"],
-                "dashboard_body": dashboard_body(config, stage, "${data.aws_region.chalice.name}"),
-            }
-        },
-    }
-
-
 def terraform_overrides() -> dict[str, Any]:
     """Settings on Chalice's own Terraform resources (a Terraform override file merges them)."""
-    dead_letter = [{"target_arn": "${aws_sqs_queue.failed_invocations.arn}"}]
+    dead_letter = [{"target_arn": FAILED_QUEUE_TF}]
     return {
         "resource": {
             "aws_lambda_function": {name: {"dead_letter_config": dead_letter} for name in SCHEDULED},
@@ -451,13 +425,3 @@ def terraform_overrides() -> dict[str, Any]:
         },
         "output": {"EndpointURL": {"value": "${aws_api_gateway_stage.rest_api.invoke_url}"}},
     }
-
-
-def _stage_setting(config: dict[str, Any], stage: str, name: str, default: Any) -> Any:
-    return config["stages"][stage].get(name, config.get(name, default))
-
-
-def _xray(config: dict[str, Any], stage: str) -> bool:
-    """X-Ray is a stage option (``"xray": true`` in .chalice/config.json): Chalice traces the
-    functions, the packaged stack traces the API's stage too."""
-    return bool(_stage_setting(config, stage, "xray", False))

@@ -1,9 +1,9 @@
-"""What the stack declares for people signing in (chalicelib/authorizer/tokens.py), when a stage
-asks for its own user pool (``"user_pool": true`` in the stage of ``.chalice/config.json``): a
-Cognito user pool (people invited by an administrator, multi-factor sign-in optional, a strong
-password policy) and the console's app client (public: no secret; password and refresh-token
-sign-in), and the settings of the functions that read people's tokens (``APIKEYS_OIDC_ISSUER``
-and ``APIKEYS_OIDC_AUDIENCE``) pointed at them.
+"""People signing in (chalicelib/authorizer/tokens.py), when a stage asks for its own user pool
+(``"user_pool": true`` in the stage of ``.chalice/config.json``): a Cognito user pool (people
+invited by an administrator, multi-factor sign-in optional, a strong password policy) and the
+console's app client (public: no secret; password and refresh-token sign-in), and the settings
+of the functions that read people's tokens (``APIKEYS_OIDC_ISSUER`` and ``APIKEYS_OIDC_AUDIENCE``)
+pointed at them.
 
 A stage without it may point at an existing issuer instead (Okta, Entra ID, Auth0, Keycloak,
 another Cognito pool): ``APIKEYS_OIDC_*`` in its ``environment_variables``, which Chalice
@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from stack.config import StackError, Stage
+from stack.functions import API_HANDLER, cfn_function_id
+
 SETTING = "user_pool"
 POOL_CFN = "UserPool"
 CLIENT_CFN = "UserPoolClient"
@@ -21,50 +24,49 @@ POOL_TF = "people"
 CLIENT_TF = "console"
 # The functions that read people's settings: the app's authorizer verifies the tokens, the API
 # handler serves the console page that names the pool's sign-in.
-FUNCTIONS = ("api_handler", "app_authorizer")
+FUNCTIONS = (API_HANDLER, "app_authorizer")
 MINIMUM_PASSWORD_LENGTH = 12
+TEMPORARY_PASSWORD_DAYS = 7
 ID_TOKEN_MINUTES = 60  # the Bearer the console sends; renewed with the refresh token
 REFRESH_TOKEN_HOURS = 12  # a working day: then the person signs in again
 OIDC_SETTINGS = ("APIKEYS_OIDC_ISSUER", "APIKEYS_OIDC_AUDIENCE", "APIKEYS_OIDC_JWKS_URL")
+AUTH_FLOWS = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
 
 
-class PeopleStackError(Exception):
-    """A stage's people settings contradict each other."""
-
-
-def wanted(config: dict[str, Any], stage: str) -> bool:
+def wanted(stage: Stage) -> bool:
     """Whether the stage's stack creates its own user pool; refuses a stage that also names
     another issuer."""
-    if not config["stages"][stage].get(SETTING, False):
+    if not stage.own.get(SETTING, False):
         return False
-    for environment in _environments(config, stage):
+    for environment in _environments(stage):
         named = sorted(set(environment) & set(OIDC_SETTINGS))
         if named:
-            raise PeopleStackError(f"stage {stage}: {SETTING} creates the issuer; remove {', '.join(named)}")
+            raise StackError(f"stage {stage.name}: {SETTING} creates the issuer; remove {', '.join(named)}")
     return True
 
 
-def _environments(config: dict[str, Any], stage: str) -> list[dict[str, str]]:
-    stage_config = config["stages"][stage]
-    functions = stage_config.get("lambda_functions", {}).values()
+def _environments(stage: Stage) -> list[dict[str, str]]:
+    """Every environment block a variable could come from: top level, stage, each function's."""
+    functions = stage.own.get("lambda_functions", {}).values()
     return [
-        config.get("environment_variables", {}),
-        stage_config.get("environment_variables", {}),
+        stage.config.get("environment_variables", {}),
+        stage.own.get("environment_variables", {}),
         *(function.get("environment_variables", {}) for function in functions),
     ]
 
 
-def _names(config: dict[str, Any], stage: str) -> tuple[str, str]:
-    prefix = f"{config['app_name']}-{stage}"
-    return f"{prefix}-people", f"{prefix}-console"
+def _names(stage: Stage) -> tuple[str, str]:
+    return f"{stage.prefix}-people", f"{stage.prefix}-console"
 
 
-def cloudformation(config: dict[str, Any], stage: str, *, protected: bool) -> dict[str, Any]:
-    if not wanted(config, stage):
+def _deletion_protection(stage: Stage) -> str:
+    return "ACTIVE" if stage.protected else "INACTIVE"
+
+
+def cloudformation(stage: Stage) -> dict[str, Any]:
+    if not wanted(stage):
         return {}
-    from scripts.observability import cfn_function_id
-
-    pool_name, client_name = _names(config, stage)
+    pool_name, client_name = _names(stage)
     people = {
         "APIKEYS_OIDC_ISSUER": {"Fn::Sub": f"https://cognito-idp.${{AWS::Region}}.amazonaws.com/${{{POOL_CFN}}}"},
         "APIKEYS_OIDC_AUDIENCE": {"Ref": CLIENT_CFN},
@@ -90,11 +92,11 @@ def cloudformation(config: dict[str, Any], stage: str, *, protected: bool) -> di
                         "RequireUppercase": True,
                         "RequireNumbers": True,
                         "RequireSymbols": True,
-                        "TemporaryPasswordValidityDays": 7,
+                        "TemporaryPasswordValidityDays": TEMPORARY_PASSWORD_DAYS,
                     }
                 },
-                "DeletionProtection": "ACTIVE" if protected else "INACTIVE",
-                "UserPoolTags": {"app": config["app_name"], "stage": stage},
+                "DeletionProtection": _deletion_protection(stage),
+                "UserPoolTags": stage.tags,
             },
         },
         CLIENT_CFN: {
@@ -103,7 +105,7 @@ def cloudformation(config: dict[str, Any], stage: str, *, protected: bool) -> di
                 "ClientName": client_name,
                 "UserPoolId": {"Ref": POOL_CFN},
                 "GenerateSecret": False,
-                "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                "ExplicitAuthFlows": AUTH_FLOWS,
                 "PreventUserExistenceErrors": "ENABLED",
                 "EnableTokenRevocation": True,
                 "IdTokenValidity": ID_TOKEN_MINUTES,
@@ -117,10 +119,10 @@ def cloudformation(config: dict[str, Any], stage: str, *, protected: bool) -> di
     }
 
 
-def terraform(config: dict[str, Any], stage: str, *, protected: bool) -> dict[str, Any]:
-    if not wanted(config, stage):
+def terraform(stage: Stage) -> dict[str, Any]:
+    if not wanted(stage):
         return {}
-    pool_name, client_name = _names(config, stage)
+    pool_name, client_name = _names(stage)
     return {
         "aws_cognito_user_pool": {
             POOL_TF: {
@@ -138,11 +140,11 @@ def terraform(config: dict[str, Any], stage: str, *, protected: bool) -> dict[st
                         "require_uppercase": True,
                         "require_numbers": True,
                         "require_symbols": True,
-                        "temporary_password_validity_days": 7,
+                        "temporary_password_validity_days": TEMPORARY_PASSWORD_DAYS,
                     }
                 ],
-                "deletion_protection": "ACTIVE" if protected else "INACTIVE",
-                "tags": {"app": config["app_name"], "stage": stage},
+                "deletion_protection": _deletion_protection(stage),
+                "tags": stage.tags,
             }
         },
         "aws_cognito_user_pool_client": {
@@ -150,7 +152,7 @@ def terraform(config: dict[str, Any], stage: str, *, protected: bool) -> dict[st
                 "name": client_name,
                 "user_pool_id": f"${{aws_cognito_user_pool.{POOL_TF}.id}}",
                 "generate_secret": False,
-                "explicit_auth_flows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                "explicit_auth_flows": AUTH_FLOWS,
                 "prevent_user_existence_errors": "ENABLED",
                 "enable_token_revocation": True,
                 "id_token_validity": ID_TOKEN_MINUTES,
@@ -162,30 +164,18 @@ def terraform(config: dict[str, Any], stage: str, *, protected: bool) -> dict[st
     }
 
 
-def terraform_overrides(config: dict[str, Any], stage: str) -> dict[str, Any]:
+def terraform_overrides(stage: Stage) -> dict[str, Any]:
     """The functions' environment with the pool's settings added. A Terraform override replaces
     a nested block whole, so each function's block repeats every variable Chalice gives it (the
     app's, the stage's, the function's own, in Chalice's order of precedence)."""
-    if not wanted(config, stage):
+    if not wanted(stage):
         return {}
-    stage_config = config["stages"][stage]
-    functions = stage_config.get("lambda_functions", {})
     people = {
         "APIKEYS_OIDC_ISSUER": f"https://${{aws_cognito_user_pool.{POOL_TF}.endpoint}}",
         "APIKEYS_OIDC_AUDIENCE": f"${{aws_cognito_user_pool_client.{CLIENT_TF}.id}}",
     }
     return {
         "aws_lambda_function": {
-            name: {
-                "environment": {
-                    "variables": {
-                        **config.get("environment_variables", {}),
-                        **stage_config.get("environment_variables", {}),
-                        **functions.get(name, {}).get("environment_variables", {}),
-                        **people,
-                    }
-                }
-            }
-            for name in FUNCTIONS
+            name: {"environment": {"variables": {**stage.function_environment(name), **people}}} for name in FUNCTIONS
         }
     }

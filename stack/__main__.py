@@ -1,0 +1,7 @@
+"""``python -m stack [--check]``: see ``stack.files``."""
+
+import sys
+
+from stack.files import main
+
+sys.exit(main())
