@@ -67,6 +67,7 @@ MUTATION_TIMEOUT ?= 1500
 MUTATION_CHILDREN ?= 2
 
 mutation: $(VENV)/.installed
+	rm -rf mutants/chalicelib/console  # mutmut copies the source tree's other files only once: the console's anew
 	set -f; for target in $(MUTATION_TARGETS); do \
 		CI=true timeout $(MUTATION_TIMEOUT) $(VENV)/bin/mutmut run --max-children $(MUTATION_CHILDREN) "chalicelib.$$target" \
 			>/dev/null || echo "mutation: $$target stopped before the end (time box or error)"; \
