@@ -146,6 +146,17 @@ def test_a_persons_custom_role_grants_what_it_holds_and_no_more(people, issuer):
     assert people.http.post(f"/communities/demo/apikeys/{strong_id}/revoke", headers=clerk).status_code == 403
 
 
+def test_a_persons_role_changes_are_recorded_under_their_name(people, issuer):
+    admin = bearer(token(issuer, "demo:community_admin"))
+    role = {"name": "reader", "description": "reads", "permissions": ["intelligence:read"]}
+    assert people.http.post("/communities/demo/roles", headers=admin, body=as_json(role)).status_code == 201
+    edited = people.http.patch("/communities/demo/roles/reader", headers=admin, body=as_json({"description": "r"}))
+    assert edited.status_code == 200, edited.body
+    trail = people.http.get("/communities/demo/events", headers=admin).json_body["items"]
+    of_role = [(e["action"], e["actor"], e.get("actor_name")) for e in trail if e["key_id"] == "role:reader"]
+    assert sorted(of_role) == [("role_create", f"user:{SUB}", "alice"), ("role_edit", f"user:{SUB}", "alice")]
+
+
 def test_a_person_without_grants_is_signed_in_but_manages_nothing(people, issuer):
     person = bearer(token(issuer, "staff"))
     assert people.http.get("/whoami", headers=person).json_body["communities"] == []

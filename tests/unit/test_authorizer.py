@@ -631,6 +631,7 @@ def test_a_persons_groups_become_grants_per_community(table, clock):
     caller = people_verifier(table, clock, people).verify("Bearer good-token", people=True)
     assert caller.person == "sub-1" and caller.name == "Alice" and caller.actor == "user:sub-1"
     assert caller.principal == "user:sub-1" and caller.community == "" and caller.permissions == frozenset()
+    assert caller.key_id == "" and caller.roles == ()  # no key, and no roles until a route names a community
     # acme has no custom role "clerk", lab's only role is unknown: neither is a grant.
     assert caller.grants == (Grant("demo", ("clerk", "ic_viewer"), frozenset({"apikeys:manage", "intelligence:read"})),)
 
@@ -645,6 +646,9 @@ def test_a_persons_caller_in_a_community_is_a_key_holding_that_grants_roles(tabl
     nowhere = caller.in_community("other")
     assert (nowhere.community, nowhere.roles, nowhere.permissions) == ("", (), frozenset())
     assert caller.in_community(None).community == ""
+    # Moved on from a community with a grant to one without: nothing of the first goes along.
+    moved = in_acme.in_community("other")
+    assert (moved.community, moved.roles, moved.permissions) == ("", (), frozenset())
 
 
 def test_a_key_caller_is_the_same_in_every_community(table, clock):
