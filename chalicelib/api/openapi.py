@@ -56,7 +56,8 @@ _UNAUTHORIZED = {
 _SECURED_ERRORS = {
     "401": _UNAUTHORIZED,
     "403": _error(
-        "The key lacks apikeys:manage, would grant roles it does not hold, or names a usage plan without apikeys:plans"
+        "The key lacks apikeys:manage, would grant roles it does not hold, or names a usage plan without "
+        "apikeys:plans; Field names the field that asks for it (roles, plan, permissions), if one does"
     ),
     "404": _error("No such key in this community, or another community's path"),
     "503": _error(
@@ -64,8 +65,8 @@ _SECURED_ERRORS = {
         "pending, its secret in the vault) and what removes it"
     ),
 }
-_BAD_FIELD = _error("A field is wrong; the message names it, nothing was written")
-_BAD_PARAMETER = _error("A parameter is wrong; the message names it")
+_BAD_FIELD = _error("A field is wrong; Field names it (and Message starts with it), nothing was written")
+_BAD_PARAMETER = _error("A parameter is wrong; Field names it (and Message starts with it)")
 _GATEWAY_ERROR = _error("API Gateway refused or could not be reached; the message names the plan and the call")
 
 
@@ -287,7 +288,7 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
             "requestBody": {"required": False, "content": _json(_ref("RevokeKey"))},
             "responses": {
                 "200": {"description": "The revoked key", "content": _json(_ref("ApiKey"))},
-                "400": _error("A field is wrong; the message names it"),
+                "400": _BAD_FIELD,
                 "409": _error("The key cannot be revoked in its state"),
                 **_SECURED_ERRORS,
             },
@@ -344,7 +345,7 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
             "responses": {
                 "201": {"description": "The new role", "content": _json(_ref("Role"))},
                 "400": _BAD_FIELD,
-                "409": _error("The name is taken, or built in, or the community has too many roles"),
+                "409": _error("The name is taken or built in (Field: name), or the community has too many roles"),
                 **_SECURED_ERRORS,
             },
         },
@@ -357,7 +358,7 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
             "responses": {
                 "200": {"description": "The edited role", "content": _json(_ref("Role"))},
                 "400": _BAD_FIELD,
-                "409": _error("A built-in role cannot be changed"),
+                "409": _error("A built-in role cannot be changed (Field: name, the path's)"),
                 **_SECURED_ERRORS,
             },
         },
@@ -369,7 +370,7 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
             "responses": {
                 "204": {"description": "Deleted"},
                 "409": {
-                    "description": "Still granted (the keys are listed), or built in",
+                    "description": "Still granted (the keys are listed), or built in (Field: name, the path's)",
                     "content": _json(_ref("RoleInUse")),
                 },
                 **_SECURED_ERRORS,

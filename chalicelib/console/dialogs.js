@@ -1,7 +1,7 @@
 // The key dialogs: create, the secret shown once, edit, revoke, rotate and where a vault put the secret.
 
 import { $, copyText, el, formatDate, isSignedInKey, state, statusLabel, timeEl, toast } from "./shared.js";
-import { ApiError, api, enc, keysPath } from "./api.js";
+import { api, enc, fieldError, keysPath } from "./api.js";
 import { loadCatalog, signOut } from "./session.js";
 import { backToFirstPage, loadList } from "./keys.js";
 import {
@@ -65,7 +65,7 @@ function onExpiryChange() {
 function createProblems() {
   const problems = keyProblems("create");
   const expiry = $("create-form").querySelector('input[name="expiry"]:checked').value;
-  if (expiry === "custom" && !$("create-expiry-date").value) problems.push(new ApiError(400, "", "expires_at: pick a date"));
+  if (expiry === "custom" && !$("create-expiry-date").value) problems.push(fieldError("expires_at", "pick a date"));
   return problems;
 }
 
@@ -74,12 +74,12 @@ const NAME_MAX = 100; // the API's limit, in characters (code points), and its w
 function keyProblems(prefix) {
   const problems = [];
   const name = $(prefix + "-name").value;
-  if (!name.trim()) problems.push(new ApiError(400, "", "name: must not be empty"));
+  if (!name.trim()) problems.push(fieldError("name", "must not be empty"));
   else if ([...name].length > NAME_MAX) {
-    problems.push(new ApiError(400, "", "name: must be at most " + NAME_MAX + " characters (this one has " + [...name].length + ")"));
+    problems.push(fieldError("name", "must be at most " + NAME_MAX + " characters (this one has " + [...name].length + ")"));
   }
   if (!$(prefix + "-roles").querySelector('input[name="roles"]:checked')) {
-    problems.push(new ApiError(400, "", "roles: must name at least one role"));
+    problems.push(fieldError("roles", "must name at least one role"));
   }
   return problems;
 }
@@ -93,7 +93,7 @@ function createBody() {
   const expiry = $("create-form").querySelector('input[name="expiry"]:checked').value;
   if (expiry === "custom") {
     const day = $("create-expiry-date").value;
-    if (!day) throw new ApiError(400, "BadRequestError", "expires_at: pick a date");
+    if (!day) throw fieldError("expires_at", "pick a date");
     body.expires_at = new Date(day + "T00:00:00").toISOString();
   } else if (expiry !== "none") {
     body.expires_in_days = Number(expiry);
@@ -308,7 +308,7 @@ async function confirmRevoke() {
   try {
     const revoked = await api("POST", keysPath() + "/" + enc(key.id) + "/revoke", reason ? { body: { reason } } : undefined);
     if (isSignedInKey(key)) {
-      signOut("key: you revoked the key this console was signed in with; sign in with another key");
+      signOut(fieldError("key", "you revoked the key this console was signed in with; sign in with another key", 0));
       return;
     }
     $("revoke-dialog").close();

@@ -3,7 +3,7 @@
 // the three panels (#keys, #roles, #events).
 
 import { $, el, setListStatus, state, stateRow, toast } from "./shared.js";
-import { ApiError, api } from "./api.js";
+import { ApiError, api, fieldError } from "./api.js";
 import { loadList, resetPaging } from "./keys.js";
 import { clearErrors, showError } from "./forms.js";
 import { loadRoles } from "./roles.js";
@@ -36,14 +36,14 @@ function showSignIn(message, mode, status) {
   clearErrors(form);
   $("signin-status").hidden = !status;
   $("signin-status").textContent = status || "";
-  if (message) showError(form, new ApiError(0, "", message));
+  if (message) showError(form, message instanceof ApiError ? message : new ApiError(0, "", message));
   $(shown === "person" ? "person-username" : "signin-key").focus();
 }
 
 async function signIn(key) {
   const who = await api("GET", "/whoami", { key });
   if (!(who.permissions || []).includes(MANAGE)) {
-    throw new ApiError(403, "Forbidden", "key: this key cannot manage API keys (it lacks the " + MANAGE + " permission)");
+    throw fieldError("key", "this key cannot manage API keys (it lacks the " + MANAGE + " permission)", 403);
   }
   state.key = key;
   state.whoami = who;
@@ -244,12 +244,12 @@ async function onSignInSubmit(event) {
   const form = $("signin-form");
   clearErrors(form);
   const key = $("signin-key").value.trim();
-  if (!key) return showError(form, new ApiError(0, "", "key: paste an API key"));
+  if (!key) return showError(form, fieldError("key", "paste an API key", 0));
   $("signin-submit").disabled = true;
   try {
     await signIn(key);
   } catch (error) {
-    if (error.status === 401) showError(form, new ApiError(401, "", "key: " + error.message));
+    if (error.status === 401) showError(form, fieldError("key", error.message, 401));
     else showError(form, error.field ? error : new ApiError(error.status, "", error.message));
   } finally {
     $("signin-submit").disabled = false;
@@ -261,17 +261,17 @@ const STEPS = {
   NEW_PASSWORD_REQUIRED: {
     label: "New password",
     help: "Your password was temporary: choose your own. If it is too weak, the sign-in service says what it needs.",
-    type: "password", autocomplete: "new-password", inputmode: "text", missing: "answer: choose a new password",
+    type: "password", autocomplete: "new-password", inputmode: "text", missing: "choose a new password",
   },
   SOFTWARE_TOKEN_MFA: {
     label: "Code from your authenticator app",
     help: "Your account signs in with a second factor: enter the 6-digit code your app shows now.",
-    type: "text", autocomplete: "one-time-code", inputmode: "numeric", missing: "answer: enter the code from your app",
+    type: "text", autocomplete: "one-time-code", inputmode: "numeric", missing: "enter the code from your app",
   },
   SMS_MFA: {
     label: "Code sent by text message",
     help: "Enter the code just sent to your phone.",
-    type: "text", autocomplete: "one-time-code", inputmode: "numeric", missing: "answer: enter the code from the message",
+    type: "text", autocomplete: "one-time-code", inputmode: "numeric", missing: "enter the code from the message",
   },
 };
 
@@ -304,13 +304,13 @@ async function onPersonSubmit(event) {
   let attempt;
   if (challenge) {
     const value = $("person-answer").value.trim();
-    if (!value) return showError(form, new ApiError(0, "", STEPS[challenge.name].missing));
+    if (!value) return showError(form, fieldError("answer", STEPS[challenge.name].missing, 0));
     attempt = () => answerChallenge(settings, challenge, value);
   } else {
     const username = $("person-username").value.trim();
     const password = $("person-password").value;
-    if (!username) return showError(form, new ApiError(0, "", "username: enter your username"));
-    if (!password) return showError(form, new ApiError(0, "", "password: enter your password"));
+    if (!username) return showError(form, fieldError("username", "enter your username", 0));
+    if (!password) return showError(form, fieldError("password", "enter your password", 0));
     attempt = () => passwordSignIn(settings, username, password);
   }
   $("person-submit").disabled = true;
@@ -330,7 +330,7 @@ async function onPersonSubmit(event) {
     } else if (error.type === "NotAuthorizedException" || error.type === "UserNotFoundException") {
       showError(form, new ApiError(401, "", "The username or password is not right."));
     } else if (error.type === "CodeMismatchException" || error.type === "InvalidPasswordException") {
-      showError(form, new ApiError(400, "", "answer: " + error.message));
+      showError(form, fieldError("answer", error.message));
     } else {
       showError(form, new ApiError(error.status || 0, "", error.message));
     }
@@ -369,6 +369,6 @@ export function resumeSession() {
   if (!saved) return showSignIn();
   signIn(saved).catch((error) => {
     sessionStorage.removeItem(KEY_ITEM);
-    showSignIn(error.status === 401 ? "key: your saved key is no longer accepted; sign in again" : error.message, "key");
+    showSignIn(error.status === 401 ? fieldError("key", "your saved key is no longer accepted; sign in again", 401) : error.message, "key");
   });
 }

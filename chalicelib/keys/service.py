@@ -597,13 +597,16 @@ class KeyService:
         choose plans; without it a create gets the deployment's default plan."""
         if "plan" in body and CHOOSE_PLANS not in caller.permissions:
             raise Forbidden(
-                f"plan: choosing or changing a usage plan needs the {CHOOSE_PLANS} permission, which this key lacks"
+                f"choosing or changing a usage plan needs the {CHOOSE_PLANS} permission, which this key lacks",
+                field="plan",
             )
 
     def authorize_grant(self, caller: Caller, community: str, role_names: Any) -> None:
         missing = missing_permissions(caller.permissions, role_names, self.catalog(community))
         if missing:
-            raise Forbidden(f"roles: granting them needs permissions this key lacks: {', '.join(sorted(missing))}")
+            raise Forbidden(
+                f"granting them needs permissions this key lacks: {', '.join(sorted(missing))}", field="roles"
+            )
 
     def authorize_change(self, caller: Caller, key: KeyRecord) -> None:
         self.authorize_changes(caller, [key])
