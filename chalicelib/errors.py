@@ -40,6 +40,13 @@ class Conflict(ServiceError):
         self.field = field
 
 
+class IdempotencyKeyReused(ServiceError):
+    """422: an Idempotency-Key already used with a different body. The IETF draft "The
+    Idempotency-Key HTTP Header Field" (draft-ietf-httpapi-idempotency-key-header, Error
+    Scenarios): a key reused with a different payload is 422; a retry while the first request
+    is still being processed is 409 (``Conflict``)."""
+
+
 class StoreError(ServiceError):
     """The table could not be read or written; nothing was half-written."""
 

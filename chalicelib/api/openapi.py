@@ -67,6 +67,8 @@ _SECURED_ERRORS = {
 }
 _BAD_FIELD = _error("A field is wrong; Field names it (and Message starts with it), nothing was written")
 _BAD_PARAMETER = _error("A parameter is wrong; Field names it (and Message starts with it)")
+# https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/
+_IDEMPOTENCY_DRAFT = "draft-ietf-httpapi-idempotency-key-header"
 _GATEWAY_ERROR = _error("API Gateway refused or could not be reached; the message names the plan and the call")
 
 
@@ -235,6 +237,11 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
                 {
                     "name": "Idempotency-Key",
                     "in": "header",
+                    "description": "Makes a retry safe: the same key with the same body, within 24 hours, answers the "
+                    "first key again (replayed, without its secret), never a second key. Scoped to the community and "
+                    "the caller. As in the IETF draft The Idempotency-Key HTTP Header Field "
+                    f"({_IDEMPOTENCY_DRAFT}, Error Scenarios): another body is 422, a retry while the first request "
+                    "is still being processed is 409.",
                     "schema": {
                         "type": "string",
                         "minLength": 1,
@@ -251,7 +258,15 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
                     "links": _KEY_LINKS,
                 },
                 "400": _BAD_FIELD,
-                "409": _error("Idempotency-Key reused with another body"),
+                "409": _error(
+                    "A request with the same Idempotency-Key is still being processed (its key is pending while its "
+                    "secret goes to the vault or it goes onto a usage plan): retry later with the same key and body "
+                    f"({_IDEMPOTENCY_DRAFT}, Error Scenarios). Also: the community has its most live keys"
+                ),
+                "422": _error(
+                    "The Idempotency-Key was already used with a different body: send that body again, or this one "
+                    f"with a new Idempotency-Key ({_IDEMPOTENCY_DRAFT}, Error Scenarios); nothing was written"
+                ),
                 "502": _error("The chosen vault or API Gateway refused; the key is not active"),
                 **_SECURED_ERRORS,
             },

@@ -21,6 +21,7 @@ from chalice import (
     ForbiddenError,
     NotFoundError,
     Response,
+    UnprocessableEntityError,
 )
 from chalice.app import Request
 
@@ -28,6 +29,7 @@ from chalicelib import metrics
 from chalicelib.errors import (
     Conflict,
     Forbidden,
+    IdempotencyKeyReused,
     LeftBehind,
     NotFound,
     ServiceError,
@@ -144,6 +146,8 @@ def service_errors() -> Iterator[None]:
         raise _answer(ForbiddenError, error) from error
     except Conflict as error:
         raise _answer(ConflictError, error) from error
+    except IdempotencyKeyReused as error:
+        raise UnprocessableEntityError(str(error)) from error
     except VaultFailure as error:
         metrics.count("api", "VaultFailures")
         raise BadGatewayError(str(error)) from error
