@@ -2,8 +2,8 @@
 
 import { $, copyText, el, formatDate, isSignedInKey, state, statusLabel, timeEl, toast } from "./shared.js";
 import { api, enc, fieldError, keysPath } from "./api.js";
-import { loadCatalog, signOut } from "./session.js";
-import { backToFirstPage, loadList } from "./keys.js";
+import { announce, listen } from "./bus.js";
+import { loadCatalog } from "./catalog.js";
 import {
   checkedRoles, clearErrors, openConfirmation, renderRolePicker, reveal, showError, showErrors, watchMends,
   wireConfirmation, wireFormDialog,
@@ -123,7 +123,7 @@ async function submitCreate(event) {
       headers: { "Idempotency-Key": state.createAttempt },
     });
     $("create-dialog").close();
-    backToFirstPage();
+    announce("keys-changed", { firstPage: true });
     if (result.secret) {
       showSecret(result.api_key, result.secret);
     } else if (result.replayed) {
@@ -132,7 +132,7 @@ async function submitCreate(event) {
       showVaulted(result.api_key, null);
     }
   } catch (error) {
-    if (error.status === 401) return signOut(error.message);
+    if (error.status === 401) return announce("session-ended", error.message);
     showError(form, error);
   } finally {
     save.disabled = false;
@@ -198,7 +198,7 @@ function detail(term, value) {
   return [el("dt", {}, term), el("dd", {}, value)];
 }
 
-export async function openEdit(key) {
+async function openEdit(key) {
   state.editing = key;
   const form = $("edit-form");
   clearErrors(form);
@@ -276,9 +276,9 @@ async function submitEdit(event) {
     const updated = await api("PATCH", keysPath() + "/" + enc(key.id), { body });
     $("edit-dialog").close();
     toast(updated.changed && !updated.changed.length ? "Nothing changed, nothing saved." : "Saved " + updated.name + ".");
-    loadList();
+    announce("keys-changed");
   } catch (error) {
-    if (error.status === 401) return signOut(error.message);
+    if (error.status === 401) return announce("session-ended", error.message);
     showError(form, error);
   } finally {
     $("edit-save").disabled = false;
@@ -308,15 +308,15 @@ async function confirmRevoke() {
   try {
     const revoked = await api("POST", keysPath() + "/" + enc(key.id) + "/revoke", reason ? { body: { reason } } : undefined);
     if (isSignedInKey(key)) {
-      signOut(fieldError("key", "you revoked the key this console was signed in with; sign in with another key", 0));
+      announce("session-ended", fieldError("key", "you revoked the key this console was signed in with; sign in with another key", 0));
       return;
     }
     $("revoke-dialog").close();
     $("edit-dialog").close();
     toast("Revoked " + revoked.name + ". It no longer works.");
-    loadList();
+    announce("keys-changed");
   } catch (error) {
-    if (error.status === 401) return signOut(error.message);
+    if (error.status === 401) return announce("session-ended", error.message);
     $("revoke-error").textContent = error.message;
     $("revoke-error").hidden = false;
     $("revoke-confirm").disabled = false;
@@ -388,11 +388,11 @@ async function submitRotate(event) {
     const result = await api("POST", keysPath() + "/" + enc(key.id) + "/rotate", { body });
     $("rotate-dialog").close();
     $("edit-dialog").close();
-    loadList();
+    announce("keys-changed");
     if (result.secret) showSecret(result.api_key, result.secret, result.previous);
     else showVaulted(result.api_key, result.previous);
   } catch (error) {
-    if (error.status === 401) return signOut(error.message);
+    if (error.status === 401) return announce("session-ended", error.message);
     showError(form, error);
   } finally {
     $("rotate-confirm").disabled = false;
@@ -425,4 +425,5 @@ export function wireDialogs() {
   $("edit-rotate").addEventListener("click", openRotate);
   wireFormDialog("rotate", submitRotate);
   $("vaulted-done").addEventListener("click", () => $("vaulted-dialog").close());
+  listen("key-opened", openEdit);
 }

@@ -1,13 +1,13 @@
 // Signing in and out (a person with their username and password against the user pool, or an
-// operator with an API key), the community a person works in, the role and vault catalog, and
-// the three panels (#keys, #roles, #events).
+// operator with an API key), the community a person works in, and which of the three panels
+// (#keys, #roles, #events) is shown: the panels hear of it on the bus (bus.js), and this module
+// hears from them when a request met 401 ("session-ended"). It imports no panel.
 
-import { $, el, setListStatus, state, stateRow, toast } from "./shared.js";
+import { $, el, state } from "./shared.js";
 import { ApiError, api, fieldError } from "./api.js";
-import { loadList, resetPaging } from "./keys.js";
+import { announce, listen } from "./bus.js";
+import { loadCatalog } from "./catalog.js";
 import { clearErrors, showError } from "./forms.js";
-import { loadRoles } from "./roles.js";
-import { loadEvents, resetEventPaging } from "./events.js";
 import { answerChallenge, passwordSignIn, renew, signInSettings, signOutEverywhere } from "./cognito.js";
 
 // What this tab keeps (sessionStorage only: gone when the tab closes, never in localStorage).
@@ -121,7 +121,7 @@ function onCommunityPicked() {
 
 // Forgets the session in this tab: the key or the person's tokens, and everything shown.
 // A person's sign-out also ends their sessions at the user pool (signOutPerson).
-export function signOut(message) {
+function signOut(message) {
   const mode = state.person ? "person" : "key";
   sessionStorage.removeItem(KEY_ITEM);
   forgetPerson();
@@ -169,21 +169,11 @@ function enterConsole() {
   $("session-person").hidden = !person;
   $("session-key-id").textContent = person ? "" : state.whoami.id;
   $("session-person-name").textContent = person ? state.whoami.name || state.whoami.user : "";
-  resetPaging();
+  announce("console-entered");
   loadCatalog();
   showPanel(panelFromHash());
 }
 
-export async function loadCatalog() {
-  try {
-    const [roles, vaults] = await Promise.all([api("GET", "/roles"), api("GET", "/vaults")]);
-    state.roles = roles.items || [];
-    state.vaults = vaults.items || [];
-  } catch (error) {
-    if (error.status === 401) return signOut(error.message);
-    toast("Could not load the role catalog: " + error.message);
-  }
-}
 
 const PANELS = ["keys", "roles", "events"];
 
@@ -200,44 +190,13 @@ function showPanel(name) {
     if (panel === name) tab.setAttribute("aria-current", "page");
     else tab.removeAttribute("aria-current");
   }
-  if (name === "keys") loadList();
-  else if (name === "roles") loadRoles();
-  else if (name === "events") { resetEventPaging(); loadEvents(); }
+  announce("panel-shown", name);
 }
 
 function onHashChange() {
   if (state.key && panelFromHash() !== state.panel) showPanel(panelFromHash());
 }
 
-const tableLoads = new Map(); // table id → the number of its latest load: older answers are dropped
-
-// One load of a panel's table: busy with a loading row while request() runs, then its data; or,
-// when it fails, the error in the table with a Retry button. Resolves to null when the load
-// failed or a newer load of the same table (search, filter, page) has started since.
-export async function loadTable(view, request) {
-  const ticket = (tableLoads.get(view.table) || 0) + 1;
-  tableLoads.set(view.table, ticket);
-  const body = $(view.body);
-  $(view.table).setAttribute("aria-busy", "true");
-  setListStatus($(view.status), "Loading " + view.noun + "…", true);
-  body.replaceChildren(stateRow(view.columns, "loading", "Loading " + view.noun + "…"));
-  for (const button of view.pager || []) $(button).disabled = true;
-  let data;
-  try {
-    data = await request();
-  } catch (error) {
-    if (ticket !== tableLoads.get(view.table)) return null;
-    if (error.status === 401) { signOut(error.message); return null; }
-    $(view.table).removeAttribute("aria-busy");
-    setListStatus($(view.status), "The " + view.noun + " could not be loaded.", true);
-    const retry = el("button", { type: "button", className: "button", onclick: () => view.retry() }, "Retry");
-    body.replaceChildren(stateRow(view.columns, "error", "The " + view.noun + " could not be loaded: " + error.message, retry));
-    return null;
-  }
-  if (ticket !== tableLoads.get(view.table)) return null;
-  $(view.table).removeAttribute("aria-busy");
-  return data;
-}
 
 async function onSignInSubmit(event) {
   event.preventDefault();
@@ -348,6 +307,7 @@ export function wireSession() {
   $("session-community-picker").addEventListener("change", onCommunityPicked);
   $("sign-out").addEventListener("click", onSignOutClick);
   window.addEventListener("hashchange", onHashChange);
+  listen("session-ended", signOut);
 }
 
 // Signs in again with what this tab saved (a person's tokens, renewed if they have expired, or
