@@ -6,6 +6,7 @@ from chalice import Chalice
 
 from chalicelib.routes import (
     auth,
+    common,
     console,
     docs,
     events,
@@ -23,6 +24,8 @@ from chalicelib.routes.plans import bp as plans_bp
 app = Chalice(app_name="apikeys")
 # Tracebacks in answers only on a developer's machine, never in a deployed stage.
 app.debug = os.environ.get("APIKEYS_DEBUG") == "1"
+# A 4xx about one field of the request answers that field as "Field" beside "Code" and "Message".
+app.register_middleware(common.field_answers, "http")
 
 app.register_blueprint(auth.bp)
 app.register_blueprint(platform.bp)

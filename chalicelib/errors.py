@@ -8,7 +8,10 @@ from __future__ import annotations
 
 
 class ServiceError(Exception):
-    """Base of the errors the routes turn into HTTP answers."""
+    """Base of the errors the routes turn into HTTP answers. ``field`` is the request field the
+    error is about, if one: its message starts with it, and the routes answer it as ``Field``."""
+
+    field: str | None = None
 
 
 class ValidationError(ServiceError):
@@ -22,11 +25,26 @@ class NotFound(ServiceError):
 
 
 class Forbidden(ServiceError):
-    pass
+    """403; ``field`` when a field of the request asks for what the caller may not do."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
 
 
 class Conflict(ServiceError):
-    pass
+    """409; ``field`` when the request's field clashes with what is stored (a role's name)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+
+
+class IdempotencyKeyReused(ServiceError):
+    """422: an Idempotency-Key already used with a different body. The IETF draft "The
+    Idempotency-Key HTTP Header Field" (draft-ietf-httpapi-idempotency-key-header, Error
+    Scenarios): a key reused with a different payload is 422; a retry while the first request
+    is still being processed is 409 (``Conflict``)."""
 
 
 class StoreError(ServiceError):

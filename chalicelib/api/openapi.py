@@ -56,7 +56,8 @@ _UNAUTHORIZED = {
 _SECURED_ERRORS = {
     "401": _UNAUTHORIZED,
     "403": _error(
-        "The key lacks apikeys:manage, would grant roles it does not hold, or names a usage plan without apikeys:plans"
+        "The key lacks apikeys:manage, would grant roles it does not hold, or names a usage plan without "
+        "apikeys:plans; Field names the field that asks for it (roles, plan, permissions), if one does"
     ),
     "404": _error("No such key in this community, or another community's path"),
     "503": _error(
@@ -64,8 +65,10 @@ _SECURED_ERRORS = {
         "pending, its secret in the vault) and what removes it"
     ),
 }
-_BAD_FIELD = _error("A field is wrong; the message names it, nothing was written")
-_BAD_PARAMETER = _error("A parameter is wrong; the message names it")
+_BAD_FIELD = _error("A field is wrong; Field names it (and Message starts with it), nothing was written")
+_BAD_PARAMETER = _error("A parameter is wrong; Field names it (and Message starts with it)")
+# https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/
+_IDEMPOTENCY_DRAFT = "draft-ietf-httpapi-idempotency-key-header"
 _GATEWAY_ERROR = _error("API Gateway refused or could not be reached; the message names the plan and the call")
 
 
@@ -234,6 +237,11 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
                 {
                     "name": "Idempotency-Key",
                     "in": "header",
+                    "description": "Makes a retry safe: the same key with the same body, within 24 hours, answers the "
+                    "first key again (replayed, without its secret), never a second key. Scoped to the community and "
+                    "the caller. As in the IETF draft The Idempotency-Key HTTP Header Field "
+                    f"({_IDEMPOTENCY_DRAFT}, Error Scenarios): another body is 422, a retry while the first request "
+                    "is still being processed is 409.",
                     "schema": {
                         "type": "string",
                         "minLength": 1,
@@ -250,7 +258,15 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
                     "links": _KEY_LINKS,
                 },
                 "400": _BAD_FIELD,
-                "409": _error("Idempotency-Key reused with another body"),
+                "409": _error(
+                    "A request with the same Idempotency-Key is still being processed (its key is pending while its "
+                    "secret goes to the vault or it goes onto a usage plan): retry later with the same key and body "
+                    f"({_IDEMPOTENCY_DRAFT}, Error Scenarios). Also: the community has its most live keys"
+                ),
+                "422": _error(
+                    "The Idempotency-Key was already used with a different body: send that body again, or this one "
+                    f"with a new Idempotency-Key ({_IDEMPOTENCY_DRAFT}, Error Scenarios); nothing was written"
+                ),
                 "502": _error("The chosen vault or API Gateway refused; the key is not active"),
                 **_SECURED_ERRORS,
             },
@@ -287,7 +303,7 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
             "requestBody": {"required": False, "content": _json(_ref("RevokeKey"))},
             "responses": {
                 "200": {"description": "The revoked key", "content": _json(_ref("ApiKey"))},
-                "400": _error("A field is wrong; the message names it"),
+                "400": _BAD_FIELD,
                 "409": _error("The key cannot be revoked in its state"),
                 **_SECURED_ERRORS,
             },
@@ -344,7 +360,7 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
             "responses": {
                 "201": {"description": "The new role", "content": _json(_ref("Role"))},
                 "400": _BAD_FIELD,
-                "409": _error("The name is taken, or built in, or the community has too many roles"),
+                "409": _error("The name is taken or built in (Field: name), or the community has too many roles"),
                 **_SECURED_ERRORS,
             },
         },
@@ -357,7 +373,7 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
             "responses": {
                 "200": {"description": "The edited role", "content": _json(_ref("Role"))},
                 "400": _BAD_FIELD,
-                "409": _error("A built-in role cannot be changed"),
+                "409": _error("A built-in role cannot be changed (Field: name, the path's)"),
                 **_SECURED_ERRORS,
             },
         },
@@ -369,7 +385,7 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
             "responses": {
                 "204": {"description": "Deleted"},
                 "409": {
-                    "description": "Still granted (the keys are listed), or built in",
+                    "description": "Still granted (the keys are listed), or built in (Field: name, the path's)",
                     "content": _json(_ref("RoleInUse")),
                 },
                 **_SECURED_ERRORS,

@@ -511,6 +511,17 @@ def revoke_request(body: Any) -> str | None:
 class Error(TypedDict):
     Code: str
     Message: str
+    # The key is named Field; its annotation's Field is pydantic's (a class body binds no name here).
+    Field: NotRequired[
+        Annotated[
+            str,
+            Field(
+                description="The request field the error is about, when there is one: a body field "
+                "(dotted when nested: vault.target), a path or query parameter, or a header (Idempotency-Key). "
+                "Message starts with it too, followed by ': '."
+            ),
+        ]
+    ]
 
 
 class Unauthorized(TypedDict):

@@ -5,16 +5,23 @@ import { state } from "./shared.js";
 // The app root: this module is served from <root>/console/api.js.
 const ROOT = new URL("../", import.meta.url);
 
+// field: the request field the error is about, as the API's answer names it in Field (a 400, and
+// the 403s and 409s a field causes), or as the console's own check does (fieldError). The message
+// starts with it ("roles: unknown role 'x'"); detail is the rest, shown beside the field.
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, field) {
     super(message);
     this.status = status;
     this.code = code;
-    // 400s (and a few 403s) name their field first: "roles: unknown role 'x'".
-    const match = /^([A-Za-z_][\w.-]*): ([\s\S]*)$/.exec(message);
-    this.field = match ? match[1] : null;
-    this.detail = match ? match[2] : message;
+    this.field = field || null;
+    const prefix = this.field ? this.field + ": " : "";
+    this.detail = prefix && message.startsWith(prefix) ? message.slice(prefix.length) : message;
   }
+}
+
+// An error the console finds itself, about one field: shown beside that field.
+export function fieldError(field, detail, status = 400) {
+  return new ApiError(status, "", field + ": " + detail, field);
 }
 
 // A person's session (session.js sets state.person and state.renew): the ID token is the Bearer,
@@ -57,7 +64,8 @@ export async function api(method, path, options) {
     if (response.status === 401) {
       message = personal ? "Your session has ended: sign in again." : "The key was not accepted: it is unknown, revoked or expired.";
     }
-    const error = new ApiError(response.status, (data && data.Code) || "", message);
+    const field = response.status !== 401 && data && typeof data.Field === "string" ? data.Field : null;
+    const error = new ApiError(response.status, (data && data.Code) || "", message, field);
     error.data = data;
     throw error;
   }

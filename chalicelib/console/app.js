@@ -9,10 +9,15 @@
 // - Modules import each other by relative path (./name.js); the app serves each import with
 //   the version of the whole set (routes/console.py), so a browser never mixes two deploys.
 //
-// Modules: shared.js (state, DOM helpers), api.js (the API client), cognito.js (the user pool's
-// sign-in), oidc.js (any issuer's sign-in: a redirect with PKCE), session.js (sign in and out, panels), keys.js (the list), forms.js and dialogs.js (the key dialogs), roles.js, events.js,
-// plans.js, navigation.js (Back closes a dialog). They only define things; wiring happens here, once the page is parsed (modules are
-// deferred).
+// Modules: shared.js (state, DOM helpers), bus.js (what one part announces and others hear),
+// api.js (the API client), cognito.js (the user pool's sign-in),
+// oidc.js (any issuer's sign-in: a redirect with PKCE), session.js (sign in and out,
+// which panel is shown), tables.js (a panel's table loading), catalog.js (roles and vaults to
+// offer), keys.js (the list), forms.js and dialogs.js (the key dialogs), roles.js, events.js,
+// plans.js, networks.js, navigation.js (Back closes a dialog). They only define things; wiring
+// happens here, once the page is parsed (modules are deferred). No two modules import each other,
+// even through others (tests/unit/test_console_imports.py): the panels and the session talk
+// over bus.js.
 
 import { wirePlans } from "./plans.js";
 import { resumeSession, wireSession } from "./session.js";

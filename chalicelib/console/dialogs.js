@@ -1,9 +1,9 @@
 // The key dialogs: create, the secret shown once, edit, revoke, rotate and where a vault put the secret.
 
 import { $, copyText, el, formatDate, isSignedInKey, state, statusLabel, timeEl, toast } from "./shared.js";
-import { ApiError, api, enc, keysPath } from "./api.js";
-import { loadCatalog, signOut } from "./session.js";
-import { backToFirstPage, loadList } from "./keys.js";
+import { api, enc, fieldError, keysPath } from "./api.js";
+import { announce, listen } from "./bus.js";
+import { loadCatalog } from "./catalog.js";
 import {
   checkedRoles, clearErrors, openConfirmation, renderRolePicker, reveal, showError, showErrors, watchMends,
   wireConfirmation, wireFormDialog,
@@ -65,7 +65,7 @@ function onExpiryChange() {
 function createProblems() {
   const problems = keyProblems("create");
   const expiry = $("create-form").querySelector('input[name="expiry"]:checked').value;
-  if (expiry === "custom" && !$("create-expiry-date").value) problems.push(new ApiError(400, "", "expires_at: pick a date"));
+  if (expiry === "custom" && !$("create-expiry-date").value) problems.push(fieldError("expires_at", "pick a date"));
   return problems;
 }
 
@@ -74,12 +74,12 @@ const NAME_MAX = 100; // the API's limit, in characters (code points), and its w
 function keyProblems(prefix) {
   const problems = [];
   const name = $(prefix + "-name").value;
-  if (!name.trim()) problems.push(new ApiError(400, "", "name: must not be empty"));
+  if (!name.trim()) problems.push(fieldError("name", "must not be empty"));
   else if ([...name].length > NAME_MAX) {
-    problems.push(new ApiError(400, "", "name: must be at most " + NAME_MAX + " characters (this one has " + [...name].length + ")"));
+    problems.push(fieldError("name", "must be at most " + NAME_MAX + " characters (this one has " + [...name].length + ")"));
   }
   if (!$(prefix + "-roles").querySelector('input[name="roles"]:checked')) {
-    problems.push(new ApiError(400, "", "roles: must name at least one role"));
+    problems.push(fieldError("roles", "must name at least one role"));
   }
   return problems;
 }
@@ -93,7 +93,7 @@ function createBody() {
   const expiry = $("create-form").querySelector('input[name="expiry"]:checked').value;
   if (expiry === "custom") {
     const day = $("create-expiry-date").value;
-    if (!day) throw new ApiError(400, "BadRequestError", "expires_at: pick a date");
+    if (!day) throw fieldError("expires_at", "pick a date");
     body.expires_at = new Date(day + "T00:00:00").toISOString();
   } else if (expiry !== "none") {
     body.expires_in_days = Number(expiry);
@@ -123,7 +123,7 @@ async function submitCreate(event) {
       headers: { "Idempotency-Key": state.createAttempt },
     });
     $("create-dialog").close();
-    backToFirstPage();
+    announce("keys-changed", { firstPage: true });
     if (result.secret) {
       showSecret(result.api_key, result.secret);
     } else if (result.replayed) {
@@ -132,7 +132,7 @@ async function submitCreate(event) {
       showVaulted(result.api_key, null);
     }
   } catch (error) {
-    if (error.status === 401) return signOut(error.message);
+    if (error.status === 401) return announce("session-ended", error.message);
     showError(form, error);
   } finally {
     save.disabled = false;
@@ -198,7 +198,7 @@ function detail(term, value) {
   return [el("dt", {}, term), el("dd", {}, value)];
 }
 
-export async function openEdit(key) {
+async function openEdit(key) {
   state.editing = key;
   const form = $("edit-form");
   clearErrors(form);
@@ -276,9 +276,9 @@ async function submitEdit(event) {
     const updated = await api("PATCH", keysPath() + "/" + enc(key.id), { body });
     $("edit-dialog").close();
     toast(updated.changed && !updated.changed.length ? "Nothing changed, nothing saved." : "Saved " + updated.name + ".");
-    loadList();
+    announce("keys-changed");
   } catch (error) {
-    if (error.status === 401) return signOut(error.message);
+    if (error.status === 401) return announce("session-ended", error.message);
     showError(form, error);
   } finally {
     $("edit-save").disabled = false;
@@ -308,15 +308,15 @@ async function confirmRevoke() {
   try {
     const revoked = await api("POST", keysPath() + "/" + enc(key.id) + "/revoke", reason ? { body: { reason } } : undefined);
     if (isSignedInKey(key)) {
-      signOut("key: you revoked the key this console was signed in with; sign in with another key");
+      announce("session-ended", fieldError("key", "you revoked the key this console was signed in with; sign in with another key", 0));
       return;
     }
     $("revoke-dialog").close();
     $("edit-dialog").close();
     toast("Revoked " + revoked.name + ". It no longer works.");
-    loadList();
+    announce("keys-changed");
   } catch (error) {
-    if (error.status === 401) return signOut(error.message);
+    if (error.status === 401) return announce("session-ended", error.message);
     $("revoke-error").textContent = error.message;
     $("revoke-error").hidden = false;
     $("revoke-confirm").disabled = false;
@@ -388,11 +388,11 @@ async function submitRotate(event) {
     const result = await api("POST", keysPath() + "/" + enc(key.id) + "/rotate", { body });
     $("rotate-dialog").close();
     $("edit-dialog").close();
-    loadList();
+    announce("keys-changed");
     if (result.secret) showSecret(result.api_key, result.secret, result.previous);
     else showVaulted(result.api_key, result.previous);
   } catch (error) {
-    if (error.status === 401) return signOut(error.message);
+    if (error.status === 401) return announce("session-ended", error.message);
     showError(form, error);
   } finally {
     $("rotate-confirm").disabled = false;
@@ -425,4 +425,5 @@ export function wireDialogs() {
   $("edit-rotate").addEventListener("click", openRotate);
   wireFormDialog("rotate", submitRotate);
   $("vaulted-done").addEventListener("click", () => $("vaulted-dialog").close());
+  listen("key-opened", openEdit);
 }

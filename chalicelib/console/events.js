@@ -2,7 +2,8 @@
 
 import { $, el, formatDate, setListStatus, state, stateRow, timeEl } from "./shared.js";
 import { api, communityPath, enc, keysPath } from "./api.js";
-import { loadTable, signOut } from "./session.js";
+import { announce, listen } from "./bus.js";
+import { loadTable } from "./tables.js";
 
 const ACTION_LABELS = {
   create: "Created", activate: "Activated", edit: "Edited", revoke: "Revoked", rotate: "Rotated",
@@ -111,7 +112,7 @@ function eventRow(event, pageNames) {
   );
 }
 
-export function resetEventPaging() {
+function resetEventPaging() {
   Object.assign(state.events, { cursors: [null], page: 0, nextCursor: null });
 }
 
@@ -120,7 +121,7 @@ const EVENTS_TABLE = {
   pager: ["events-prev", "events-next"], retry: () => loadEvents(),
 };
 
-export async function loadEvents() {
+async function loadEvents() {
   const events = state.events;
   const data = await loadTable(EVENTS_TABLE, () => api("GET", communityPath() + "/events", {
     query: { limit: events.limit, cursor: events.cursors[events.page] },
@@ -186,7 +187,7 @@ async function loadKeyEvents(more) {
     });
   } catch (error) {
     if (ticket !== state.keyEvents.request) return;
-    if (error.status === 401) return signOut(error.message);
+    if (error.status === 401) return announce("session-ended", error.message);
     keyEvents.loaded = false;
     $("edit-events-status").textContent = "The events could not be loaded: " + error.message;
     return;
@@ -216,4 +217,5 @@ export function wireEvents() {
     loadEvents();
   });
   state.events.limit = Number($("events-page-size").value);
+  listen("panel-shown", (name) => { if (name === "events") { resetEventPaging(); loadEvents(); } });
 }

@@ -4,12 +4,12 @@ import {
   $, cellTime, copyIcon, copyText, el, formatDate, isSignedInKey, setListStatus, state, stateRow, statusLabel, timeEl,
 } from "./shared.js";
 import { api, keysPath } from "./api.js";
-import { loadTable } from "./session.js";
-import { openEdit } from "./dialogs.js";
+import { announce, listen } from "./bus.js";
+import { loadTable } from "./tables.js";
 
 const SEARCH_DELAY_MS = 300;
 
-export function resetPaging() {
+function resetPaging() {
   state.cursors = [null];
   state.page = 0;
   state.nextCursor = null;
@@ -22,7 +22,7 @@ const KEYS_TABLE = {
   pager: ["page-prev", "page-next"], retry: () => loadList(),
 };
 
-export async function loadList() {
+async function loadList() {
   const data = await loadTable(KEYS_TABLE, () => api("GET", keysPath(), {
     query: { status: state.status, search: state.search, limit: state.limit, cursor: state.cursors[state.page] },
   }));
@@ -69,7 +69,7 @@ function row(key) {
     type: "button",
     className: "button small" + (editable ? "" : " ghost"),
     "aria-label": (editable ? "Edit " : "View ") + key.name + (editable ? "" : " (" + statusLabel(key.status).toLowerCase() + ")"),
-    onclick: () => openEdit(key),
+    onclick: () => announce("key-opened", key),
   }, editable ? "Edit" : "View");
   const status = el("span", { className: "badge badge-" + key.status }, statusLabel(key.status));
   if (key.status === "revoked" && key.revoked_at) status.title = "Revoked " + formatDate(key.revoked_at, true);
@@ -135,7 +135,7 @@ function previousPage() {
   loadList();
 }
 
-export function backToFirstPage() {
+function backToFirstPage() {
   resetPaging();
   loadList();
 }
@@ -168,4 +168,7 @@ export function wireKeys() {
   });
   state.status = document.querySelector('#status-filter input[name="status"]:checked').value;
   state.limit = Number($("page-size").value);
+  listen("console-entered", resetPaging);
+  listen("panel-shown", (name) => { if (name === "keys") loadList(); });
+  listen("keys-changed", (change) => (change && change.firstPage ? backToFirstPage() : loadList()));
 }

@@ -2,7 +2,9 @@
 
 import { $, capitalise, el, setListStatus, state, toast } from "./shared.js";
 import { ApiError, api, communityPath, enc } from "./api.js";
-import { loadCatalog, loadTable, signOut } from "./session.js";
+import { announce, listen } from "./bus.js";
+import { loadCatalog } from "./catalog.js";
+import { loadTable } from "./tables.js";
 import { clearErrors, openConfirmation, reveal, showError, watchMends, wireConfirmation, wireFormDialog } from "./forms.js";
 
 async function loadPermissions() {
@@ -20,7 +22,7 @@ const ROLES_TABLE = {
   table: "roles-table", body: "roles-body", status: "roles-status", columns: 5, noun: "roles", retry: () => loadRoles(),
 };
 
-export async function loadRoles() {
+async function loadRoles() {
   const data = await loadTable(ROLES_TABLE, () => api("GET", communityPath() + "/roles"));
   if (!data) return;
   const body = $("roles-body");
@@ -93,7 +95,7 @@ async function submitRole(event) {
     loadRoles();
     loadCatalog(); // the key dialogs offer the community's roles
   } catch (error) {
-    if (error.status === 401) return signOut(error.message);
+    if (error.status === 401) return announce("session-ended", error.message);
     showError(form, error);
   } finally {
     $("role-save").disabled = false;
@@ -121,7 +123,7 @@ async function confirmDeleteRole() {
     loadRoles();
     loadCatalog();
   } catch (error) {
-    if (error.status === 401) return signOut(error.message);
+    if (error.status === 401) return announce("session-ended", error.message);
     const holders = (error.data && Array.isArray(error.data.keys)) ? error.data.keys : [];
     $("role-delete-message").textContent = holders.length
       ? "The role is still granted to these keys. Take it away from them (or revoke them) first:"
@@ -139,4 +141,5 @@ export function wireRoles() {
   wireFormDialog("role", submitRole, () => { state.editingRole = null; });
   $("role-delete").addEventListener("click", askDeleteRole);
   wireConfirmation("role-delete", confirmDeleteRole);
+  listen("panel-shown", (name) => { if (name === "roles") loadRoles(); });
 }

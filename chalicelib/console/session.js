@@ -1,13 +1,14 @@
 // Signing in and out (a person with their username and password against the user pool, or at
-// their OIDC issuer's own pages through a redirect (oidc.js), or an operator with an API key), the community a person works in, the role and vault catalog, and
-// the three panels (#keys, #roles, #events).
+// their OIDC issuer's own pages through a redirect (oidc.js), or an operator with an API key),
+// the community a person works in, and which of the three panels (#keys, #roles, #events) is
+// shown: the panels hear of it on the bus (bus.js), and this module hears from them when a
+// request met 401 ("session-ended"). It imports no panel.
 
-import { $, el, setListStatus, state, stateRow, toast } from "./shared.js";
-import { ApiError, api } from "./api.js";
-import { loadList, resetPaging } from "./keys.js";
+import { $, el, state } from "./shared.js";
+import { ApiError, api, fieldError } from "./api.js";
+import { announce, listen } from "./bus.js";
+import { loadCatalog } from "./catalog.js";
 import { clearErrors, showError } from "./forms.js";
-import { loadRoles } from "./roles.js";
-import { loadEvents, resetEventPaging } from "./events.js";
 import { answerChallenge, passwordSignIn, renew, signInSettings, signOutEverywhere } from "./cognito.js";
 import * as oidc from "./oidc.js";
 
@@ -57,14 +58,14 @@ function showSignIn(message, mode, status) {
   if (!message && redirect && !redirect.ready) {
     message = redirect.host + " could not be reached to sign in just now: reload the page to try again, or use an API key.";
   }
-  if (message) showError(form, new ApiError(0, "", message));
+  if (message) showError(form, message instanceof ApiError ? message : new ApiError(0, "", message));
   if (!redirect || redirect.ready) $(FOCUS[shown]).focus();
 }
 
 async function signIn(key) {
   const who = await api("GET", "/whoami", { key });
   if (!(who.permissions || []).includes(MANAGE)) {
-    throw new ApiError(403, "Forbidden", "key: this key cannot manage API keys (it lacks the " + MANAGE + " permission)");
+    throw fieldError("key", "this key cannot manage API keys (it lacks the " + MANAGE + " permission)", 403);
   }
   state.key = key;
   state.whoami = who;
@@ -143,7 +144,7 @@ function onCommunityPicked() {
 
 // Forgets the session in this tab: the key or the person's tokens, and everything shown.
 // A person's sign-out also ends their sessions at the user pool (signOutPerson).
-export function signOut(message) {
+function signOut(message) {
   const mode = state.person ? "person" : "key";
   sessionStorage.removeItem(KEY_ITEM);
   forgetPerson();
@@ -199,21 +200,11 @@ function enterConsole() {
   $("session-person").hidden = !person;
   $("session-key-id").textContent = person ? "" : state.whoami.id;
   $("session-person-name").textContent = person ? state.whoami.name || state.whoami.user : "";
-  resetPaging();
+  announce("console-entered");
   loadCatalog();
   showPanel(panelFromHash());
 }
 
-export async function loadCatalog() {
-  try {
-    const [roles, vaults] = await Promise.all([api("GET", "/roles"), api("GET", "/vaults")]);
-    state.roles = roles.items || [];
-    state.vaults = vaults.items || [];
-  } catch (error) {
-    if (error.status === 401) return signOut(error.message);
-    toast("Could not load the role catalog: " + error.message);
-  }
-}
 
 const PANELS = ["keys", "roles", "events"];
 
@@ -230,56 +221,25 @@ function showPanel(name) {
     if (panel === name) tab.setAttribute("aria-current", "page");
     else tab.removeAttribute("aria-current");
   }
-  if (name === "keys") loadList();
-  else if (name === "roles") loadRoles();
-  else if (name === "events") { resetEventPaging(); loadEvents(); }
+  announce("panel-shown", name);
 }
 
 function onHashChange() {
   if (state.key && panelFromHash() !== state.panel) showPanel(panelFromHash());
 }
 
-const tableLoads = new Map(); // table id → the number of its latest load: older answers are dropped
-
-// One load of a panel's table: busy with a loading row while request() runs, then its data; or,
-// when it fails, the error in the table with a Retry button. Resolves to null when the load
-// failed or a newer load of the same table (search, filter, page) has started since.
-export async function loadTable(view, request) {
-  const ticket = (tableLoads.get(view.table) || 0) + 1;
-  tableLoads.set(view.table, ticket);
-  const body = $(view.body);
-  $(view.table).setAttribute("aria-busy", "true");
-  setListStatus($(view.status), "Loading " + view.noun + "…", true);
-  body.replaceChildren(stateRow(view.columns, "loading", "Loading " + view.noun + "…"));
-  for (const button of view.pager || []) $(button).disabled = true;
-  let data;
-  try {
-    data = await request();
-  } catch (error) {
-    if (ticket !== tableLoads.get(view.table)) return null;
-    if (error.status === 401) { signOut(error.message); return null; }
-    $(view.table).removeAttribute("aria-busy");
-    setListStatus($(view.status), "The " + view.noun + " could not be loaded.", true);
-    const retry = el("button", { type: "button", className: "button", onclick: () => view.retry() }, "Retry");
-    body.replaceChildren(stateRow(view.columns, "error", "The " + view.noun + " could not be loaded: " + error.message, retry));
-    return null;
-  }
-  if (ticket !== tableLoads.get(view.table)) return null;
-  $(view.table).removeAttribute("aria-busy");
-  return data;
-}
 
 async function onSignInSubmit(event) {
   event.preventDefault();
   const form = $("signin-form");
   clearErrors(form);
   const key = $("signin-key").value.trim();
-  if (!key) return showError(form, new ApiError(0, "", "key: paste an API key"));
+  if (!key) return showError(form, fieldError("key", "paste an API key", 0));
   $("signin-submit").disabled = true;
   try {
     await signIn(key);
   } catch (error) {
-    if (error.status === 401) showError(form, new ApiError(401, "", "key: " + error.message));
+    if (error.status === 401) showError(form, fieldError("key", error.message, 401));
     else showError(form, error.field ? error : new ApiError(error.status, "", error.message));
   } finally {
     $("signin-submit").disabled = false;
@@ -291,17 +251,17 @@ const STEPS = {
   NEW_PASSWORD_REQUIRED: {
     label: "New password",
     help: "Your password was temporary: choose your own. If it is too weak, the sign-in service says what it needs.",
-    type: "password", autocomplete: "new-password", inputmode: "text", missing: "answer: choose a new password",
+    type: "password", autocomplete: "new-password", inputmode: "text", missing: "choose a new password",
   },
   SOFTWARE_TOKEN_MFA: {
     label: "Code from your authenticator app",
     help: "Your account signs in with a second factor: enter the 6-digit code your app shows now.",
-    type: "text", autocomplete: "one-time-code", inputmode: "numeric", missing: "answer: enter the code from your app",
+    type: "text", autocomplete: "one-time-code", inputmode: "numeric", missing: "enter the code from your app",
   },
   SMS_MFA: {
     label: "Code sent by text message",
     help: "Enter the code just sent to your phone.",
-    type: "text", autocomplete: "one-time-code", inputmode: "numeric", missing: "answer: enter the code from the message",
+    type: "text", autocomplete: "one-time-code", inputmode: "numeric", missing: "enter the code from the message",
   },
 };
 
@@ -334,13 +294,13 @@ async function onPersonSubmit(event) {
   let attempt;
   if (challenge) {
     const value = $("person-answer").value.trim();
-    if (!value) return showError(form, new ApiError(0, "", STEPS[challenge.name].missing));
+    if (!value) return showError(form, fieldError("answer", STEPS[challenge.name].missing, 0));
     attempt = () => answerChallenge(settings, challenge, value);
   } else {
     const username = $("person-username").value.trim();
     const password = $("person-password").value;
-    if (!username) return showError(form, new ApiError(0, "", "username: enter your username"));
-    if (!password) return showError(form, new ApiError(0, "", "password: enter your password"));
+    if (!username) return showError(form, fieldError("username", "enter your username", 0));
+    if (!password) return showError(form, fieldError("password", "enter your password", 0));
     attempt = () => passwordSignIn(settings, username, password);
   }
   $("person-submit").disabled = true;
@@ -360,7 +320,7 @@ async function onPersonSubmit(event) {
     } else if (error.type === "NotAuthorizedException" || error.type === "UserNotFoundException") {
       showError(form, new ApiError(401, "", "The username or password is not right."));
     } else if (error.type === "CodeMismatchException" || error.type === "InvalidPasswordException") {
-      showError(form, new ApiError(400, "", "answer: " + error.message));
+      showError(form, fieldError("answer", error.message));
     } else {
       showError(form, new ApiError(error.status || 0, "", error.message));
     }
@@ -402,6 +362,7 @@ export function wireSession() {
   $("session-community-picker").addEventListener("change", onCommunityPicked);
   $("sign-out").addEventListener("click", onSignOutClick);
   window.addEventListener("hashchange", onHashChange);
+  listen("session-ended", signOut);
 }
 
 // Signs in again with what this tab saved (a person's tokens, renewed if they have expired, or
@@ -426,6 +387,6 @@ export function resumeSession() {
   if (!saved) return showSignIn();
   signIn(saved).catch((error) => {
     sessionStorage.removeItem(KEY_ITEM);
-    showSignIn(error.status === 401 ? "key: your saved key is no longer accepted; sign in again" : error.message, "key");
+    showSignIn(error.status === 401 ? fieldError("key", "your saved key is no longer accepted; sign in again", 401) : error.message, "key");
   });
 }

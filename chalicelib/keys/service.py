@@ -25,6 +25,7 @@ from chalicelib.errors import (
     AlreadyExists,
     Conflict,
     Forbidden,
+    IdempotencyKeyReused,
     LeftBehind,
     NotFound,
     OverLimit,
@@ -400,8 +401,13 @@ class KeyService:
         record = self.store.get_idempotency(scope)
         if record is None:
             return None
+        # The IETF draft's answers (draft-ietf-httpapi-idempotency-key-header, Error Scenarios):
+        # another body under a used key is 422; a retry while the first request runs is 409.
         if not hmac.compare_digest(record.fingerprint, fingerprint):
-            raise Conflict("Idempotency-Key was already used with a different body")
+            raise IdempotencyKeyReused(
+                "Idempotency-Key was already used with a different body; send that body again, "
+                "or use a new Idempotency-Key for this one"
+            )
         key = self.store.get(record.key_id)
         if key is None or key.community != community:
             raise Conflict("Idempotency-Key refers to a key that no longer exists")
@@ -417,8 +423,8 @@ class KeyService:
         touched = key.updated_at or key.created_at
         if key.status == PENDING and (now - touched).total_seconds() < self.resume_after_seconds:
             raise Conflict(
-                f"this create may still be in progress; retry with the same Idempotency-Key "
-                f"after {int(self.resume_after_seconds)} seconds"
+                f"the first request with this Idempotency-Key is still being processed; retry with the same "
+                f"Idempotency-Key after {int(self.resume_after_seconds)} seconds"
             )
         secret = key_format.generate(self.key_prefix, key_id=key.key_id)
         pepper = self.peppers[0]
@@ -434,7 +440,9 @@ class KeyService:
         try:
             key = self.store.update(key, changes, event)
         except VersionConflict as error:
-            raise Conflict("this create is being completed by another request") from error
+            raise Conflict(
+                "another request with this Idempotency-Key is still being processed (it is completing the key)"
+            ) from error
         if key.plan:
             self.plans.discard(key.key_id, key.plan)  # whatever the stopped attempt made: this one makes its own
         return self.deliver(caller, key, secret.plaintext, reveal)
@@ -597,13 +605,16 @@ class KeyService:
         choose plans; without it a create gets the deployment's default plan."""
         if "plan" in body and CHOOSE_PLANS not in caller.permissions:
             raise Forbidden(
-                f"plan: choosing or changing a usage plan needs the {CHOOSE_PLANS} permission, which this key lacks"
+                f"choosing or changing a usage plan needs the {CHOOSE_PLANS} permission, which this key lacks",
+                field="plan",
             )
 
     def authorize_grant(self, caller: Caller, community: str, role_names: Any) -> None:
         missing = missing_permissions(caller.permissions, role_names, self.catalog(community))
         if missing:
-            raise Forbidden(f"roles: granting them needs permissions this key lacks: {', '.join(sorted(missing))}")
+            raise Forbidden(
+                f"granting them needs permissions this key lacks: {', '.join(sorted(missing))}", field="roles"
+            )
 
     def authorize_change(self, caller: Caller, key: KeyRecord) -> None:
         self.authorize_changes(caller, [key])

@@ -199,7 +199,7 @@ class CustomRoles:
         name, description, permissions = asked.name, asked.description, asked.permissions
         _may_hold(caller, permissions)
         if name in BUILTIN_ROLES:
-            raise Conflict(f"name: {name!r} is a built-in role")
+            raise Conflict(f"{name!r} is a built-in role", field="name")
         now = self.clock()
         role = CustomRole(community, name, description, permissions, now, caller.actor)
         details = {"name": name, "description": description, "permissions": permissions}
@@ -208,7 +208,7 @@ class CustomRoles:
             # cannot pass it, whatever they read before.
             self.store.insert(role, _event(role, "role_create", caller, now, details), limit=MAX_CUSTOM_ROLES)
         except AlreadyExists as error:
-            raise Conflict(f"name: a role named {name!r} already exists") from error
+            raise Conflict(f"a role named {name!r} already exists", field="name") from error
         except OverLimit:
             raise Conflict(f"a community has at most {MAX_CUSTOM_ROLES} custom roles") from None
         self.forget(community)
@@ -263,7 +263,7 @@ class CustomRoles:
 
     def _load(self, community: str, name: str) -> CustomRole:
         if name in BUILTIN_ROLES:
-            raise Conflict(f"{name!r} is a built-in role and cannot be changed")
+            raise Conflict(f"{name!r} is a built-in role and cannot be changed", field="name")  # the path's name
         for role in self.store.list(community):
             if role.name == name:
                 return role
@@ -288,7 +288,7 @@ def _may_manage(caller: Caller, community: str) -> None:
 def _may_hold(caller: Caller, permissions: Sequence[str]) -> None:
     missing = sorted(set(permissions) - caller.permissions)
     if missing:
-        raise Forbidden(f"permissions: granting them needs permissions this key lacks: {', '.join(missing)}")
+        raise Forbidden(f"granting them needs permissions this key lacks: {', '.join(missing)}", field="permissions")
 
 
 def _may_change(caller: Caller, role: CustomRole) -> None:

@@ -1,24 +1,42 @@
-"""What every blueprint shares: the caller from the authorizer context, bodies, errors."""
+"""What every blueprint shares: the caller from the authorizer context, bodies, errors.
+
+An error about one field of the request (``ServiceError.field``) is answered as Chalice's
+``{"Code", "Message"}`` with ``"Field"`` beside them: Chalice builds its own errors' bodies
+before any middleware sees them, so such an error is raised as a ``FieldError``, which Chalice
+leaves to the middleware, and ``field_answers`` (registered in ``app.py``) answers it."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from chalice import (
     BadRequestError,
+    ChaliceUnhandledError,
     ChaliceViewError,
     ConflictError,
     ForbiddenError,
     NotFoundError,
+    Response,
+    UnprocessableEntityError,
 )
 from chalice.app import Request
 
 from chalicelib import metrics
-from chalicelib.errors import Conflict, Forbidden, LeftBehind, NotFound, StoreError, ValidationError, VaultFailure
+from chalicelib.errors import (
+    Conflict,
+    Forbidden,
+    IdempotencyKeyReused,
+    LeftBehind,
+    NotFound,
+    ServiceError,
+    StoreError,
+    ValidationError,
+    VaultFailure,
+)
 from chalicelib.plans.usage_plans import UsagePlanFailure
 from chalicelib.roles.caller import Caller, Grant
 
@@ -31,6 +49,32 @@ class BadGatewayError(ChaliceViewError):
 
 class ServiceUnavailableError(ChaliceViewError):
     STATUS_CODE = 503
+
+
+class FieldError(ChaliceUnhandledError):
+    """A 4xx about one field of the request, answered by ``field_answers``:
+    ``{"Code": "BadRequestError", "Message": "roles: unknown role 'x'", "Field": "roles"}``."""
+
+    def __init__(self, answer: type[ChaliceViewError], message: str, field: str) -> None:
+        super().__init__(message)
+        self.answer = answer
+        self.field = field
+
+    def response(self) -> Response:
+        body = {"Code": self.answer.__name__, "Message": str(self), "Field": self.field}
+        return Response(body=body, status_code=self.answer.STATUS_CODE)
+
+
+def field_answers(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """The app's HTTP middleware: a ``FieldError`` raised by a route becomes its answer."""
+    try:
+        return get_response(event)
+    except FieldError as error:
+        return error.response()
+
+
+def _answer(answer: type[ChaliceViewError], error: ServiceError) -> ChaliceViewError | FieldError:
+    return FieldError(answer, str(error), error.field) if error.field else answer(str(error))
 
 
 def caller_of(request: Request) -> Caller:
@@ -73,14 +117,14 @@ def json_body(request: Request, *, required: bool = True) -> Any:
     raw = request.raw_body
     if not raw:
         if required:
-            raise BadRequestError("body: a JSON object is required")
+            raise FieldError(BadRequestError, "body: a JSON object is required", "body")
         return None
     from chalicelib.api import schemas  # pydantic: only where a body is read, never in the authorizers
 
     try:
         return schemas.parse_json(raw)
     except ValidationError as error:
-        raise BadRequestError(str(error)) from None
+        raise _answer(BadRequestError, error) from None
 
 
 def header(request: Request, name: str) -> str | None:
@@ -90,17 +134,20 @@ def header(request: Request, name: str) -> str | None:
 
 @contextlib.contextmanager
 def service_errors() -> Iterator[None]:
-    """Turn the service's errors into Chalice's ``{"Code", "Message"}`` answers."""
+    """Turn the service's errors into Chalice's ``{"Code", "Message"}`` answers, with ``"Field"``
+    when the error names one."""
     try:
         yield
     except ValidationError as error:
-        raise BadRequestError(str(error)) from error
+        raise _answer(BadRequestError, error) from error
     except NotFound as error:
         raise NotFoundError(str(error)) from error
     except Forbidden as error:
-        raise ForbiddenError(str(error)) from error
+        raise _answer(ForbiddenError, error) from error
     except Conflict as error:
-        raise ConflictError(str(error)) from error
+        raise _answer(ConflictError, error) from error
+    except IdempotencyKeyReused as error:
+        raise UnprocessableEntityError(str(error)) from error
     except VaultFailure as error:
         metrics.count("api", "VaultFailures")
         raise BadGatewayError(str(error)) from error

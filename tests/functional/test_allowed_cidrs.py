@@ -121,7 +121,8 @@ def test_a_bad_list_is_refused_naming_allowed_cidrs_and_nothing_is_written(clien
     edited = _patch(client, secret, key_id, {"allowed_cidrs": value})
     for answer in (created, edited):
         assert answer.status_code == 400, answer.body
-        assert answer.json_body == {"Code": "BadRequestError", "Message": f"allowed_cidrs: {message}"}
+        expected = {"Code": "BadRequestError", "Message": f"allowed_cidrs: {message}", "Field": "allowed_cidrs"}
+        assert answer.json_body == expected
     assert state() == before
 
 

@@ -110,7 +110,7 @@ def test_idempotency_key_returns_the_first_key_and_never_a_second_secret(client,
     assert again.json_body["replayed"] is True and "secret" not in again.json_body
     assert again.headers.get("Idempotent-Replayed") == "true"
     other = post(client, BASE, secret, {"name": "other", "roles": ["ic_viewer"]}, **{"Idempotency-Key": "abc-123"})
-    assert other.status_code == 409
+    assert other.status_code == 422 and other.json_body["Code"] == "UnprocessableEntityError"
     # A search term no random 16-character key id can contain.
     assert len(items(client, secret, "?search=nightly%20build")["items"]) == 1
 

@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 
-from chalicelib.errors import Conflict, Forbidden, LeftBehind, StoreError, VaultFailure, VersionConflict
+from chalicelib.errors import (
+    Conflict,
+    Forbidden,
+    IdempotencyKeyReused,
+    LeftBehind,
+    StoreError,
+    VaultFailure,
+    VersionConflict,
+)
 from chalicelib.keys import format as key_format
 from chalicelib.keys.records import ACTIVE, FAILED, REVOKED
 from chalicelib.keys.service import KeyService
@@ -163,9 +171,13 @@ def test_the_community_limit_counts_live_keys_and_says_how_to_get_under_it(servi
 
 def test_an_idempotency_key_reused_with_another_body_or_pointing_nowhere_is_refused(service, store):
     service.create(OPERATOR, "demo", plain("First"), "idem-1")
-    with pytest.raises(Conflict) as other_body:
+    with pytest.raises(IdempotencyKeyReused) as other_body:  # 422, not a Conflict (409)
         service.create(OPERATOR, "demo", plain("Second"), "idem-1")
-    assert str(other_body.value) == "Idempotency-Key was already used with a different body"
+    assert str(other_body.value) == (
+        "Idempotency-Key was already used with a different body; send that body again, "
+        "or use a new Idempotency-Key for this one"
+    )
+    assert not isinstance(other_body.value, Conflict)
 
     record = next(iter(store.idempotency.values()))
     del store.keys[record.key_id]  # the key it names is gone
@@ -234,7 +246,9 @@ def test_a_retry_that_loses_the_race_to_resume_says_another_request_has_it(servi
     lose_races(store, 1)
     with pytest.raises(Conflict) as busy:
         service.create(OPERATOR, "demo", BODY, "idem-race")
-    assert str(busy.value) == "this create is being completed by another request"
+    assert str(busy.value) == (
+        "another request with this Idempotency-Key is still being processed (it is completing the key)"
+    )
     assert [k.status for k in store.keys.values()] == [FAILED] and box.secrets == {}
 
 

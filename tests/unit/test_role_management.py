@@ -128,7 +128,7 @@ def test_a_builtin_name_is_refused_in_words_and_a_builtin_role_cannot_be_changed
         roles.create(ADMIN, "demo", {"name": "ic_viewer", "permissions": ["intelligence:read"]})
     for change in (lambda: roles.edit(ADMIN, "demo", "ic_viewer", {"description": "x"}),
                    lambda: roles.delete(ADMIN, "demo", "ic_viewer")):  # fmt: skip
-        with pytest.raises(Conflict, match=r"^'ic_viewer' is a built-in role and cannot be changed$"):
+        with pytest.raises(Conflict, match=r"^name: 'ic_viewer' is a built-in role and cannot be changed$"):
             change()
     for change in (lambda: roles.edit(ADMIN, "demo", "ghost", {"description": "x"}),
                    lambda: roles.delete(ADMIN, "demo", "ghost")):  # fmt: skip

@@ -124,6 +124,27 @@ def test_a_refusal_no_rule_put_in_words_still_names_its_field_never_in_pydantics
         assert (refused.value.field, str(refused.value)) == (field, f"{field}: is not valid")
 
 
+def test_the_error_schema_states_field_optional_and_described_and_every_400_answers_it() -> None:
+    document = openapi.document()
+    error = document["components"]["schemas"]["Error"]
+    assert set(error["required"]) == {"Code", "Message"}  # Field is optional: only some errors name one
+    assert error["properties"]["Field"]["type"] == "string"
+    assert "request field" in error["properties"]["Field"]["description"]
+    assert "Field" in document["components"]["schemas"]["RoleInUse"]["properties"]
+    bad_requests = [
+        (path, method, operation["responses"]["400"])
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if "400" in operation["responses"]
+    ]
+    assert bad_requests
+    for path, method, response in bad_requests:
+        if path == "/leaks/github":
+            continue  # GitHub's reports: their 400 is about the whole body
+        assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+        assert "Field names it" in response["description"], (method, path)
+
+
 # -- what the document says a deployment decides ---------------------------------------------------
 
 

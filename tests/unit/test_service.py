@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationError, VersionConflict
+from chalicelib.errors import Conflict, Forbidden, IdempotencyKeyReused, NotFound, ValidationError, VersionConflict
 from chalicelib.keys import format as key_format
 from chalicelib.keys.service import KeyService
 from chalicelib.roles.caller import Caller
@@ -59,7 +59,7 @@ def test_idempotency_key_replays_the_same_key_without_the_secret(service, store)
     assert again.replayed and again.secret is None
     assert again.key.key_id == first.key.key_id
     assert len(store.keys) == 1
-    with pytest.raises(Conflict):
+    with pytest.raises(IdempotencyKeyReused):
         service.create(ADMIN, "demo", {"name": "other", "roles": ["ic_viewer"]}, "retry-1")
     assert len(store.keys) == 1
 
