@@ -14,11 +14,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from chalicelib import wiring
-from chalicelib.api import params
-from chalicelib.errors import ServiceError, StoreError, ValidationError
+from chalicelib import params, wiring
+from chalicelib.errors import ServiceError, SettingsError, StoreError, ValidationError
 from chalicelib.roles.caller import Caller
-from chalicelib.settings import SettingsError, get_settings
+from chalicelib.settings import get_settings
 
 USAGE_ERROR = 2
 LOCAL_RUN_SETTINGS = ".local/run.env"

@@ -356,7 +356,7 @@ def main() -> int:
 
     from embedded_moto import PortBusy, serialized_moto_server
 
-    from chalicelib.api import params
+    from chalicelib import params
     from chalicelib.errors import ValidationError
 
     try:

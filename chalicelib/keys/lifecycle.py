@@ -30,7 +30,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.keys.records import ACTIVE, Event, iso
+from chalicelib.clock import iso
+from chalicelib.keys.records import ACTIVE
+from chalicelib.trail import Event
 
 if TYPE_CHECKING:
     from chalicelib.keys.store import DynamoStore

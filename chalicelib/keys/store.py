@@ -42,12 +42,12 @@ from chalicelib.keys.records import (
     LISTED_STATUSES,
     PENDING,
     REVOKED,
-    Event,
     IdempotencyRecord,
     KeyRecord,
     Page,
 )
 from chalicelib.settings import Settings
+from chalicelib.trail import Event
 
 PENDING_BUCKET = "pending"
 TRANSACTION_CONFLICT_RETRIES = 6

@@ -12,7 +12,7 @@ from typing import Any
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.errors import AlreadyExists, OverLimit, StoreError, VersionConflict
-from chalicelib.keys.records import ACTIVE, PENDING, Event, KeyRecord
+from chalicelib.keys.records import ACTIVE, PENDING, KeyRecord
 from chalicelib.keys.store import (
     COUNT_RETRIES,
     CUSTOM_ROLES,
@@ -23,6 +23,7 @@ from chalicelib.keys.store import (
 )
 from chalicelib.roles.catalog import Role
 from chalicelib.roles.custom import CustomRole, with_changes
+from chalicelib.trail import Event
 
 _ROLE_FIELDS = ("description", "permissions", "created_at", "created_by", "updated_at", "updated_by")
 

@@ -104,7 +104,7 @@ def test_a_key_id_taken_by_another_key_is_still_a_collision(moto_aws: None) -> N
     import dataclasses
 
     from chalicelib.errors import AlreadyExists
-    from chalicelib.keys.records import Event
+    from chalicelib.trail import Event
 
     key_id, _ = make_key(community="lost")
     store = wiring.store()
