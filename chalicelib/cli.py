@@ -68,8 +68,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
     from pynamodb.exceptions import PynamoDBException
 
-    from chalicelib.keys.store import create_tables, models_for
     from chalicelib.settings import from_environ
+    from chalicelib.storage.models import create_tables, models_for
 
     # Creating tables hashes nothing: no pepper needed yet.
     models = models_for(from_environ(os.environ, peppers=False))

@@ -26,10 +26,10 @@ if TYPE_CHECKING:  # the types only: each getter imports its module when first c
     from chalicelib.keys.records import KeyRecord
     from chalicelib.keys.rotation import Rotation
     from chalicelib.keys.service import KeyService
-    from chalicelib.keys.store import DynamoStore
     from chalicelib.plans.usage_plans import UsagePlans
     from chalicelib.roles.custom import CustomRoles
-    from chalicelib.roles.store import DynamoRoleStore
+    from chalicelib.storage.key_store import DynamoStore
+    from chalicelib.storage.role_store import DynamoRoleStore
     from chalicelib.vaults import VaultRegistry
 
 T = TypeVar("T")
@@ -49,7 +49,8 @@ def key_reader() -> KeyReader:
 
 @functools.lru_cache(maxsize=1)
 def store() -> DynamoStore:
-    from chalicelib.keys.store import DynamoStore, models_for
+    from chalicelib.storage.key_store import DynamoStore
+    from chalicelib.storage.models import models_for
 
     return DynamoStore(models_for(get_settings()), key_reader())
 
@@ -145,7 +146,7 @@ def custom_roles() -> CustomRoles[KeyRecord]:
     from chalicelib.roles.custom import CustomRoles
 
     def role_store() -> DynamoRoleStore:
-        from chalicelib.roles.store import DynamoRoleStore
+        from chalicelib.storage.role_store import DynamoRoleStore
 
         return DynamoRoleStore(store())
 
@@ -224,7 +225,7 @@ def leak_signing_keys() -> LeakSigningKeys:
 
 def reset() -> None:
     """Forget everything built, so the next request reads settings and makes clients anew."""
-    from chalicelib.keys.store import build_models
+    from chalicelib.storage.models import build_models
 
     for getter in (
         *(key_reader, store, vaults, plans, service, verifier, custom_roles),

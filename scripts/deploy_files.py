@@ -1,5 +1,5 @@
 """Write the deployment files under .chalice/ from two sources of truth: the PynamoDB models
-(``chalicelib.keys.store.build_models``) and each stage's environment in ``.chalice/config.json``.
+(``chalicelib.storage.models.build_models``) and each stage's environment in ``.chalice/config.json``.
 
     python scripts/deploy_files.py           # (re)write them after changing a model or a stage
     python scripts/deploy_files.py --check   # exit 1 if any file is out of date (the tests run this)
@@ -85,7 +85,7 @@ def stage_settings(config: dict[str, Any], stage: str) -> Any:
 
 
 def stage_models(config: dict[str, Any], stage: str) -> Any:
-    from chalicelib.keys.store import models_for
+    from chalicelib.storage.models import models_for
 
     return models_for(stage_settings(config, stage))
 
@@ -482,7 +482,7 @@ def authorizer_policy(config: dict[str, Any], stage: str) -> dict[str, Any]:
     env = stage_environment(config, stage)
     settings = stage_settings(config, stage)
     statements = _log_statements(config, stage)
-    from chalicelib.keys.store import DynamoStore
+    from chalicelib.storage.key_store import DynamoStore
 
     statements.append(
         {

@@ -389,9 +389,9 @@ def main() -> int:
         os.environ.update(settings)
 
         from chalicelib import wiring
-        from chalicelib.keys.store import create_tables, models_for
         from chalicelib.roles.caller import Caller
         from chalicelib.settings import get_settings
+        from chalicelib.storage.models import create_tables, models_for
 
         create_tables(models_for(get_settings()))
         poller = start_lifecycle_events(settings)

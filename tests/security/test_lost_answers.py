@@ -18,7 +18,7 @@ from botocore.hooks import first_non_none_response
 
 from chalicelib import wiring
 from chalicelib.keys import format as key_format
-from chalicelib.keys.store import COUNTS_ITEM
+from chalicelib.storage.counts import COUNTS_ITEM
 from tests.conftest import as_json, bearer, make_key
 from tests.security.conftest import count
 
