@@ -250,7 +250,7 @@ def build_models(
     class SearchEntry(Model):
         """What a search matches a listed key on, and nothing else: one small item per key, in its
         community's partition of the roles table, written in the same transaction as every change
-        to the key (see ``DynamoStore.search_keys``). Not in ``Models.all``, like ``Counts``."""
+        to the key (see ``search.Search.keys``). Not in ``Models.all``, like ``Counts``."""
 
         class Meta(BaseMeta):
             table_name = roles_table
