@@ -59,7 +59,7 @@ bench: $(VENV)/.installed
 # The authorizer one module a run, so people's tokens (authorizer/tokens.py) get their own time box.
 SERVICE_PATHS := create deliver _lost_race _fail _replay _complete_pending revoke forget_vaulted_secret successors \
 	new_record authorize
-MUTATION_TARGETS ?= keys.format.* roles.catalog.* roles.custom.* roles.caller.* api.schemas.* api.params.* \
+MUTATION_TARGETS ?= keys.format.* roles.catalog.* roles.custom.* roles.caller.* api.schemas.* params.* \
 	$(foreach path,$(SERVICE_PATHS),keys.service.xǁKeyServiceǁ$(path)*) \
 	authorizer.policy.* authorizer.verifier.* authorizer.gateway.* authorizer.execute_api.* authorizer.tokens.* \
 	authorizer.addresses.*

@@ -71,9 +71,9 @@ def decisions(rounds: int) -> None:
     with mock_aws():
         from app import app
         from chalicelib import wiring
-        from chalicelib.keys.store import create_tables, models_for
         from chalicelib.roles.caller import Caller
         from chalicelib.settings import get_settings
+        from chalicelib.storage.models import create_tables, models_for
 
         wiring.reset()
         settings = get_settings()

@@ -145,9 +145,9 @@ def _seed(seeded_env: dict[str, str]) -> tuple[str, str, str]:
     os.environ.update(seeded_env)
     _create_pepper_secret(seeded_env["APIKEYS_PEPPERS_SOURCE"])
     from chalicelib import wiring
-    from chalicelib.keys.store import create_tables, models_for
     from chalicelib.roles.caller import Caller
     from chalicelib.settings import get_settings
+    from chalicelib.storage.models import create_tables, models_for
 
     wiring.reset()
     settings = get_settings()

@@ -160,8 +160,8 @@ def backends(stage: str) -> Iterator[dict[str, str]]:
 def _seed_stage(env: dict[str, str]) -> None:
     import boto3
 
-    from chalicelib.keys.store import create_tables, models_for
     from chalicelib.settings import from_environ
+    from chalicelib.storage.models import create_tables, models_for
 
     session = boto3.Session(region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench")
     name = env["APIKEYS_PEPPERS_SOURCE"].partition(":")[2]

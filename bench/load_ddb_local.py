@@ -66,9 +66,9 @@ def run(servers: int, seconds: float, threads: int, keys: int, hammer: Any) -> d
         env = _environment(endpoint)
         os.environ.update(env)
         from chalicelib import wiring
-        from chalicelib.keys.store import create_tables, models_for
         from chalicelib.roles.caller import Caller
         from chalicelib.settings import get_settings
+        from chalicelib.storage.models import create_tables, models_for
 
         wiring.reset()
         create_tables(models_for(get_settings()))

@@ -99,9 +99,9 @@ def main() -> None:
     try:
         _environment(endpoint)
         from chalicelib import wiring
-        from chalicelib.keys.store import create_tables, models_for
         from chalicelib.roles.caller import Caller
         from chalicelib.settings import get_settings
+        from chalicelib.storage.models import create_tables, models_for
 
         wiring.reset()
         create_tables(models_for(get_settings()))

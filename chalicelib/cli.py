@@ -14,11 +14,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from chalicelib import wiring
-from chalicelib.api import params
-from chalicelib.errors import ServiceError, StoreError, ValidationError
+from chalicelib import params, wiring
+from chalicelib.errors import ServiceError, SettingsError, StoreError, ValidationError
 from chalicelib.roles.caller import Caller
-from chalicelib.settings import SettingsError, get_settings
+from chalicelib.settings import get_settings
 
 USAGE_ERROR = 2
 LOCAL_RUN_SETTINGS = ".local/run.env"
@@ -69,8 +68,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
     from pynamodb.exceptions import PynamoDBException
 
-    from chalicelib.keys.store import create_tables, models_for
     from chalicelib.settings import from_environ
+    from chalicelib.storage.models import create_tables, models_for
 
     # Creating tables hashes nothing: no pepper needed yet.
     models = models_for(from_environ(os.environ, peppers=False))

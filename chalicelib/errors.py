@@ -2,6 +2,7 @@
 
 ``ServiceError`` and its subclasses are what the routes (``routes/common.py``) and the CLI turn
 into answers; the last three are raised by the stores and handled by the services, never shown.
+``SettingsError`` says the deployment's configuration is wrong: raised while settings are read.
 """
 
 from __future__ import annotations
@@ -72,3 +73,7 @@ class OverLimit(Exception):
 
 class AlreadyExists(Exception):
     """A conditional create found its item there (key id or idempotency key)."""
+
+
+class SettingsError(Exception):
+    """The deployment's configuration is missing or wrong."""

@@ -11,6 +11,7 @@ def read(source: str) -> str:
     from botocore.config import Config
 
     from chalicelib import aws_session
+    from chalicelib.errors import SettingsError
 
     # A cold start reads this on the authorizer's path: stay well inside API Gateway's 29 s.
     config = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 3, "mode": "standard"})
@@ -21,6 +22,4 @@ def read(source: str) -> str:
     if kind == "ssm":
         response = aws_session.client("ssm", config=config).get_parameter(Name=name, WithDecryption=True)
         return str(response["Parameter"]["Value"])
-    from chalicelib.settings import SettingsError
-
     raise SettingsError("APIKEYS_PEPPERS_SOURCE reads secretsmanager:<id> or ssm:<name>")

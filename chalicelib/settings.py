@@ -12,12 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from chalicelib.errors import SettingsError
 from chalicelib.keys.format import PREFIX_PATTERN, Pepper
 from chalicelib.plans.usage_plans import PlanSetting, UsagePlanConfigError, check_default, parse_plans
-
-
-class SettingsError(Exception):
-    """The deployment's configuration is missing or wrong."""
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,13 @@ if TYPE_CHECKING:  # the types only: each getter imports its module when first c
     from chalicelib.keys.leak_keys import LeakSigningKeys
     from chalicelib.keys.leaks import LeakReports
     from chalicelib.keys.lifecycle import Publisher
+    from chalicelib.keys.records import KeyRecord
     from chalicelib.keys.rotation import Rotation
     from chalicelib.keys.service import KeyService
-    from chalicelib.keys.store import DynamoStore
     from chalicelib.plans.usage_plans import UsagePlans
     from chalicelib.roles.custom import CustomRoles
-    from chalicelib.roles.store import DynamoRoleStore
+    from chalicelib.storage.key_store import DynamoStore
+    from chalicelib.storage.role_store import DynamoRoleStore
     from chalicelib.vaults import VaultRegistry
 
 T = TypeVar("T")
@@ -48,7 +49,8 @@ def key_reader() -> KeyReader:
 
 @functools.lru_cache(maxsize=1)
 def store() -> DynamoStore:
-    from chalicelib.keys.store import DynamoStore, models_for
+    from chalicelib.storage.key_store import DynamoStore
+    from chalicelib.storage.models import models_for
 
     return DynamoStore(models_for(get_settings()), key_reader())
 
@@ -75,6 +77,7 @@ def plans() -> UsagePlans:
 @functools.lru_cache(maxsize=1)
 def service() -> KeyService:
     from chalicelib import logs
+    from chalicelib.api.bodies import Bodies
     from chalicelib.keys.service import KeyService
 
     settings = get_settings()
@@ -88,6 +91,7 @@ def service() -> KeyService:
         vaults=vaults(),
         catalog=custom_roles().catalog,
         plans=plans(),
+        bodies=Bodies(),
     )
 
 
@@ -96,7 +100,7 @@ def verifier() -> Verifier:
     from chalicelib import logs
     from chalicelib.authorizer.policy import DEFAULT_ROUTE_MAP, RouteMap
     from chalicelib.authorizer.verifier import Verifier
-    from chalicelib.keys.records import utcnow
+    from chalicelib.clock import utcnow
 
     settings = get_settings()
     logs.configure(settings.log_level)
@@ -137,11 +141,12 @@ def token_verifier() -> TokenVerifier:
 
 
 @functools.lru_cache(maxsize=1)
-def custom_roles() -> CustomRoles:
+def custom_roles() -> CustomRoles[KeyRecord]:
+    from chalicelib.api.bodies import Bodies  # no pydantic until a body is read
     from chalicelib.roles.custom import CustomRoles
 
     def role_store() -> DynamoRoleStore:
-        from chalicelib.roles.store import DynamoRoleStore
+        from chalicelib.storage.role_store import DynamoRoleStore
 
         return DynamoRoleStore(store())
 
@@ -150,6 +155,7 @@ def custom_roles() -> CustomRoles:
         # A role change is a change of every key holding the role: the key service's rules decide.
         authorize_changes=lambda caller, keys: service().authorize_changes(caller, keys),
         cache_ttl_seconds=get_settings().roles_cache_ttl_seconds,
+        bodies=Bodies(),
     )
 
 
@@ -192,8 +198,8 @@ def leaks() -> LeakReports:
 @functools.lru_cache(maxsize=1)
 def publisher() -> Publisher:
     """Audit events to the deployment's EventBridge bus (none configured: nothing is sent)."""
+    from chalicelib.clock import utcnow
     from chalicelib.keys.lifecycle import Publisher
-    from chalicelib.keys.records import utcnow
 
     settings = get_settings()
 
@@ -219,7 +225,7 @@ def leak_signing_keys() -> LeakSigningKeys:
 
 def reset() -> None:
     """Forget everything built, so the next request reads settings and makes clients anew."""
-    from chalicelib.keys.store import build_models
+    from chalicelib.storage.models import build_models
 
     for getter in (
         *(key_reader, store, vaults, plans, service, verifier, custom_roles),

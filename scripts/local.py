@@ -358,7 +358,7 @@ def main() -> int:
 
     from embedded_moto import PortBusy, serialized_moto_server
 
-    from chalicelib.api import params
+    from chalicelib import params
     from chalicelib.errors import ValidationError
 
     try:
@@ -396,9 +396,9 @@ def main() -> int:
         os.environ.update(settings)
 
         from chalicelib import wiring
-        from chalicelib.keys.store import create_tables, models_for
         from chalicelib.roles.caller import Caller
         from chalicelib.settings import get_settings
+        from chalicelib.storage.models import create_tables, models_for
 
         create_tables(models_for(get_settings()))
         poller = start_lifecycle_events(settings)

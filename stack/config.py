@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from chalicelib.keys.store import Models
     from chalicelib.settings import Settings
+    from chalicelib.storage.models import Models
 
 ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / ".chalice"
@@ -128,7 +128,7 @@ class Stage:
 
     @cached_property
     def models(self) -> Models:
-        from chalicelib.keys.store import models_for
+        from chalicelib.storage.models import models_for
 
         return models_for(self.settings)
 

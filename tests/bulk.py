@@ -1,7 +1,7 @@
 """Large communities, written fast: keys straight into the keys table with BatchWriteItem.
 
 Each item carries every attribute the store writes (the indexes' keys, computed by the store's
-own ``_derived``), and each listed key its search entry (the store's own ``search_entry``), so
+own ``storage.items``), and each listed key its search entry (the store's own ``Search.entry``), so
 lists and searches see them as keys the service made. Their hashes verify no secret: these keys
 are listed and searched, never used.
 """
@@ -49,7 +49,8 @@ def bulk_keys(
     threads: int = 4,
 ) -> list[KeyRecord]:
     """``count`` keys, the i-th created ``i`` milliseconds after ``start`` (so the last is the newest)."""
-    from chalicelib.keys.store import LISTED_STATUSES, _derived
+    from chalicelib.keys.records import LISTED_STATUSES
+    from chalicelib.storage.items import attributes, derived
 
     ApiKey = store.models.ApiKey
     records = [
@@ -60,13 +61,13 @@ def bulk_keys(
     def write(chunk: list[KeyRecord]) -> None:
         with ApiKey.batch_write() as batch:  # 25 items a BatchWriteItem, unprocessed ones resent
             for record in chunk:
-                item = ApiKey(record.key_id, roles=record.roles, **store._attributes(record), **_derived(record))
+                item = ApiKey(record.key_id, roles=record.roles, **attributes(record), **derived(record))
                 item.version = 1  # as the store's first write leaves it, so the service may edit it
                 batch.save(item)
         with store.models.SearchEntry.batch_write() as batch:
             for record in chunk:
                 if record.status in LISTED_STATUSES:
-                    batch.save(store.search_entry(record))
+                    batch.save(store.search.entry(record))
 
     size = -(-count // threads)
     with ThreadPoolExecutor(threads) as pool:

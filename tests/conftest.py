@@ -97,8 +97,8 @@ def moto_aws(request: pytest.FixtureRequest) -> Iterator[None]:
     from moto import mock_aws
 
     from chalicelib import wiring
-    from chalicelib.keys.store import create_tables, models_for
     from chalicelib.settings import get_settings
+    from chalicelib.storage.models import create_tables, models_for
     from tests.deploy import dynamodb_local
 
     config = None

@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.errors import AlreadyExists, OverLimit, VersionConflict
-from chalicelib.keys.records import ACTIVE, LISTED_STATUSES, PENDING, REVOKED, Event, IdempotencyRecord, KeyRecord, Page
+from chalicelib.keys.records import ACTIVE, LISTED_STATUSES, PENDING, REVOKED, IdempotencyRecord, KeyRecord, Page
+from chalicelib.trail import Event
 
 
 class InMemoryStore:

@@ -130,8 +130,8 @@ def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     from chalicelib import wiring
-    from chalicelib.keys.store import create_tables, models_for
     from chalicelib.settings import get_settings
+    from chalicelib.storage.models import create_tables, models_for
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -18,7 +18,8 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema
 
-from chalicelib.api import params, schemas
+from chalicelib import params
+from chalicelib.api import schemas
 from chalicelib.plans.usage_plans import USAGE_DAYS_DEFAULT, USAGE_DAYS_MAX
 
 

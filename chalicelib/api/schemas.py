@@ -42,13 +42,13 @@ from pydantic import ValidationError as PydanticError
 from pydantic_core import PydanticCustomError, core_schema
 from typing_extensions import TypedDict
 
-from chalicelib.api.params import text_problem
 from chalicelib.authorizer import addresses
 from chalicelib.errors import ValidationError
 from chalicelib.keys import leaks, rotation
-from chalicelib.keys.service import CreateRequest
+from chalicelib.keys.service import CreateRequest, RotateRequest
+from chalicelib.params import text_problem
 from chalicelib.roles.catalog import BUILTIN_ROLES, PERMISSIONS
-from chalicelib.roles.custom import ROLE_NAME
+from chalicelib.roles.custom import ROLE_NAME, RoleRequest
 
 NAME_MAX = 100
 DESCRIPTION_MAX = 1000
@@ -452,7 +452,7 @@ def _report(value: Any) -> Any:
 LeakReport = Annotated[list[LeakToken], BeforeValidator(_report), Field(max_length=leaks.MAX_TOKENS)]
 
 
-# -- what the service takes from a body ------------------------------------------------------------
+# -- what the services take from a body -----------------------------------------------------------
 
 
 def create_request(body: Any, *, known_roles: Mapping[str, Any], now: datetime, max_days: int) -> CreateRequest:
@@ -501,6 +501,30 @@ def edit_request(body: Any, *, known_roles: Mapping[str, Any]) -> dict[str, Any]
 def revoke_request(body: Any) -> str | None:
     """The reason a revoke body gives, if any; no body at all is no reason."""
     return None if body is None else parse(RevokeKey, body).reason
+
+
+def rotate_request(body: Any) -> RotateRequest:
+    rotate: RotateKey = parse(RotateKey, body)
+    return RotateRequest(grace=rotate.grace, reveal=rotate.reveal)
+
+
+def leak_report(raw_body: bytes) -> list[dict[str, str]]:
+    """The tokens of a GitHub secret scanning report, each with its four fields."""
+    # A report is a list of flat objects: two levels. Its size is bounded by the token count.
+    report = parse_json(raw_body, max_bytes=leaks.REPORT_MAX_BYTES, max_depth=2)
+    entries: list[LeakToken] = parse(LeakReport, report)
+    return [entry.model_dump() for entry in entries]
+
+
+def role_request(body: Any) -> RoleRequest:
+    role: CreateRole = parse(CreateRole, body)
+    return RoleRequest(name=role.name, description=role.description, permissions=role.permissions)
+
+
+def role_edit(body: Any) -> dict[str, Any]:
+    """The fields a role edit body gives, checked."""
+    edit: EditRole = parse(EditRole, body)
+    return {field: getattr(edit, field) for field in sorted(edit.model_fields_set)}
 
 
 # -- views -----------------------------------------------------------------------------------------

@@ -36,8 +36,8 @@ from typing import Any
 
 import jwt
 
-from chalicelib.api.params import COMMUNITY_PATTERN
 from chalicelib.authorizer.verifier import Unauthorized
+from chalicelib.params import COMMUNITY_PATTERN
 
 MAX_TOKEN_CHARS = 8192
 LEEWAY_SECONDS = 60

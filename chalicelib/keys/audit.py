@@ -14,11 +14,11 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from chalicelib.api import params as query_params
+from chalicelib import params as query_params
 from chalicelib.errors import ValidationError
-from chalicelib.keys.records import Event
 from chalicelib.keys.service import KeyService
 from chalicelib.roles.caller import Caller
+from chalicelib.trail import Event
 
 PARAMS = frozenset({"limit", "cursor"})
 _SECRET_FIELDS = frozenset({"secret", "plaintext", "key_hash", "hash", "pepper_id", "token"})

@@ -82,15 +82,6 @@ def verify_signature(
         raise SignatureError("the signature does not verify") from error
 
 
-def parse_report(raw_body: bytes) -> list[dict[str, str]]:
-    from chalicelib.api import schemas  # pydantic: only where a body is read, never in the authorizers
-
-    # A report is a list of flat objects: two levels. Its size is bounded by the token count.
-    report = schemas.parse_json(raw_body, max_bytes=REPORT_MAX_BYTES, max_depth=2)
-    entries: list[schemas.LeakToken] = schemas.parse(schemas.LeakReport, report)
-    return [entry.model_dump() for entry in entries]
-
-
 class LeakReports:
     def __init__(self, service: KeyService, *, on_revoke: Callable[[str], None] | None = None) -> None:
         self.service = service
@@ -100,7 +91,7 @@ class LeakReports:
         self, raw_body: bytes, key_identifier: str | None, signature: str | None, public_keys: Mapping[str, str]
     ) -> list[dict[str, str]]:
         verify_signature(raw_body, key_identifier, signature, public_keys)
-        entries = parse_report(raw_body)
+        entries = self.service.bodies.leak_report(raw_body)
         service = self.service
         parsed: dict[str, key_format.ParsedKey | None] = {}
         for entry in entries:

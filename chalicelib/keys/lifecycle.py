@@ -28,12 +28,11 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from chalicelib.keys.records import ACTIVE, Event, iso
-
-if TYPE_CHECKING:
-    from chalicelib.keys.store import DynamoStore
+from chalicelib.clock import iso
+from chalicelib.keys.records import ACTIVE, KeyRecord
+from chalicelib.trail import Event
 
 log = logging.getLogger("apikeys")
 
@@ -143,7 +142,17 @@ class Publisher:
         return failed
 
 
-def remind_expiring(store: DynamoStore, now: datetime) -> list[str]:
+class ReminderStore(Protocol):
+    """What the expiry reminders read and write (``storage.key_store.DynamoStore`` is one)."""
+
+    def list_expiring(self, start: datetime, end: datetime) -> Sequence[KeyRecord]:
+        """Active keys whose expiry falls in ``(start, end]``."""
+
+    def record_once(self, event: Event) -> bool:
+        """Write an audit event whose id says what it is once; False if it was written before."""
+
+
+def remind_expiring(store: ReminderStore, now: datetime) -> list[str]:
     """Record one ``expiring`` audit event per key and reminder (7 days, 1 day before its expiry)
     for the active keys expiring within 7 days; returns the audit event ids written. Each
     reminder's id is fixed by the key and the reminder, so a second run writes nothing again."""

@@ -1,12 +1,15 @@
-"""The key records (key, audit event, idempotency record, page), their statuses, and the storage
+"""The key records (key, idempotency record, page), their statuses, and the storage
 interface the key service is handed. No AWS here."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
+
+from chalicelib.clock import iso
+from chalicelib.trail import Event
 
 PENDING = "pending"  # secret not yet delivered: never listed as active, never authorized
 ACTIVE = "active"
@@ -20,16 +23,6 @@ LISTED_STATUSES = (ACTIVE, REVOKED)
 def with_article(status: str) -> str:
     """A status as a sentence names it: "a revoked", "an expired", "an active"."""
     return f"{'an' if status[:1] in tuple('aeiou') else 'a'} {status}"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -100,31 +93,6 @@ class KeyRecord:
             view["rotated_from"] = self.rotated_from
             view["rotated_to"] = self.rotated_to
             view["grace_until"] = iso(self.grace_until)
-        return view
-
-
-@dataclass
-class Event:
-    community: str
-    key_id: str
-    action: str
-    actor: str
-    at: datetime
-    details: dict[str, Any] = field(default_factory=dict)
-    event_id: str = ""
-    actor_name: str | None = None  # a person's name, when the actor is ``user:<sub>``
-
-    def view(self) -> dict[str, Any]:
-        view = {
-            "id": self.event_id,
-            "key_id": self.key_id,
-            "action": self.action,
-            "actor": self.actor,
-            "at": iso(self.at),
-            "details": self.details,
-        }
-        if self.actor_name:
-            view["actor_name"] = self.actor_name
         return view
 
 

@@ -18,8 +18,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from chalicelib.clock import iso
 from chalicelib.errors import (
     AlreadyExists,
     Conflict,
@@ -30,12 +31,10 @@ from chalicelib.errors import (
     VersionConflict,
 )
 from chalicelib.keys import format as key_format
-from chalicelib.keys.records import ACTIVE, PENDING, REVOKED, Event, KeyRecord, iso, with_article
-from chalicelib.keys.service import EDIT_RETRIES, CreateRequest, KeyService, _audit_fields
+from chalicelib.keys.records import ACTIVE, PENDING, REVOKED, KeyRecord, with_article
+from chalicelib.keys.service import EDIT_RETRIES, CreateRequest, KeyService, RotateRequest, _audit_fields
 from chalicelib.roles.caller import Caller
-
-if TYPE_CHECKING:
-    from chalicelib.api.schemas import RotateKey
+from chalicelib.trail import Event
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +73,6 @@ class Rotated:
     secret: str | None
 
 
-def rotate_request(body: Any) -> RotateKey:
-    from chalicelib.api import schemas  # pydantic: only where a body is read, never in the authorizers
-
-    return schemas.parse(schemas.RotateKey, body)
-
-
 class Rotation:
     def __init__(self, service: KeyService, store: RotationStore) -> None:
         self.service = service
@@ -88,7 +81,7 @@ class Rotation:
     def rotate(self, caller: Caller, community: str, key_id: str, body: Any) -> Rotated:
         service = self.service
         service.authorize_manage(caller, community)
-        request = rotate_request(body)
+        request = service.bodies.rotate_request(body)
         for _ in range(EDIT_RETRIES):
             old = service.load_key(community, key_id)
             now = service.clock()
@@ -143,7 +136,7 @@ class Rotation:
         new: KeyRecord,
         new_event: Event,
         plaintext: str,
-        request: RotateKey,
+        request: RotateRequest,
         grace_until: datetime,
     ) -> Rotated:
         service = self.service

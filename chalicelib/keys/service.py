@@ -1,8 +1,9 @@
 """The key lifecycle: create, list, get, edit, revoke. Knows nothing of HTTP or AWS.
 
-It is handed a ``Store`` (``store.DynamoStore`` in production, a fake in unit tests), the
-vault targets, the settings it needs and a clock, and raises ``chalicelib.errors`` that the
-routes and the CLI turn into answers.
+It is handed a ``Store`` (``storage.key_store.DynamoStore`` in production, a fake in unit
+tests), the vault targets, the settings it needs, a clock and ``Bodies``: the reading of request
+bodies (``chalicelib.api.bodies``), which it calls once its own checks allow. It raises
+``chalicelib.errors`` that the routes and the CLI turn into answers.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any, Protocol
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from chalicelib.api import params
+from chalicelib import params
+from chalicelib.clock import utcnow
 from chalicelib.errors import (
     AlreadyExists,
     Conflict,
@@ -36,18 +38,7 @@ from chalicelib.errors import (
     VersionConflict,
 )
 from chalicelib.keys import format as key_format
-from chalicelib.keys.records import (
-    ACTIVE,
-    FAILED,
-    PENDING,
-    REVOKED,
-    Event,
-    IdempotencyRecord,
-    KeyRecord,
-    Store,
-    utcnow,
-    with_article,
-)
+from chalicelib.keys.records import ACTIVE, FAILED, PENDING, REVOKED, IdempotencyRecord, KeyRecord, Store, with_article
 from chalicelib.plans.usage_plans import GatewayKey, UsagePlanFailure, UsagePlans
 from chalicelib.roles.caller import Caller
 from chalicelib.roles.catalog import (
@@ -58,6 +49,7 @@ from chalicelib.roles.catalog import (
     missing_permissions,
     permissions_of,
 )
+from chalicelib.trail import Event
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +69,7 @@ RESUME_AFTER_SECONDS = 60.0
 
 @dataclass(frozen=True)
 class CreateRequest:
-    """A key to create, as a create body (``chalicelib.api.schemas``) or a rotation asks for it."""
+    """A key to create, as a create body (``Bodies.create_request``) or a rotation asks for it."""
 
     name: str
     description: str
@@ -88,6 +80,35 @@ class CreateRequest:
     reveal: bool
     plan: str | None = None
     allowed_cidrs: tuple[str, ...] = ()  # canonical networks; empty: any address
+
+
+@dataclass(frozen=True)
+class RotateRequest:
+    """A rotation, as a rotate body asks for it: the grace period's name, and whether to show the secret."""
+
+    grace: str
+    reveal: bool
+
+
+class Bodies(Protocol):
+    """The request bodies the key services read, parsed: each refusal a ``ValidationError`` naming
+    its field. Implemented by ``chalicelib.api.bodies`` (pydantic, loaded on the first body read);
+    the services never import the API's contract, they are handed this."""
+
+    def create_request(
+        self, body: Any, *, known_roles: Mapping[str, Role], now: datetime, max_days: int
+    ) -> CreateRequest: ...
+
+    def edit_request(self, body: Any, *, known_roles: Mapping[str, Role]) -> dict[str, Any]:
+        """The fields an edit body gives (the plan aside: the usage plans choose it)."""
+
+    def revoke_request(self, body: Any) -> str | None:
+        """The reason a revoke body gives, if any."""
+
+    def rotate_request(self, body: Any) -> RotateRequest: ...
+
+    def leak_report(self, raw_body: bytes) -> list[dict[str, str]]:
+        """The tokens of a leak report, each ``{"token", "type", "url", "source"}``."""
 
 
 class Vaults(Protocol):
@@ -169,8 +190,10 @@ class KeyService:
         catalog: Callable[[str], Mapping[str, Role]] | None = None,
         max_keys: int = MAX_KEYS_PER_COMMUNITY,
         plans: Plans | None = None,
+        bodies: Bodies | None = None,
     ) -> None:
         self.store = store
+        self._bodies = bodies
         self.max_keys = max_keys
         # Without configured plans every plan name is unknown and no API Gateway call is made.
         self.plans: Plans = plans if plans is not None else UsagePlans(())
@@ -184,6 +207,12 @@ class KeyService:
         # verifies, the newest signs (itsdangerous signs with the last key of the list).
         cursor_keys = [hmac.new(p.value, b"list-cursor", hashlib.sha256).digest() for p in reversed(peppers)]
         self._cursors = URLSafeSerializer(cursor_keys, salt="apikeys.list")
+
+    @property
+    def bodies(self) -> Bodies:
+        if self._bodies is None:
+            raise RuntimeError("no reader of request bodies was handed to the key service (bodies=)")
+        return self._bodies
 
     # -- catalog ------------------------------------------------------------------------------
 
@@ -227,9 +256,7 @@ class KeyService:
     def create(self, caller: Caller, community: str, body: Any, idempotency_key: str | None = None) -> Created:
         self.authorize_manage(caller, community)
         now = self.clock()
-        from chalicelib.api import schemas  # pydantic: only where a body is read, never in the authorizers
-
-        request = schemas.create_request(
+        request = self.bodies.create_request(
             body, known_roles=self.catalog(community), now=now, max_days=self.max_expiry_days
         )
         self.authorize_plan(caller, body)
@@ -455,9 +482,7 @@ class KeyService:
     def edit_changes(self, caller: Caller, community: str, key_id: str, body: Any) -> Edited:
         """The edit, and which fields it changed: only those are written and audited."""
         self.authorize_manage(caller, community)
-        from chalicelib.api import schemas
-
-        changes = schemas.edit_request(body, known_roles=self.catalog(community))
+        changes = self.bodies.edit_request(body, known_roles=self.catalog(community))
         if "plan" in body:
             self.authorize_plan(caller, body)
             changes["plan"] = self.plans.choose(body)
@@ -503,9 +528,7 @@ class KeyService:
 
     def revoke(self, caller: Caller, community: str, key_id: str, body: Any = None) -> KeyRecord:
         self.authorize_manage(caller, community)
-        from chalicelib.api import schemas
-
-        reason = schemas.revoke_request(body)
+        reason = self.bodies.revoke_request(body)
         for _ in range(REVOKE_RETRIES):
             key = self.load_key(community, key_id)
             if key.status == REVOKED:

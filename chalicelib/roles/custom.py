@@ -17,17 +17,52 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
+from chalicelib.clock import iso, utcnow
 from chalicelib.errors import AlreadyExists, Conflict, Forbidden, NotFound, OverLimit, VersionConflict
-from chalicelib.keys.records import Event, KeyRecord, iso, utcnow
 from chalicelib.roles.caller import Caller
 from chalicelib.roles.catalog import BUILTIN_ROLES, MANAGE_KEYS, Role
+from chalicelib.trail import Event
 
 ROLE_NAME = re.compile(r"[a-z][a-z0-9_]{1,47}")
 MAX_CUSTOM_ROLES = 100
 EDIT_RETRIES = 5
 _HELD_CACHE_LIMIT = 10_000
+
+
+class KeyHolder(Protocol):
+    """What the roles need of a key that holds one (a key record is one): the roles sit below the
+    keys, and name no key type of theirs."""
+
+    @property
+    def key_id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+Holder = TypeVar("Holder", bound=KeyHolder)
+Holder_co = TypeVar("Holder_co", bound=KeyHolder, covariant=True)
+
+
+@dataclass(frozen=True)
+class RoleRequest:
+    """A role to create, as a create body asks for it."""
+
+    name: str
+    description: str
+    permissions: list[str]
+
+
+class RoleBodies(Protocol):
+    """The role bodies, parsed: each refusal a ``ValidationError`` naming its field. Implemented by
+    ``chalicelib.api.bodies`` (pydantic, loaded on the first body read), handed in by wiring."""
+
+    def role_request(self, body: Any) -> RoleRequest: ...
+
+    def role_edit(self, body: Any) -> dict[str, Any]:
+        """The fields a role edit body gives."""
 
 
 @dataclass
@@ -55,7 +90,7 @@ class CustomRole:
         }
 
 
-class RoleStore(Protocol):
+class RoleStore(Protocol[Holder_co]):
     def list(self, community: str) -> Sequence[CustomRole]:
         """Every custom role of the community, strongly consistent."""
 
@@ -72,7 +107,7 @@ class RoleStore(Protocol):
     def delete(self, role: CustomRole, event: Event) -> None:
         """VersionConflict if the role changed or vanished since it was read."""
 
-    def keys_granted(self, community: str, name: str) -> Sequence[KeyRecord]:
+    def keys_granted(self, community: str, name: str) -> Sequence[Holder_co]:
         """The community's keys that hold the role: active (in a rotation grace period or not,
         expired or not) and pending (about to be active); revoked and failed keys hold nothing."""
 
@@ -107,33 +142,41 @@ class CommunityCatalog(Mapping[str, Role]):
 
 # What changing keys needs (``KeyService.authorize_changes``): Forbidden naming a key the caller
 # may not change. Editing or deleting a role is changing every key that holds it.
-AuthorizeChanges = Callable[[Caller, Sequence[KeyRecord]], None]
+AuthorizeChanges = Callable[[Caller, Sequence[Holder]], None]
 
 
-def _no_key_may_change(caller: Caller, keys: Sequence[KeyRecord]) -> None:
+def _no_key_may_change(caller: Caller, keys: Sequence[KeyHolder]) -> None:
     # Without the key rules nothing can tell which holders a caller may change: none.
     if keys:
         raise Forbidden(f"the key {keys[0].key_id} holds the role, and no rule for changing keys is set here")
 
 
-class CustomRoles:
+class CustomRoles(Generic[Holder]):
     def __init__(
         self,
-        store: RoleStore,
+        store: RoleStore[Holder],
         *,
-        authorize_changes: AuthorizeChanges = _no_key_may_change,
+        authorize_changes: AuthorizeChanges[Holder] = _no_key_may_change,
+        bodies: RoleBodies | None = None,
         clock: Callable[[], datetime] = utcnow,
         cache_ttl_seconds: float = 0.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.authorize_changes = authorize_changes
+        self._bodies = bodies
         self.clock = clock
         self.cache_ttl_seconds = cache_ttl_seconds
         self.monotonic = monotonic
         self._cache: dict[str, tuple[float, dict[str, Role]]] = {}
         self._held_cache: dict[tuple[str, str], tuple[float, Role | None]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def bodies(self) -> RoleBodies:
+        if self._bodies is None:
+            raise RuntimeError("no reader of request bodies was handed to the custom roles (bodies=)")
+        return self._bodies
 
     # -- the catalog the key service and the authorizer read ----------------------------------
 
@@ -193,9 +236,7 @@ class CustomRoles:
 
     def create(self, caller: Caller, community: str, body: Any) -> CustomRole:
         _may_manage(caller, community)
-        from chalicelib.api import schemas  # pydantic: only where a body is read, never in the authorizers
-
-        asked: schemas.CreateRole = schemas.parse(schemas.CreateRole, body)
+        asked = self.bodies.role_request(body)
         name, description, permissions = asked.name, asked.description, asked.permissions
         _may_hold(caller, permissions)
         if name in BUILTIN_ROLES:
@@ -216,10 +257,7 @@ class CustomRoles:
 
     def edit(self, caller: Caller, community: str, name: str, body: Any) -> CustomRole:
         _may_manage(caller, community)
-        from chalicelib.api import schemas  # pydantic: only where a body is read, never in the authorizers
-
-        asked: schemas.EditRole = schemas.parse(schemas.EditRole, body)
-        changes: dict[str, Any] = {field: getattr(asked, field) for field in sorted(asked.model_fields_set)}
+        changes = self.bodies.role_edit(body)
         for _ in range(EDIT_RETRIES):
             role = self._load(community, name)
             # Both sides: narrowing a role takes permissions away from every key holding it, so

@@ -13,7 +13,6 @@ bp = Blueprint(__name__)
 def openapi_document() -> Response:
     import os
 
-    from app import app  # the routes served are the app's own, read when asked
     from chalicelib.api import openapi  # pydantic: built when asked, never in the authorizers
     from chalicelib.settings import from_environ
 
@@ -24,5 +23,7 @@ def openapi_document() -> Response:
         default_plan=settings.default_plan,
         max_expiry_days=settings.max_expiry_days,
     )
-    body: dict[str, Any] = openapi.document(openapi.routes_of(app), deployment)
+    # The routes served are those of the app this blueprint is registered with (app.py imports
+    # this module, never the other way round), read when asked.
+    body: dict[str, Any] = openapi.document(openapi.routes_of(bp.current_app), deployment)
     return Response(body=body, status_code=200, headers={"Cache-Control": "max-age=300"})

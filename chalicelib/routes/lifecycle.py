@@ -43,8 +43,8 @@ def publish_events(event: DynamoDBEvent) -> dict[str, Any]:
 
 @bp.schedule(Rate(1, unit=Rate.DAYS), name="remind_expiring")
 def remind_expiring(event: Any) -> dict[str, Any]:
+    from chalicelib.clock import utcnow
     from chalicelib.keys.lifecycle import remind_expiring as remind
-    from chalicelib.keys.records import utcnow
 
     written = remind(wiring.store(), utcnow())
     log.info(json.dumps({"event": "lifecycle.remind", "reminders": len(written)}))

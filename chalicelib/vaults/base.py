@@ -19,8 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.errors import ValidationError, VaultFailure
-from chalicelib.settings import SettingsError
+from chalicelib.errors import SettingsError, ValidationError, VaultFailure
 
 log = logging.getLogger("apikeys.vaults")
 

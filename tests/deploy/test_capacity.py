@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib import wiring
-from chalicelib.keys.records import iso
+from chalicelib.clock import iso
 from chalicelib.roles.caller import Caller
 from tests.conftest import make_key
 from tests.deploy.dynamodb_local import CapacityLog

@@ -69,8 +69,8 @@ def test_enabling_ttl_twice(table):
 
 
 def test_create_tables_is_repeatable(moto_aws):
-    from chalicelib.keys.store import create_tables, models_for
     from chalicelib.settings import get_settings
+    from chalicelib.storage.models import create_tables, models_for
 
     create_tables(models_for(get_settings()))
     create_tables(models_for(get_settings()))

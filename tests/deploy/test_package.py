@@ -99,8 +99,8 @@ def _model_tables(stage: str) -> dict[str, dict[str, Any]]:
     """The tables the code expects, read from the PynamoDB model classes of the stage's settings."""
     from pynamodb.attributes import TTLAttribute
 
-    from chalicelib.keys.store import models_for
     from chalicelib.settings import from_environ
+    from chalicelib.storage.models import models_for
 
     env = {k: v for k, v in _stage_env(stage).items() if k != "APIKEYS_PEPPERS_SOURCE"}
     settings = from_environ({**env, "APIKEYS_PEPPERS": "t:" + "A" * 44})

@@ -76,7 +76,8 @@ def test_the_secret_is_read_once_per_container(pepper_source):
 
 
 def test_a_bad_source_or_a_missing_secret_is_an_error(pepper_source):
-    from chalicelib.settings import SettingsError, get_settings
+    from chalicelib.errors import SettingsError
+    from chalicelib.settings import get_settings
 
     pepper_source("vault:apikeys/dev/peppers")
     with pytest.raises(SettingsError):

@@ -91,8 +91,8 @@ def _keys_named(requests: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, f
 
 def assert_keys_are_the_generated_tables_keys(requests: list[tuple[str, dict[str, Any]]]) -> None:
     """The generator's tables have the keys the code sends, its raw boto3 reads and writes included."""
-    from chalicelib.keys.store import models_for
     from chalicelib.settings import get_settings
+    from chalicelib.storage.models import models_for
 
     described = [tables.describe(model) for model in models_for(get_settings()).all]
     keys = {t.name: frozenset(k for k in (t.hash, t.range) if k) for t in described}

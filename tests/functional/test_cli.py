@@ -136,7 +136,7 @@ def test_openapi_documents_the_cli_rule_for_the_path():
     """The routes' community parameter and the CLI accept the same names: one definition."""
     from app import app
     from chalicelib.api import openapi
-    from chalicelib.api.params import COMMUNITY_PATTERN
+    from chalicelib.params import COMMUNITY_PATTERN
 
     document = openapi.document(openapi.routes_of(app))
     params = [p for path in document["paths"].values() for op in path.values() if isinstance(op, dict)

@@ -156,8 +156,10 @@ def test_a_roles_holders_are_its_active_keys_in_grace_or_not_and_its_pending_one
     rotation grace period and its successor, a pending key; never a revoked key, nor another
     community's key holding a role of the same name."""
     from chalicelib import wiring
-    from chalicelib.keys.records import PENDING, Event, utcnow
+    from chalicelib.clock import utcnow
+    from chalicelib.keys.records import PENDING
     from chalicelib.roles.caller import Caller
+    from chalicelib.trail import Event
 
     _, secret = admin
     for community in ("demo", "other"):

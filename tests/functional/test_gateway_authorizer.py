@@ -25,8 +25,8 @@ def module_moto() -> Any:
     """One moto and one set of tables for this module: keys are random, so tests do not meet."""
     from moto import mock_aws
 
-    from chalicelib.keys.store import create_tables, models_for
     from chalicelib.settings import get_settings
+    from chalicelib.storage.models import create_tables, models_for
     from tests.conftest import OLD_PEPPER, PEPPER
 
     with pytest.MonkeyPatch.context() as patch:

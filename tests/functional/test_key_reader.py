@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib import wiring
-from chalicelib.keys.records import ACTIVE, Event, KeyRecord
+from chalicelib.keys.records import ACTIVE, KeyRecord
+from chalicelib.trail import Event
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
 

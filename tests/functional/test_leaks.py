@@ -317,7 +317,8 @@ def test_fixed_keys_override_the_list_which_is_never_fetched(github_keys, monkey
     "url", ["http://keys.example.com/meta/public_keys/secret_scanning", "file:///etc/passwd", "ftp://127.0.0.1/k"]
 )
 def test_keys_are_fetched_over_https_only_or_from_loopback(monkeypatch, url):
-    from chalicelib.settings import SettingsError, from_environ
+    from chalicelib.errors import SettingsError
+    from chalicelib.settings import from_environ
 
     with pytest.raises(SettingsError, match="APIKEYS_LEAK_KEYS_URL"):
         from_environ({"APIKEYS_LEAK_KEYS_URL": url, "APIKEYS_PEPPERS": "p:" + base64.b64encode(b"p" * 32).decode()})

@@ -159,7 +159,7 @@ def test_without_a_bus_nothing_is_sent_and_nothing_fails(client, admin):
 
 
 def test_expiry_reminders_once_at_seven_days_and_at_one_day(client, admin, bus):
-    from chalicelib.keys.records import iso, utcnow
+    from chalicelib.clock import iso, utcnow
     from chalicelib.routes.lifecycle import remind_expiring
 
     _, admin_secret = admin

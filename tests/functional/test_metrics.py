@@ -148,7 +148,7 @@ def test_a_store_error_is_counted(client: Any, admin: tuple[str, str], monkeypat
 
 
 def test_the_scheduled_functions_count_what_they_did(client: Any, admin: tuple[str, str], capsys) -> None:
-    from chalicelib.keys.records import utcnow
+    from chalicelib.clock import utcnow
 
     old_id, _ = make_key(roles=("ic_viewer",))
     rotated = client.http.post(

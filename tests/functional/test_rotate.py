@@ -13,7 +13,7 @@ from tests.conftest import as_json, bearer, make_key
 def later(client):
     """Move the service's and the authorizer's clocks forward, as time passing would."""
     from chalicelib import wiring
-    from chalicelib.keys.records import utcnow
+    from chalicelib.clock import utcnow
 
     def advance(delta: timedelta) -> None:
         clock = lambda: utcnow() + delta  # noqa: E731

@@ -333,7 +333,8 @@ def test_http_api_answers_never_carry_a_usage_identifier_key(plans):
     ],
 )
 def test_a_wrong_usage_plan_setting_stops_the_container(setting, default):
-    from chalicelib.settings import SettingsError, from_environ
+    from chalicelib.errors import SettingsError
+    from chalicelib.settings import from_environ
     from tests.conftest import PEPPER
 
     env = {"APIKEYS_PEPPERS": f"p:{PEPPER}", "APIKEYS_USAGE_PLANS": setting}

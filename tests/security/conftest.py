@@ -51,8 +51,8 @@ def served_aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     Local, which runs requests concurrently and answers contention as DynamoDB does
     (``TransactionConflict``). Every other service stays on the moto server."""
     from chalicelib import wiring
-    from chalicelib.keys.store import create_tables, models_for
     from chalicelib.settings import get_settings
+    from chalicelib.storage.models import create_tables, models_for
     from tests.deploy import dynamodb_local
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", request.getfixturevalue("moto_server"))

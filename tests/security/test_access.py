@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from chalicelib import wiring
+from chalicelib.clock import utcnow
 from chalicelib.keys import format as key_format
-from chalicelib.keys.records import Event, utcnow
 from chalicelib.roles.caller import Caller
 from chalicelib.roles.catalog import PERMISSIONS
+from chalicelib.trail import Event
 from tests.conftest import as_json, bearer, make_key
 from tests.oidc import CLIENT_ID, Issuer, serving_issuer, with_claims
 from tests.security.conftest import count

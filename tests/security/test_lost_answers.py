@@ -18,7 +18,7 @@ from botocore.hooks import first_non_none_response
 
 from chalicelib import wiring
 from chalicelib.keys import format as key_format
-from chalicelib.keys.store import COUNTS_ITEM
+from chalicelib.storage.counts import COUNTS_ITEM
 from tests.conftest import as_json, bearer, make_key
 from tests.security.conftest import count
 
@@ -104,7 +104,7 @@ def test_a_key_id_taken_by_another_key_is_still_a_collision(moto_aws: None) -> N
     import dataclasses
 
     from chalicelib.errors import AlreadyExists
-    from chalicelib.keys.records import Event
+    from chalicelib.trail import Event
 
     key_id, _ = make_key(community="lost")
     store = wiring.store()

@@ -26,7 +26,8 @@ from schemathesis.specs.openapi.checks import (
     use_after_free,
 )
 
-from chalicelib.api import openapi, params, schemas
+from chalicelib import params
+from chalicelib.api import openapi, schemas
 from chalicelib.errors import ValidationError
 from chalicelib.roles.catalog import BUILTIN_ROLES
 from tests.security import hygiene

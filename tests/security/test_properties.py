@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 
+from chalicelib.api.bodies import Bodies
 from chalicelib.authorizer.verifier import Unauthorized, Verifier
 from chalicelib.errors import Conflict
 from chalicelib.keys import format as key_format
@@ -118,7 +119,7 @@ class Lifecycle(RuleBasedStateMachine):
         super().__init__()
         self.clock = Clock()
         self.store = InMemoryStore()
-        self.service = KeyService(self.store, key_prefix=PREFIX, peppers=PEPPERS, clock=self.clock)
+        self.service = KeyService(self.store, key_prefix=PREFIX, peppers=PEPPERS, clock=self.clock, bodies=Bodies())
         self.verifier = Verifier(
             self.store.get, key_prefix=PREFIX, peppers=PEPPERS, catalog=self.service.catalog, clock=self.clock
         )

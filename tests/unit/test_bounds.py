@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from chalicelib.api import schemas
 from chalicelib.authorizer.verifier import Unauthorized
-from chalicelib.errors import ValidationError
+from chalicelib.errors import SettingsError, ValidationError
 from chalicelib.keys import format as key_format
-from chalicelib.settings import SettingsError, from_environ
+from chalicelib.settings import from_environ
 from tests.conftest import PEPPER
 from tests.unit.test_authorizer import Clock, Table, verifier
 

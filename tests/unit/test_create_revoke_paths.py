@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.bodies import Bodies
 from chalicelib.errors import (
     Conflict,
     Forbidden,
@@ -44,7 +45,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def service(store: InMemoryStore, box: Box, clock: Clock) -> KeyService:
-    return KeyService(store, key_prefix="apk", peppers=PEPPERS, vaults=box, clock=clock, max_keys=3)
+    return KeyService(store, key_prefix="apk", peppers=PEPPERS, vaults=box, clock=clock, max_keys=3, bodies=Bodies())
 
 
 def plain(name: str = "Feed", **extra: Any) -> dict[str, Any]:
@@ -389,7 +390,9 @@ def planned(store: InMemoryStore, box: Box, clock: Clock, gateway: Any) -> tuple
 
     plan_id = gateway.create_usage_plan(name="standard", throttle={"rateLimit": 10.0, "burstLimit": 20})["id"]
     plans = UsagePlans((PlanSetting("standard", plan_id),), client_factory=lambda: gateway)
-    return KeyService(store, key_prefix="apk", peppers=PEPPERS, vaults=box, clock=clock, plans=plans), plan_id
+    return KeyService(
+        store, key_prefix="apk", peppers=PEPPERS, vaults=box, clock=clock, plans=plans, bodies=Bodies()
+    ), plan_id
 
 
 def gateway_state(gateway: Any, plan_id: str) -> tuple[list[str], set[str]]:
@@ -493,7 +496,9 @@ def defaulted(store: InMemoryStore, box: Box, clock: Clock, gateway: Any) -> tup
     ids = {name: gateway.create_usage_plan(name=name)["id"] for name in ("standard", "premium")}
     settings = tuple(PlanSetting(name, plan_id) for name, plan_id in ids.items())
     plans = UsagePlans(settings, default_plan="standard", client_factory=lambda: gateway)
-    return KeyService(store, key_prefix="apk", peppers=PEPPERS, vaults=box, clock=clock, plans=plans), ids
+    return KeyService(
+        store, key_prefix="apk", peppers=PEPPERS, vaults=box, clock=clock, plans=plans, bodies=Bodies()
+    ), ids
 
 
 @pytest.mark.parametrize("plan", ["premium", "standard", None])

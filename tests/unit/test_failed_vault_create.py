@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.bodies import Bodies
 from chalicelib.errors import Conflict, LeftBehind, StoreError, VaultFailure
 from chalicelib.keys import format as key_format
-from chalicelib.keys.records import ACTIVE, FAILED, PENDING, Event
+from chalicelib.keys.records import ACTIVE, FAILED, PENDING
 from chalicelib.keys.service import KeyService
 from chalicelib.roles.caller import Caller
+from chalicelib.trail import Event
 from tests.fakes import InMemoryStore
 
 PEPPERS = (key_format.Pepper("p1", b"n" * 32),)
@@ -59,7 +61,7 @@ class Box:
 
 @pytest.fixture
 def service(store: InMemoryStore, box: Box) -> KeyService:
-    return KeyService(store, key_prefix="apk", peppers=PEPPERS, vaults=box, clock=lambda: MOMENT)
+    return KeyService(store, key_prefix="apk", peppers=PEPPERS, vaults=box, clock=lambda: MOMENT, bodies=Bodies())
 
 
 def test_a_vault_write_reported_failed_is_taken_back_and_the_key_failed(service, store, box):

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from chalicelib.api.bodies import Bodies
 from chalicelib.errors import Forbidden
 from chalicelib.keys import format as key_format
 from chalicelib.keys.service import KeyService
@@ -32,7 +33,7 @@ def catalog(community: str) -> Mapping[str, Role]:
 @pytest.fixture
 def service(store: InMemoryStore) -> KeyService:
     moment = datetime(2026, 1, 1, tzinfo=UTC)
-    return KeyService(store, key_prefix="apk", peppers=PEPPERS, clock=lambda: moment, catalog=catalog)
+    return KeyService(store, key_prefix="apk", peppers=PEPPERS, clock=lambda: moment, catalog=catalog, bodies=Bodies())
 
 
 def test_a_limited_key_cannot_create_a_key_holding_an_existing_custom_role_beyond_it(service, store):

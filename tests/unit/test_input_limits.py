@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.api import params, schemas
+from chalicelib import params
+from chalicelib.api import schemas
 from chalicelib.errors import ValidationError
 from chalicelib.keys.service import CreateRequest
 from chalicelib.roles.catalog import BUILTIN_ROLES

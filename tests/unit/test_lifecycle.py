@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib.keys.lifecycle import Publisher, detail_type, entry, from_stream_image
-from chalicelib.keys.records import Event
+from chalicelib.trail import Event
 
 AT = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from chalicelib.api.bodies import Bodies
 from chalicelib.errors import Forbidden
 from chalicelib.keys.records import ACTIVE, PENDING, KeyRecord
 from chalicelib.keys.rotation import Rotation
@@ -46,9 +47,16 @@ class World:
         self.store = store
         self.role_store = HeldRoles(store)
         self.keys = KeyService(
-            store, key_prefix="apk", peppers=PEPPERS, clock=lambda: NOW, catalog=lambda c: self.roles.catalog(c)
+            store,
+            key_prefix="apk",
+            peppers=PEPPERS,
+            clock=lambda: NOW,
+            catalog=lambda c: self.roles.catalog(c),
+            bodies=Bodies(),
         )
-        self.roles = CustomRoles(self.role_store, authorize_changes=self.keys.authorize_changes, clock=lambda: NOW)
+        self.roles = CustomRoles(
+            self.role_store, authorize_changes=self.keys.authorize_changes, clock=lambda: NOW, bodies=Bodies()
+        )
         self.rotation = Rotation(self.keys, store)
 
     def role(self, name: str, *permissions: str) -> None:
@@ -173,7 +181,7 @@ def test_without_the_key_rules_a_role_held_by_any_key_is_not_changed(world):
     world.role("free", "intelligence:read")
     held, _ = world.key("reader")
     world.key("reader")
-    bare = CustomRoles(world.role_store, clock=lambda: NOW)
+    bare = CustomRoles(world.role_store, clock=lambda: NOW, bodies=Bodies())
 
     for change in (lambda: bare.edit(OPERATOR, "demo", "reader", {"description": "x"}),
                    lambda: bare.delete(OPERATOR, "demo", "reader")):  # fmt: skip

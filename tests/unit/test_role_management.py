@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.bodies import Bodies
 from chalicelib.errors import AlreadyExists, Conflict, NotFound, OverLimit, VersionConflict
-from chalicelib.keys.records import Event
 from chalicelib.roles.caller import Caller
 from chalicelib.roles.catalog import BUILTIN_ROLES, MANAGE_KEYS, PERMISSIONS, Role
 from chalicelib.roles.custom import EDIT_RETRIES, MAX_CUSTOM_ROLES, CustomRole, CustomRoles, RoleInUse, with_changes
+from chalicelib.trail import Event
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 LATER = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -75,7 +76,7 @@ class Roles:
 
 
 def service(store: Roles, **options: Any) -> CustomRoles:
-    return CustomRoles(store, clock=lambda: store.now, **options)  # type: ignore[arg-type]
+    return CustomRoles(store, clock=lambda: store.now, **options, bodies=Bodies())  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from chalicelib.api.bodies import Bodies
 from chalicelib.errors import Conflict, Forbidden
 from chalicelib.keys.records import ACTIVE, REVOKED, KeyRecord
 from chalicelib.keys.rotation import Rotation
@@ -24,7 +25,7 @@ MANAGER = ("apikeys_admin", "ic_viewer")
 
 
 def service_of(store: InMemoryStore, **options: object) -> KeyService:
-    return KeyService(store, key_prefix="apk", peppers=PEPPERS, clock=lambda: NOW, **options)  # type: ignore[arg-type]
+    return KeyService(store, key_prefix="apk", peppers=PEPPERS, clock=lambda: NOW, **options, bodies=Bodies())  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.api.bodies import Bodies
 from chalicelib.errors import Conflict, Forbidden, IdempotencyKeyReused, NotFound, ValidationError, VersionConflict
 from chalicelib.keys import format as key_format
 from chalicelib.keys.service import KeyService
@@ -30,7 +31,7 @@ def clock():
 
 @pytest.fixture
 def service(store, clock):
-    return KeyService(store, key_prefix="apk", peppers=PEPPERS, max_expiry_days=365, clock=clock)
+    return KeyService(store, key_prefix="apk", peppers=PEPPERS, max_expiry_days=365, clock=clock, bodies=Bodies())
 
 
 ADMIN = Caller.operator("demo")
@@ -170,7 +171,7 @@ def test_cursor_cannot_be_edited_or_reused_elsewhere(service, clock):
     for params in ({"cursor": tampered}, {"cursor": cursor, "status": "revoked"}, {"cursor": "garbage"}):
         with pytest.raises(ValidationError, match="cursor"):
             service.list(ADMIN, "demo", {"limit": "1", **params})
-    other = KeyService(InMemoryStore(), key_prefix="apk", peppers=PEPPERS, clock=clock)
+    other = KeyService(InMemoryStore(), key_prefix="apk", peppers=PEPPERS, clock=clock, bodies=Bodies())
     with pytest.raises(NotFound):
         other.list(ADMIN, "other", {"limit": "1", "cursor": cursor})
     with pytest.raises(ValidationError, match="cursor"):
@@ -178,7 +179,7 @@ def test_cursor_cannot_be_edited_or_reused_elsewhere(service, clock):
 
 
 def test_keys_hashed_with_an_older_pepper_keep_verifying(store, clock):
-    old_service = KeyService(store, key_prefix="apk", peppers=PEPPERS[1:], clock=clock)
+    old_service = KeyService(store, key_prefix="apk", peppers=PEPPERS[1:], clock=clock, bodies=Bodies())
     created = create(old_service)
     assert store.keys[created.key.key_id].pepper_id == "old"
     stored = store.keys[created.key.key_id]

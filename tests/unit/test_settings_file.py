@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.settings import PROJECT_ROOT, SettingsError, from_environ
+from chalicelib.errors import SettingsError
+from chalicelib.settings import PROJECT_ROOT, from_environ
 from tests.conftest import PEPPER
 
 ROUTE_MAP = {f"GET /reports/{n}/*": "intelligence:read" for n in range(200)}  # ~7 KB: no environment holds it

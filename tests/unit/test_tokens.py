@@ -13,7 +13,8 @@ import pytest
 from chalicelib.authorizer import tokens
 from chalicelib.authorizer.tokens import InvalidToken, IssuerKeys, KeysUnavailable, Person, TokenVerifier, person_of
 from chalicelib.authorizer.verifier import Unauthorized
-from chalicelib.settings import OidcSettings, SettingsError, from_environ
+from chalicelib.errors import SettingsError
+from chalicelib.settings import OidcSettings, from_environ
 from tests.oidc import CLIENT_ID, OTHER_CLIENT_ID, Issuer, forge, with_claims
 
 NOW = 1_750_000_000

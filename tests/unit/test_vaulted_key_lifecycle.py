@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.api.bodies import Bodies
 from chalicelib.errors import Conflict, Forbidden, NotFound, ServiceError, VaultFailure
 from chalicelib.keys import format as key_format
 from chalicelib.keys.records import ACTIVE, FAILED, PENDING, REVOKED
@@ -41,7 +42,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def service(store: InMemoryStore, box: Box, clock: Clock) -> KeyService:
-    return KeyService(store, key_prefix="apk", peppers=PEPPERS, vaults=box, clock=clock)
+    return KeyService(store, key_prefix="apk", peppers=PEPPERS, vaults=box, clock=clock, bodies=Bodies())
 
 
 def stop_mid_write(box: Box) -> None:

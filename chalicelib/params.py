@@ -1,8 +1,9 @@
 """What a request says besides its body: path and query parameters, headers. Every refusal
 names its parameter; the operator CLI checks a community by the same rule as the routes.
 
-No pydantic here: the authorizers import this module (through the service), and their cold
-start does not pay for a validator they never use.
+Below every subject (the services, the authorizer's community rule and ``api/schemas.py``'s
+text rules all read it), and no pydantic here: the authorizers import this module, and their
+cold start does not pay for a validator they never use.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The custom roles' store over DynamoDB: one partition per community in the roles table.
+"""The role store: the custom roles' ``RoleStore`` over DynamoDB, one partition per community in the
+roles table.
 
 Each change is written with its audit event in one transaction, through the key store's
 events table, so the community's trail shows role changes beside key changes.
@@ -12,17 +13,13 @@ from typing import Any
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.errors import AlreadyExists, OverLimit, StoreError, VersionConflict
-from chalicelib.keys.records import ACTIVE, PENDING, Event, KeyRecord
-from chalicelib.keys.store import (
-    COUNT_RETRIES,
-    CUSTOM_ROLES,
-    PENDING_BUCKET,
-    DynamoStore,
-    _CountMoved,
-    _to_record,
-)
+from chalicelib.keys.records import ACTIVE, PENDING, KeyRecord
 from chalicelib.roles.catalog import Role
 from chalicelib.roles.custom import CustomRole, with_changes
+from chalicelib.storage.counts import COUNT_RETRIES, CUSTOM_ROLES, CountMoved
+from chalicelib.storage.items import PENDING_BUCKET, to_record
+from chalicelib.storage.key_store import DynamoStore
+from chalicelib.trail import Event
 
 _ROLE_FIELDS = ("description", "permissions", "created_at", "created_by", "updated_at", "updated_by")
 
@@ -79,16 +76,16 @@ class DynamoRoleStore:
         def conflict(reasons: list[Any]) -> Exception:
             if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
                 return AlreadyExists()
-            return _CountMoved() if counting.seeding else OverLimit()
+            return CountMoved() if counting.seeding else OverLimit()
 
         for _ in range(COUNT_RETRIES):
-            counting = self.key_store.count_change(role.community, CUSTOM_ROLES, 1, limit)
+            counting = self.key_store.counts.count_change(role.community, CUSTOM_ROLES, 1, limit)
             try:
-                with self.key_store.transaction("roles", conflict) as tx:
+                with self.key_store.transactions.transaction("roles", conflict) as tx:
                     tx.save(item, condition=CustomRoleItem.name.does_not_exist())
                     tx.save(self.key_store.event_item(event))
                     counting.add_to(tx)
-            except _CountMoved:
+            except CountMoved:
                 continue
             role.version = 1
             return
@@ -102,7 +99,7 @@ class DynamoRoleStore:
             getattr(CustomRoleItem, name).remove() if value is None else getattr(CustomRoleItem, name).set(value)
             for name, value in changes.items()
         ]
-        with self.key_store.transaction("roles", lambda _: VersionConflict()) as tx:
+        with self.key_store.transactions.transaction("roles", lambda _: VersionConflict()) as tx:
             tx.update(item, actions=actions, condition=CustomRoleItem.name.exists())
             tx.save(self.key_store.event_item(event))
         updated = with_changes(role, changes)
@@ -113,8 +110,8 @@ class DynamoRoleStore:
         CustomRoleItem = self.models.CustomRole
         item = CustomRoleItem(role.community, role.name)
         item.version = role.version
-        counting = self.key_store.count_change(role.community, CUSTOM_ROLES, -1)
-        with self.key_store.transaction("roles", lambda _: VersionConflict()) as tx:
+        counting = self.key_store.counts.count_change(role.community, CUSTOM_ROLES, -1)
+        with self.key_store.transactions.transaction("roles", lambda _: VersionConflict()) as tx:
             tx.delete(item, condition=CustomRoleItem.name.exists())
             tx.save(self.key_store.event_item(event))
             counting.add_to(tx)
@@ -130,7 +127,7 @@ class DynamoRoleStore:
             results = ApiKey.community_status_index.query(
                 f"{community}#{ACTIVE}", filter_condition=ApiKey.roles.contains(name)
             )
-            active = [_to_record(item) for item in results]
+            active = [to_record(item) for item in results]
             pending_ids = [item.key_id for item in ApiKey.pending_index.query(PENDING_BUCKET)]
         except PynamoDBException as error:
             raise StoreError("the keys table could not be read") from error
