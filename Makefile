@@ -34,7 +34,7 @@ test: $(VENV)/.installed
 # selected. The concurrency, fault and contention suites and the access matrix run there too: real
 # concurrent clients against an engine that runs requests concurrently (moto's server serializes them).
 DDB_LOCAL_SECURITY := tests/security/test_concurrency.py tests/security/test_faults.py \
-	tests/security/test_contention.py tests/security/test_access.py
+	tests/security/test_contention.py tests/security/test_access.py tests/security/test_lost_answers.py
 test-ddb-local: $(VENV)/.installed
 	bash scripts/ddb-local.sh >/dev/null
 	DDB_BACKEND=dynamodb-local $(PY) -m pytest $(XDIST) tests/functional tests/deploy $(DDB_LOCAL_SECURITY) -m "not browser"

@@ -171,6 +171,11 @@ class DynamoStore:
                     self.search.index(tx, old, updated)
             except CountMoved:
                 continue
+            except AlreadyExists:
+                if not self._holds(new):
+                    raise
+                # Our own first attempt, as in ``insert``: the new key holds our hash, so the whole
+                # transaction (the old key's change and both events too) was applied once.
             new.version = 1
             updated.version = (old.version or 0) + 1
             return updated

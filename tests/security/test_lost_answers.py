@@ -116,3 +116,28 @@ def test_a_key_id_taken_by_another_key_is_still_a_collision(moto_aws: None) -> N
     with pytest.raises(AlreadyExists):
         store.insert(twin, event, None)
     assert store.get(key_id) == taken
+
+
+@pytest.mark.parametrize("grace", ["immediate", "1h"])
+def test_a_rotation_whose_answer_was_lost_makes_one_successor(client: Any, grace: str) -> None:
+    """The rotation's transaction (the new key, the old key's change) applied, its answer lost and
+    sent again: one successor, the one whose secret was answered, and the old key changed once."""
+    _, admin = make_key(community="lost")
+    old_id, _ = make_key(community="lost", roles=("ic_viewer",))
+    counted = _live_count("lost")
+    lost = LostAnswers(times=1)
+
+    answer = client.http.post(
+        f"/communities/lost/apikeys/{old_id}/rotate", headers=bearer(admin), body=as_json({"grace": grace})
+    )
+
+    assert answer.status_code == 201, answer.body
+    assert lost.applied == 1
+    keys = wiring.store().list_keys("lost", "all", "", 100, None, wiring.service().clock()).items
+    successors = [key for key in keys if key.rotated_from == old_id]
+    assert [key.key_id for key in successors] == [answer.json_body["api_key"]["id"]]
+    whoami = client.http.get("/whoami", headers=bearer(answer.json_body["secret"]))
+    assert whoami.status_code == 200 and whoami.json_body["id"] == successors[0].key_id
+    assert _live_count("lost") == counted + (1 if grace != "immediate" else 0)
+    events, _ = wiring.store().list_events("lost", old_id, 100, None)
+    assert [event.action for event in events].count("rotate") == 1
