@@ -1,7 +1,7 @@
 // The key dialogs: create, the secret shown once, edit, revoke, rotate and where a vault put the secret.
 
 import { $, copyText, el, formatDate, isSignedInKey, state, statusLabel, timeEl, toast } from "./shared.js";
-import { api, enc, fieldError, keysPath } from "./api.js";
+import { ApiError, api, enc, fieldError, keysPath } from "./api.js";
 import { announce, listen } from "./bus.js";
 import { loadCatalog } from "./catalog.js";
 import {
@@ -41,7 +41,7 @@ async function openCreate() {
   select.replaceChildren(el("option", { value: "" }, "No vault: show the secret here only"),
     ...state.vaults.map((vault) => el("option", { value: vault.name }, vault.name + (vault.kind ? " (" + vault.kind + ")" : ""))));
   onVaultChange();
-  state.createAttempt = randomToken();
+  state.createAttempt = { key: randomToken(), body: null };
   $("create-save").disabled = false;
   $("create-dialog").showModal();
   $("create-name").focus();
@@ -117,10 +117,16 @@ async function submitCreate(event) {
   if (problems.length) return showErrors(form, problems);
   const save = $("create-save");
   save.disabled = true;
+  // One Idempotency-Key per request: Save again with the same form (after an answer that never
+  // came) is the same request, replayed; a changed form is another request with a key of its own.
+  const body = createBody();
+  const sent = JSON.stringify(body);
+  if (state.createAttempt.body !== null && state.createAttempt.body !== sent) state.createAttempt.key = randomToken();
+  state.createAttempt.body = sent;
   try {
     const result = await api("POST", keysPath(), {
-      body: createBody(),
-      headers: { "Idempotency-Key": state.createAttempt },
+      body,
+      headers: { "Idempotency-Key": state.createAttempt.key },
     });
     $("create-dialog").close();
     announce("keys-changed", { firstPage: true });
@@ -133,6 +139,10 @@ async function submitCreate(event) {
     }
   } catch (error) {
     if (error.status === 401) return announce("session-ended", error.message);
+    if (!error.status || error.status >= 500) {
+      // No answer, or the gateway's: the key may have been made. The same form again is safe.
+      return showError(form, new ApiError(error.status, "", error.message + " Save again: the same form never makes a second key."));
+    }
     showError(form, error);
   } finally {
     save.disabled = false;

@@ -20,7 +20,7 @@ export const state = {
   nextCursor: null,
   items: [],
   editing: null,
-  createAttempt: null,
+  createAttempt: null, // the create dialog's Idempotency-Key and the body last sent with it
   panel: "keys",
   permissions: null, // the permission catalog, from /openapi.json
   communityRoles: [],
