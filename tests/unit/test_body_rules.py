@@ -55,6 +55,29 @@ def test_a_report_of_1000_tokens_is_read_and_1001_refused():
     )  # fmt: skip
 
 
+def test_a_report_as_github_posts_it_is_read_to_its_tokens_four_fields():
+    raw = b'[{"token": "apk_x", "type": "t", "url": "https://github.com/a", "source": "commit", "new": 1}]'
+    assert schemas.leak_report(raw) == [
+        {"token": "apk_x", "type": "t", "url": "https://github.com/a", "source": "commit"}
+    ]
+
+
+def test_a_report_is_read_up_to_its_own_size_limit_not_a_bodys():
+    opening = b'[{"token": "t"}'
+    at_limit = opening + b" " * (leaks.REPORT_MAX_BYTES - len(opening) - 1) + b"]"
+    assert len(at_limit) == leaks.REPORT_MAX_BYTES > schemas.BODY_MAX_BYTES
+    assert schemas.leak_report(at_limit) == [{"token": "t", "type": "", "url": "", "source": ""}]
+    with pytest.raises(ValidationError) as refused:
+        schemas.leak_report(at_limit + b" ")
+    assert str(refused.value) == f"body: must be at most {leaks.REPORT_MAX_BYTES} bytes"
+
+
+def test_a_report_nested_deeper_than_a_list_of_objects_is_refused_before_parsing():
+    with pytest.raises(ValidationError) as refused:
+        schemas.leak_report(b'[[{"token": "t"}]]')
+    assert str(refused.value) == "body: must not nest arrays and objects more than 2 levels deep"
+
+
 # -- rotation -----------------------------------------------------------------------------------
 
 
