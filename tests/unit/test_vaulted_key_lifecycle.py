@@ -16,7 +16,7 @@ from chalicelib.errors import Conflict, Forbidden, NotFound, ServiceError, Vault
 from chalicelib.keys import format as key_format
 from chalicelib.keys.records import ACTIVE, FAILED, PENDING, REVOKED
 from chalicelib.keys.service import KeyService
-from chalicelib.roles.caller import Caller
+from chalicelib.roles.caller import Caller, Grant
 from tests.fakes import InMemoryStore
 from tests.unit.test_failed_vault_create import BODY, PEPPERS, Box
 
@@ -70,6 +70,19 @@ def test_a_retry_of_a_failed_vault_create_delivers_a_fresh_secret_to_the_same_ke
     assert key.key_hash != failed.key_hash
     assert [e.action for e in store.events] == ["create", "fail", "resume", "activate"]
     assert {e.actor for e in store.events} == {f"key:{MANAGER.key_id}"}
+
+
+def test_a_persons_failed_create_and_its_retry_are_recorded_under_their_name(service, store, box, clock):
+    grant = Grant("demo", ("community_admin",), Caller.operator("demo").permissions)
+    person = Caller.signed_in("sub-1", "alice", (grant,)).in_community("demo")
+    box.fail_after_write = True
+    with pytest.raises(VaultFailure):
+        service.create(person, "demo", BODY, "retry-person")
+    box.fail_after_write = False
+    clock.now += timedelta(seconds=5)
+    service.create(person, "demo", BODY, "retry-person")
+    trail = [(e.action, e.actor, e.actor_name) for e in store.events]
+    assert trail == [(action, "user:sub-1", "alice") for action in ("create", "fail", "resume", "activate")]
 
 
 def test_a_retry_while_the_first_create_may_still_run_waits_then_completes(service, store, box, clock):
