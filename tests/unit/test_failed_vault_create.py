@@ -246,6 +246,31 @@ def test_a_failed_activation_that_cannot_be_read_back_leaves_everything_for_the_
     assert service.sweep(-1) == [key.key_id] and box.secrets == {}
 
 
+def test_an_activation_whose_answer_was_lost_and_the_secret_only_in_the_vault_answers_no_secret(service, store, box):
+    fail_writes(store, land=True)
+
+    created = service.create(ADMIN, "demo", BODY)  # "reveal": false
+
+    [key] = store.keys.values()
+    assert created.key.key_id == key.key_id and key.status == ACTIVE and created.secret is None
+    assert key_format.verify(box.secrets[f"demo/{key.key_id}"], key.key_hash, key.pepper_id, PEPPERS)
+
+
+def test_a_failed_activation_of_a_key_the_sweeper_failed_meanwhile_is_the_lost_race(service, store, box):
+    """Not ours to take back whole any more: the sweeper failed the key while its secret was
+    written, so the answer is the lost race's, the secret is taken back, and the key stays failed."""
+    box.on_put = lambda: sweeper_fails_the_key(store)
+    fail_writes(store)
+
+    with pytest.raises(Conflict, match="^the key changed while its secret was stored"):
+        service.create(ADMIN, "demo", BODY)
+
+    assert box.secrets == {}
+    [key] = store.keys.values()
+    assert key.status == FAILED
+    assert [event.action for event in store.events] == ["create", "fail"]
+
+
 def test_an_activation_whose_answer_was_lost_is_the_key_created(service, store, box):
     fail_writes(store, land=True)
 
