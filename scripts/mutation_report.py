@@ -51,12 +51,16 @@ def main(argv: list[str]) -> int:
         return 2
     known = equivalents()
     survivors: list[str] = []
+    misnamed: list[str] = []  # listed as equivalent, yet killed: the name now points at another mutant
     columns = ("score", "killed", "survived", "equivalent", "no tests", "unchecked")
     print(f"{'module':32}", *(f"{column:>10}" for column in columns))
     for module, codes in module_results(mutants_dir).items():
         tally: Counter[str] = Counter()
         for name, code in codes.items():
-            if name in known:
+            if name in known and code in KILLED:
+                tally["killed"] += 1
+                misnamed.append(name)
+            elif name in known:
                 tally["equivalent"] += 1
             elif code is None:
                 tally["unchecked"] += 1
@@ -79,6 +83,11 @@ def main(argv: list[str]) -> int:
     stale = sorted(set(known) - {name for codes in module_results(mutants_dir).values() for name in codes})
     if stale:
         print(f"\n{len(stale)} listed equivalent mutants no longer exist (the code moved): {', '.join(stale[:5])}")
+    if misnamed:
+        print(
+            f"\n{len(misnamed)} listed equivalent mutants are killed, so counted as killed: the code moved and "
+            f"the name is now another mutant's (find the equivalent one's new number): {', '.join(misnamed[:5])}"
+        )
     if survivors:
         print(f"\nsurviving mutants ({len(survivors)}); `.venv/bin/mutmut show NAME` shows the change:")
         for name in survivors:

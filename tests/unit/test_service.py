@@ -53,6 +53,11 @@ def test_create_returns_the_secret_once_and_stores_only_its_hash(service, store)
     assert [e.action for e in store.events] == ["create"]
 
 
+def test_a_key_made_for_some_networks_only_is_stored_with_them(service, store):
+    created = create(service, allowed_cidrs=["203.0.113.0/24", "2001:db8::/32"])
+    assert store.keys[created.key.key_id].allowed_cidrs == ["203.0.113.0/24", "2001:db8::/32"]
+
+
 def test_idempotency_key_replays_the_same_key_without_the_secret(service, store):
     body = {"name": "CI", "roles": ["ic_viewer"]}
     first = service.create(ADMIN, "demo", body, "retry-1")
