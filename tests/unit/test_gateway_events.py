@@ -694,3 +694,13 @@ def test_an_error_while_answering_fails_closed_as_api_gateway_expects(kind, caps
     assert [(line["face"], line["outcome"], line["reason"]) for line in lines] == [
         ("gateway", "allow", "ok"), ("gateway", "unauthorized", "error:RuntimeError"),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("event_of", [rest_token, rest_request], ids=["token", "request"])
+def test_a_rest_api_meters_a_key_on_a_plan_by_its_gateway_key_whichever_event_it_sends(event_of):
+    """A REST API whose key source is AUTHORIZER meters and throttles by ``usageIdentifierKey``:
+    TOKEN and REQUEST authorizers alike name the key's API Gateway key."""
+    on_plan = _table.add(roles=("ic_viewer",), gateway_key_value="gw-key-value-0001")
+    arn = arn_of("prod", "GET", "intelligence/reports")
+    assert answer(event_of(arn, f"Bearer {on_plan}"))["usageIdentifierKey"] == "gw-key-value-0001"
+    assert "usageIdentifierKey" not in answer(event_of(arn, f"Bearer {KEYS['ic_viewer']}"))
