@@ -26,15 +26,14 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jwt
 
-from tests.oidc import CLIENT_ID, IssuerServer, _b64, _Handler
+from tests.oidc import CLIENT_ID, IssuerServer, _b64, _Handler, serving
 
 PERSON: dict[str, Any] = {
     "sub": "00u1carol0000000000",
@@ -298,19 +297,9 @@ class AuthorizationServer(IssuerServer):
             return refresh_token in self.refresh_tokens
 
 
-@contextmanager
-def serving_authorization_server(redirect_uris: tuple[str, ...] = ()) -> Iterator[AuthorizationServer]:
+def serving_authorization_server(redirect_uris: tuple[str, ...] = ()) -> AbstractContextManager[AuthorizationServer]:
     """An authorization server on a loopback port for the block's length; stopped and closed after it."""
-    server = AuthorizationServer(redirect_uris)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.released.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    return serving(AuthorizationServer(redirect_uris))
 
 
 def authorization_url(server: AuthorizationServer, redirect_uri: str, **changes: str) -> str:

@@ -6,6 +6,7 @@ one that is also a minimal authorization server a browser signs in through
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -15,7 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -181,10 +182,18 @@ class IssuerServer(ThreadingHTTPServer):
         return sum(path.endswith("jwks.json") for path in self.requests)
 
 
-@contextmanager
-def serving_issuer() -> Iterator[IssuerServer]:
+Served = TypeVar("Served", bound=IssuerServer)
+
+
+def serving_issuer() -> contextlib.AbstractContextManager[IssuerServer]:
     """An issuer on a loopback port for the test's length; stopped and closed after it."""
-    server = IssuerServer()
+    return serving(IssuerServer())
+
+
+@contextmanager
+def serving(server: Served) -> Iterator[Served]:
+    """``server`` (an issuer, or a server built on one) answering on its own thread for the
+    block's length; released, stopped and closed after it, its handlers joined."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
